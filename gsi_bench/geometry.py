@@ -1,0 +1,194 @@
+"""Rigid geometry shared by every GSI-Bench component.
+
+Conventions (see DESIGN §2):
+
+* **World frame** — right-handed, metres, ``+z`` up; support surfaces are horizontal.
+* **Camera frame** — OpenCV: ``+x`` right, ``+y`` down, ``+z`` forward (along the optical axis).
+* **Pixels** — ``(u, v)`` with ``u`` to the right and ``v`` down; the *centre* of pixel ``(i, j)``
+  (column ``i``, row ``j``) is at ``(u, v) = (i, j)``, as in OpenCV.
+* **Intrinsics** ``K`` — 3×3 float64, pixels.
+* **Extrinsics** ``cam_from_world`` — 4×4 float64, maps homogeneous world points to camera points.
+* **Yaw** — degrees about world ``+z``; positive is counter-clockwise seen from above.
+
+All functions are pure and vectorised over leading dimensions where it is natural.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "rot_z",
+    "rotation_angle_deg",
+    "make_transform",
+    "invert_transform",
+    "transform_points",
+    "look_at",
+    "intrinsics_from_fov",
+    "project_points",
+    "box_corners",
+    "box_to_official_7vec",
+    "ground_direction",
+]
+
+
+def rot_z(angle_deg: float) -> np.ndarray:
+    """Rotation matrix (3×3 float64) about ``+z`` by ``angle_deg`` degrees, counter-clockwise
+    seen from above (right-handed).
+
+    >>> np.round(rot_z(90) @ [1.0, 0.0, 0.0], 6).tolist()
+    [0.0, 1.0, 0.0]
+    """
+    a = math.radians(angle_deg)
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def rotation_angle_deg(rotation: np.ndarray) -> float:
+    """Geodesic angle (degrees, in [0, 180]) of a 3×3 rotation matrix.
+
+    >>> round(rotation_angle_deg(rot_z(-40)), 6)
+    40.0
+    """
+    cos = (np.trace(np.asarray(rotation, dtype=np.float64)) - 1.0) / 2.0
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def make_transform(rotation: np.ndarray | None = None, translation: Sequence[float] | None = None,
+                   scale: float | Sequence[float] = 1.0) -> np.ndarray:
+    """4×4 float64 affine ``T`` with ``T @ [p, 1] = R @ (s * p) + t``.
+
+    ``scale`` is a scalar or a 3-vector (per-axis, applied before the rotation).
+    """
+    out = np.eye(4)
+    r = np.eye(3) if rotation is None else np.asarray(rotation, dtype=np.float64)
+    s = np.broadcast_to(np.asarray(scale, dtype=np.float64), (3,))
+    out[:3, :3] = r * s[None, :]
+    if translation is not None:
+        out[:3, 3] = np.asarray(translation, dtype=np.float64)
+    return out
+
+
+def invert_transform(transform: np.ndarray) -> np.ndarray:
+    """Inverse of a 4×4 affine transform (general, not only rigid)."""
+    return np.linalg.inv(np.asarray(transform, dtype=np.float64))
+
+
+def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 4×4 affine transform to points of shape ``(..., 3)``; returns float64 ``(..., 3)``."""
+    t = np.asarray(transform, dtype=np.float64)
+    p = np.asarray(points, dtype=np.float64)
+    return p @ t[:3, :3].T + t[:3, 3]
+
+
+def look_at(eye: Sequence[float], target: Sequence[float],
+            up: Sequence[float] = (0.0, 0.0, 1.0)) -> np.ndarray:
+    """``cam_from_world`` (4×4 float64) for an OpenCV camera at ``eye`` looking at ``target``.
+
+    The camera's ``+y`` (image down) is aligned with ``-up`` as far as possible, so the horizon is
+    level (no roll).
+
+    >>> T = look_at([0, -2, 1], [0, 0, 1])
+    >>> np.round(transform_points(T, [0, 0, 1]), 6).tolist()   # target straight ahead
+    [0.0, 0.0, 2.0]
+    """
+    eye = np.asarray(eye, dtype=np.float64)
+    forward = np.asarray(target, dtype=np.float64) - eye
+    forward /= np.linalg.norm(forward)
+    up = np.asarray(up, dtype=np.float64)
+    right = np.cross(forward, up)
+    norm = np.linalg.norm(right)
+    if norm < 1e-9:
+        raise ValueError("look_at: viewing direction is parallel to the up vector")
+    right /= norm
+    down = np.cross(forward, right)
+    rotation = np.stack([right, down, forward])  # rows: camera axes expressed in world
+    out = np.eye(4)
+    out[:3, :3] = rotation
+    out[:3, 3] = -rotation @ eye
+    return out
+
+
+def intrinsics_from_fov(width: int, height: int, fov_x_deg: float) -> np.ndarray:
+    """Pinhole ``K`` (3×3 float64, pixels) with square pixels, horizontal field of view
+    ``fov_x_deg`` and the principal point at the image centre (OpenCV pixel centres).
+
+    >>> intrinsics_from_fov(512, 512, 90.0)[0].tolist()
+    [256.0, 0.0, 255.5]
+    """
+    f = (width / 2.0) / math.tan(math.radians(fov_x_deg) / 2.0)
+    return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
+
+
+def project_points(K: np.ndarray, cam_from_world: np.ndarray, points_world: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Project world points ``(N, 3)`` to pixels.
+
+    Returns ``(uv, z)``: ``uv`` float64 ``(N, 2)`` pixel coordinates and ``z`` float64 ``(N,)``
+    camera-frame depth in metres (points behind the camera have ``z <= 0`` and meaningless ``uv``).
+    """
+    pc = transform_points(cam_from_world, np.atleast_2d(points_world))
+    z = pc[:, 2]
+    safe = np.where(np.abs(z) < 1e-12, 1e-12, z)
+    uv = (pc[:, :2] / safe[:, None]) @ np.asarray(K)[:2, :2].T + np.asarray(K)[:2, 2]
+    return uv, z
+
+
+_UNIT_CORNERS = np.array([[sx, sy, sz] for sx in (-0.5, 0.5) for sy in (-0.5, 0.5) for sz in (-0.5, 0.5)])
+
+
+def box_corners(center: Sequence[float], size: Sequence[float], rotation: np.ndarray) -> np.ndarray:
+    """The 8 corners (float64 ``(8, 3)``) of an oriented box ``center + R @ (size * u)``,
+    ``u ∈ {±½}³``; the frame is whatever frame ``center`` and ``rotation`` are expressed in."""
+    return np.asarray(center, dtype=np.float64) + (_UNIT_CORNERS * np.asarray(size)) @ np.asarray(rotation).T
+
+
+def box_to_official_7vec(center_cam: Sequence[float], size_xyz: Sequence[float],
+                         rotation_cam: np.ndarray) -> list[float]:
+    """The official evaluator's ``[x, y, z, w, h, l, yaw]`` for a box in the camera frame.
+
+    Our object boxes have axes (object x, object y, object z = up). The official convention
+    (Omni3D) orders extents along the object's local x / y / z with **y pointing down** in the
+    camera frame, so ``w`` = extent along object x, ``h`` = extent along the vertical axis and
+    ``l`` = extent along object y; ``yaw`` (radians, as the official code stores it) is the rotation
+    of the box about the camera ``-y`` axis, ``atan2(-R[2,0], R[0,0])`` of the Omni3D-ordered
+    rotation. See ``official_rotation`` for the matching 3×3.
+    """
+    r = official_rotation(rotation_cam)
+    yaw = math.atan2(-r[2, 0], r[0, 0])
+    w, l_, h = float(size_xyz[0]), float(size_xyz[1]), float(size_xyz[2])
+    return [float(center_cam[0]), float(center_cam[1]), float(center_cam[2]), w, h, l_, yaw]
+
+
+def official_rotation(rotation_cam: np.ndarray) -> np.ndarray:
+    """Re-order our object axes (x, y, z-up) into the Omni3D order (x, down, y): columns
+    ``[R·x, -R·z, R·y]`` — still a proper rotation (det +1), object→camera."""
+    r = np.asarray(rotation_cam, dtype=np.float64)
+    return np.stack([r[:, 0], -r[:, 2], r[:, 1]], axis=1)
+
+
+def ground_direction(cam_from_world: np.ndarray, name: str) -> np.ndarray:
+    """Unit world vector (float64 ``(3,)``, z = 0) for a camera-relative direction on the support
+    plane: ``left``/``right`` = ∓ camera x, ``forward`` = + camera z (away from the viewer) and
+    ``backward`` = − camera z, each projected onto the horizontal plane.
+
+    >>> T = look_at([0, -2, 1], [0, 0, 0])
+    >>> np.round(ground_direction(T, "left"), 6).tolist()
+    [-1.0, 0.0, 0.0]
+    >>> np.round(ground_direction(T, "forward"), 6).tolist()
+    [0.0, 1.0, 0.0]
+    """
+    world_from_cam = np.asarray(cam_from_world, dtype=np.float64)[:3, :3].T  # columns = cam axes
+    axes = {"right": world_from_cam[:, 0], "left": -world_from_cam[:, 0],
+            "forward": world_from_cam[:, 2], "backward": -world_from_cam[:, 2]}
+    if name not in axes:
+        raise ValueError(f"unknown direction {name!r}; expected one of {sorted(axes)}")
+    v = axes[name].copy()
+    v[2] = 0.0
+    n = np.linalg.norm(v)
+    if n < 1e-9:
+        raise ValueError(f"direction {name!r} is vertical for this camera (looking straight down?)")
+    return v / n
