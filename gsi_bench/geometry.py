@@ -116,7 +116,7 @@ def intrinsics_from_fov(width: int, height: int, fov_x_deg: float) -> np.ndarray
     """Pinhole ``K`` (3×3 float64, pixels) with square pixels, horizontal field of view
     ``fov_x_deg`` and the principal point at the image centre (OpenCV pixel centres).
 
-    >>> intrinsics_from_fov(512, 512, 90.0)[0].tolist()
+    >>> np.round(intrinsics_from_fov(512, 512, 90.0)[0], 6).tolist()
     [256.0, 0.0, 255.5]
     """
     f = (width / 2.0) / math.tan(math.radians(fov_x_deg) / 2.0)

@@ -52,7 +52,9 @@ class SceneObject:
     ``instance_id``: uint16 id written in instance maps (1–65535, unique in the scene).
     ``asset_id``: manifest id; ``params``: parameters of a procedural asset (e.g. a table's
     ``width``/``depth``/``height`` in metres) — part of the asset's identity.
-    ``category``: the name used in instructions (English); ``category_zh``: Chinese name.
+    ``category``: the name used in instructions (English); ``category_zh``: Chinese name;
+    ``description`` / ``description_zh``: the noun phrase naming it in instructions (e.g.
+    "red mug" / "红色的杯子").
     ``position``: world position (m) of the footprint centre of the object's base.
     ``yaw_deg``: rotation about world ``+z`` (degrees, counter-clockwise seen from above).
     ``scale``: uniform scale applied to the canonical asset mesh.
@@ -71,6 +73,7 @@ class SceneObject:
     params: dict[str, float] = field(default_factory=dict)
     category_zh: str = ""
     description: str = ""
+    description_zh: str = ""
     role: str = "object"
     support_id: int = 0
 

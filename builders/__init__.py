@@ -1,0 +1,1 @@
+"""`datasets` builders that write the GSI-Bench Hub layout (not implemented yet)."""

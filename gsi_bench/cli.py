@@ -1,0 +1,123 @@
+"""The ``gsi-bench`` command line.
+
+Subcommands import their implementation lazily, so ``gsi-bench --help`` is instant and the core
+package does not depend on the generators at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import gsi_bench
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    if args.source != "syn":
+        raise SystemExit(f"error: unknown source {args.source!r}; only 'syn' is generated here")
+    from gsi_syn.pipeline import generate
+    from gsi_syn.sampler import GenerationConfig
+
+    ops = tuple(o.strip() for o in args.operations.split(",")) if args.operations else ()
+    try:
+        cfg = GenerationConfig(subset=args.subset, split=args.split, num=args.num, seed=args.seed,
+                               resolution=args.resolution, renderer=args.renderer, operations=ops,
+                               shard_size=args.shard_size, edits_per_scene=args.edits_per_scene)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from err
+    summary = generate(cfg, args.out, workers=args.workers, progress=not args.quiet)
+    print(f"{summary.records} records in {summary.out_dir / 'data' / cfg.subset} "
+          f"({summary.shards_written} shard(s) written, {summary.shards_skipped} already complete)")
+    return 0
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    import itertools
+
+    from gsi_bench.hub_io import iter_records, list_shards
+    from gsi_syn.preview import contact_sheet
+
+    if not list_shards(args.dir, args.config, args.split):
+        raise SystemExit(f"error: no Parquet shards under {Path(args.dir) / 'data'}"
+                         f"{'/' + args.config if args.config else ''}; run `gsi-bench generate syn --out {args.dir}` first")
+    records = itertools.islice(iter_records(args.dir, args.config, args.split), args.num)
+    sheet = contact_sheet(records, tile=args.tile)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    sheet.save(tmp, format="PNG")
+    tmp.replace(out)
+    print(f"wrote {out} ({sheet.width}×{sheet.height})")
+    return 0
+
+
+def _cmd_assets(args: argparse.Namespace) -> int:
+    from gsi_syn.assets import ensure_robosuite_assets, get_library
+
+    path = ensure_robosuite_assets()
+    lib = get_library()
+    cats = lib.categories()
+    print(f"assets ready: robosuite files in {path}; manifest sha256 {lib.manifest_sha256[:16]}…; "
+          f"{len(cats)} object categories")
+    if args.list:
+        for e in lib.entries():
+            print(f"{e.id:32s} {e.category:16s} {e.role:10s} {e.source:14s} {e.license}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gsi-bench", description="GSI-Bench: generate, package, validate and score spatial image edits.")
+    parser.add_argument("--version", action="version", version=f"gsi-bench {gsi_bench.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="generate GSI-Syn edit samples into the Hub layout")
+    g.add_argument("source", choices=["syn"], help="what to generate (syn = GSI-Syn)")
+    g.add_argument("--subset", default="tabletop", help="tabletop (default)")
+    g.add_argument("--split", default="test", choices=["train", "test"])
+    g.add_argument("--num", type=_positive, default=40, help="number of edit records")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", required=True, type=Path, help="output folder (Hub layout)")
+    g.add_argument("--resolution", type=_positive, default=512, help="image width = height (px)")
+    g.add_argument("--workers", type=_positive, default=1)
+    g.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
+    g.add_argument("--operations", default="", help="comma-separated subset of operations (default: all of the subset's)")
+    g.add_argument("--shard-size", type=_positive, default=200, help="records per Parquet shard")
+    g.add_argument("--edits-per-scene", type=_positive, default=2)
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("preview", help="contact sheet of generated samples (PNG)")
+    p.add_argument("dir", type=Path, help="a folder written by `gsi-bench generate`")
+    p.add_argument("--out", required=True, type=Path, help="output PNG path")
+    p.add_argument("--config", default=None, help="subset folder under data/ (default: all)")
+    p.add_argument("--split", default=None)
+    p.add_argument("--num", type=_positive, default=12, help="how many records")
+    p.add_argument("--tile", type=_positive, default=256, help="tile size (px)")
+    p.set_defaults(func=_cmd_preview)
+
+    a = sub.add_parser("assets", help="fetch / list the asset library (extracts packaged assets at first use)")
+    a.add_argument("--list", action="store_true", help="list every asset with its source and licence")
+    a.set_defaults(func=_cmd_assets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; complete shards are kept, re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Hub-layout Parquet I/O: shard names, atomic shard writes, reading records back.
+
+Layout (DESIGN §5): ``<root>/data/<config>/<split>-NNNNN-of-MMMMM.parquet``. Shards carry the
+typed ``datasets`` features in their Arrow schema metadata (key ``huggingface``) and our own
+run metadata (key ``gsi_bench``), so ``load_dataset(root)`` restores the features.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gsi_bench.schema import EditRecord, features
+
+#: Rows per Parquet row group: small, so the Hub's viewer can page through image rows.
+ROW_GROUP_SIZE = 16
+SHARD_RE = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
+
+
+def shard_path(root: str | Path, config: str, split: str, index: int, total: int) -> Path:
+    return Path(root) / "data" / config / f"{split}-{index:05d}-of-{total:05d}.parquet"
+
+
+def arrow_schema(run_metadata: dict[str, Any] | None = None) -> pa.Schema:
+    schema = features().arrow_schema
+    if run_metadata is not None:
+        meta = dict(schema.metadata or {})
+        meta[b"gsi_bench"] = json.dumps(run_metadata, sort_keys=True, separators=(",", ":")).encode()
+        schema = schema.with_metadata(meta)
+    return schema
+
+
+def write_shard_atomic(path: str | Path, rows: Sequence[dict[str, Any]],
+                       run_metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``rows`` (record examples) to ``path`` via a temp file in the same folder + rename,
+    so a shard is either complete or absent — never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist(list(rows), schema=arrow_schema(run_metadata))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
+                       use_dictionary=["id", "subset", "split", "frame"], write_statistics=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def shard_is_complete(path: str | Path, expected_rows: int, run_metadata: dict[str, Any] | None) -> bool:
+    """True when ``path`` is a readable shard with ``expected_rows`` rows written by the same run
+    configuration (compared through ``run_metadata``)."""
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, pa.ArrowException):
+        return False
+    if meta.num_rows != expected_rows:
+        return False
+    if run_metadata is not None:
+        stored = (meta.metadata or {}).get(b"gsi_bench")
+        if stored is None or json.loads(stored) != run_metadata:
+            return False
+    return True
+
+
+def list_shards(root: str | Path, config: str | None = None, split: str | None = None) -> list[Path]:
+    """Sorted shard paths under ``root/data`` (optionally one config / split)."""
+    base = Path(root) / "data"
+    configs = [base / config] if config else sorted(p for p in base.glob("*") if p.is_dir())
+    out = []
+    for c in configs:
+        for p in sorted(c.glob("*.parquet")):
+            m = SHARD_RE.match(p.name)
+            if m and (split is None or m.group("split") == split):
+                out.append(p)
+    return out
+
+
+def iter_rows(paths: Sequence[str | Path], columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Stream rows (plain dicts, images as ``{"bytes", "path"}``) from shards, one row group at
+    a time, so memory stays flat."""
+    for p in paths:
+        f = pq.ParquetFile(p)
+        for i in range(f.num_row_groups):
+            yield from f.read_row_group(i, columns=list(columns) if columns else None).to_pylist()
+
+
+def iter_records(root: str | Path, config: str | None = None, split: str | None = None) -> Iterator[EditRecord]:
+    """Stream :class:`EditRecord` objects from a Hub-layout folder."""
+    for row in iter_rows(list_shards(root, config, split)):
+        yield EditRecord.from_example(row)

@@ -1,0 +1,1 @@
+"""GSI-Real: the pipeline from RGB-D captures to verified edit triplets (not implemented yet)."""

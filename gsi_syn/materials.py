@@ -1,0 +1,49 @@
+"""Named colours and material sampling for scene objects and surfaces."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gsi_syn.scene import Material
+
+#: Named sRGB colours usable in descriptions: name → (rgb in [0, 1], Chinese name).
+PALETTE: dict[str, tuple[tuple[float, float, float], str]] = {
+    "red": ((0.80, 0.12, 0.10), "红色"),
+    "orange": ((0.95, 0.50, 0.10), "橙色"),
+    "yellow": ((0.95, 0.82, 0.15), "黄色"),
+    "green": ((0.20, 0.60, 0.22), "绿色"),
+    "teal": ((0.10, 0.55, 0.55), "青色"),
+    "blue": ((0.15, 0.32, 0.80), "蓝色"),
+    "purple": ((0.50, 0.25, 0.65), "紫色"),
+    "pink": ((0.95, 0.55, 0.70), "粉色"),
+    "white": ((0.92, 0.92, 0.90), "白色"),
+    "gray": ((0.50, 0.50, 0.52), "灰色"),
+    "black": ((0.12, 0.12, 0.13), "黑色"),
+    "brown": ((0.45, 0.28, 0.15), "棕色"),
+}
+
+
+def sample_object_material(rng: np.random.Generator, recolorable: bool, textures: list[str]
+                           ) -> tuple[Material, str, str]:
+    """A material for an object plus its colour name (English, Chinese) for the description.
+
+    Recolourable assets get a palette colour (and, half of the time, one of the asset's suitable
+    textures tinted by it); others keep their own texture (white tint, no colour name).
+    """
+    if not recolorable:
+        return Material(color=(1.0, 1.0, 1.0), specular=float(rng.uniform(0.05, 0.3))), "", ""
+    name = str(rng.choice(sorted(PALETTE)))
+    rgb, zh = PALETTE[name]
+    texture = str(rng.choice(textures)) if textures and rng.random() < 0.5 else None
+    return (Material(color=rgb, texture=texture, texture_scale=float(rng.uniform(4.0, 10.0)),
+                     specular=float(rng.uniform(0.05, 0.5))), name, zh)
+
+
+def sample_surface_material(rng: np.random.Generator, textures: list[str],
+                            tint_range: tuple[float, float] = (0.75, 1.0)) -> Material:
+    """A textured material for a large surface (table top, floor, wall): one of ``textures``
+    with a slight grey tint variation."""
+    tint = float(rng.uniform(*tint_range))
+    texture = str(rng.choice(textures)) if textures else None
+    return Material(color=(tint, tint, tint), texture=texture,
+                    texture_scale=float(rng.uniform(0.8, 2.0)), specular=float(rng.uniform(0.02, 0.2)))

@@ -1,0 +1,119 @@
+"""Footprints and 3D boxes of scene objects, and the placement quantities built on them.
+
+Objects in GSI-Syn rest upright on horizontal supports, so two objects on the same support
+interpenetrate exactly when their footprints (the convex hull of the mesh projected on the
+support plane) overlap, and an object rests on its support when its footprint lies inside the
+support's top. All quantities are in metres in the world frame (``+z`` up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiPoint, Polygon
+
+from gsi_bench.geometry import rot_z, transform_points
+from gsi_syn.assets import get_library
+from gsi_syn.scene import Scene, SceneObject
+
+
+@dataclass(frozen=True)
+class ObjectBox:
+    """An object's oriented 3D box: ``center`` (3,) and ``rotation`` (3×3, object→frame) in some
+    frame, ``size`` (3,) extents along the object's x, y, z (m)."""
+
+    center: np.ndarray
+    size: np.ndarray
+    rotation: np.ndarray
+
+
+def _params_key(params: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted(params.items()))
+
+
+@lru_cache(maxsize=512)
+def _canonical_hull(asset_id: str, params_key: tuple[tuple[str, float], ...]) -> np.ndarray:
+    """float64 ``(N, 2)`` convex hull (counter-clockwise) of the canonical mesh's xy."""
+    mesh = get_library().mesh(asset_id, dict(params_key))
+    hull = MultiPoint(mesh.vertices[:, :2].astype(np.float64)).convex_hull
+    return np.asarray(hull.exterior.coords, dtype=np.float64)[:-1]
+
+
+@lru_cache(maxsize=512)
+def _canonical_bounds(asset_id: str, params_key: tuple[tuple[str, float], ...]) -> np.ndarray:
+    return get_library().mesh(asset_id, dict(params_key)).bounds
+
+
+def footprint(obj: SceneObject) -> Polygon:
+    """The object's footprint on the horizontal plane (world xy, m)."""
+    hull = _canonical_hull(obj.asset_id, _params_key(obj.params)) * obj.scale
+    xy = hull @ rot_z(obj.yaw_deg)[:2, :2].T + np.asarray(obj.position[:2])
+    return Polygon(xy)
+
+
+def top_height(obj: SceneObject) -> float:
+    """World z (m) of the object's highest point."""
+    return float(obj.position[2] + _canonical_bounds(obj.asset_id, _params_key(obj.params))[1, 2] * obj.scale)
+
+
+def object_box_world(obj: SceneObject) -> ObjectBox:
+    """The object's 3D box in the world frame (axis-aligned in the object's canonical frame)."""
+    b = _canonical_bounds(obj.asset_id, _params_key(obj.params))
+    center_obj = (b[0] + b[1]) / 2.0
+    center = transform_points(obj.world_from_object(), center_obj)
+    return ObjectBox(center=center, size=(b[1] - b[0]) * obj.scale, rotation=rot_z(obj.yaw_deg))
+
+
+def box_in_camera(box_world: ObjectBox, cam_from_world: np.ndarray) -> ObjectBox:
+    """Express a world box in a camera frame."""
+    c = np.asarray(cam_from_world, dtype=np.float64)
+    return ObjectBox(center=transform_points(c, box_world.center), size=box_world.size,
+                     rotation=c[:3, :3] @ box_world.rotation)
+
+
+def support_polygon(support: SceneObject) -> Polygon:
+    """The usable top of a support (its footprint)."""
+    return footprint(support)
+
+
+def signed_gap(a: Polygon, b: Polygon) -> float:
+    """Horizontal gap (m) between two footprints: the distance when they are apart, minus the
+    square root of the overlap area when they overlap (so any overlap is negative)."""
+    if a.intersects(b):
+        return -float(np.sqrt(a.intersection(b).area))
+    return float(a.distance(b))
+
+
+def min_clearance(scene: Scene, instance_id: int) -> float:
+    """Smallest :func:`signed_gap` between the object's footprint and every other object that
+    stands on the same support (``inf`` when it is alone there)."""
+    obj = scene.get(instance_id)
+    fp = footprint(obj)
+    gaps = [signed_gap(fp, footprint(o)) for o in scene.objects
+            if o.instance_id != instance_id and o.role in ("object", "receptacle")
+            and o.support_id == obj.support_id and o.instance_id != obj.support_id
+            and o.support_id != instance_id]
+    return min(gaps) if gaps else float("inf")
+
+
+def support_margin(scene: Scene, instance_id: int) -> float:
+    """Distance (m) from the object's footprint to the edge of its support's top: positive when
+    the footprint lies inside, negative (minus the overhang's square-root area) otherwise."""
+    obj = scene.get(instance_id)
+    fp = footprint(obj)
+    top = support_polygon(scene.get(obj.support_id))
+    if top.contains(fp):
+        return float(top.exterior.distance(fp))
+    return -float(np.sqrt(max(fp.difference(top).area, 1e-12)))
+
+
+def polygons_overlap_any(poly: Polygon, others: list[Polygon], clearance: float) -> bool:
+    """True when ``poly`` comes closer than ``clearance`` (m) to any polygon in ``others``."""
+    if not others:
+        return False
+    grown = poly.buffer(clearance, quad_segs=4) if clearance > 0 else poly
+    tree = shapely.STRtree(others)
+    return len(tree.query(grown, predicate="intersects")) > 0

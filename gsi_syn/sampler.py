@@ -1,0 +1,250 @@
+"""From a scene index to finished edit records: sample a scene, render it, propose edits, check
+them, and assemble :class:`gsi_bench.schema.EditRecord` rows.
+
+Determinism: scene unit ``k`` of a run draws every random number from
+``numpy.random.default_rng(SeedSequence([seed, subset, split, k]))``, so a record depends only on
+(generator version, config, seed, unit index), not on which worker made it or in what order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+import gsi_bench
+from gsi_bench.geometry import box_to_official_7vec
+from gsi_bench.operations import OPERATION_FRAME, OPERATIONS, noun_phrase, num_templates, render_instruction
+from gsi_bench.schema import Box3D, Checks, EditRecord, ObjectRef, Provenance, depth_to_mm
+from gsi_syn.assets import get_library
+from gsi_syn.checks import CheckThresholds, Measurements, changed_fraction, failed_checks, visibility
+from gsi_syn.edits import (Proposal, camera_frame_transform, propose_camera_relative_move,
+                           propose_object_relative_place, propose_rotate, propose_scale,
+                           unique_category_objects)
+from gsi_syn.placement import box_in_camera, min_clearance, object_box_world, support_margin
+from gsi_syn.render.base import Renderer, RenderOutput
+from gsi_syn.scene import Scene, SceneObject
+from gsi_syn.tabletop import TabletopConfig, sample_tabletop_scene
+
+SUBSET_CODES = {"tabletop": 1, "room": 2}
+SPLIT_CODES = {"train": 1, "test": 2}
+#: Operations each subset generates, in the order records cycle through them.
+SUBSET_OPERATIONS = {
+    "tabletop": ("camera_relative_move", "object_relative_place", "rotate", "scale"),
+}
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Everything that determines a GSI-Syn run's output (with the generator version)."""
+
+    subset: str = "tabletop"
+    split: str = "test"
+    num: int = 40
+    seed: int = 0
+    resolution: int = 512
+    renderer: str = "gl"
+    operations: tuple[str, ...] = ()
+    edits_per_scene: int = 2
+    shard_size: int = 200
+    png_compress_level: int = 6
+    thresholds: CheckThresholds = field(default_factory=CheckThresholds)
+    tabletop: TabletopConfig = field(default_factory=TabletopConfig)
+    #: attempts per record: parameter draws on one scene, then fresh scenes
+    max_param_attempts: int = 12
+    max_scene_attempts: int = 20
+
+    def __post_init__(self) -> None:
+        if self.subset not in SUBSET_OPERATIONS:
+            raise ValueError(f"unknown subset {self.subset!r}; choose one of {sorted(SUBSET_OPERATIONS)}")
+        if self.split not in SPLIT_CODES:
+            raise ValueError(f"unknown split {self.split!r}; choose one of {sorted(SPLIT_CODES)}")
+        if not self.operations:
+            object.__setattr__(self, "operations", SUBSET_OPERATIONS[self.subset])
+        bad = [op for op in self.operations if op not in SUBSET_OPERATIONS[self.subset]]
+        if bad:
+            raise ValueError(f"operations {bad} are not generated for subset {self.subset!r} "
+                             f"(available: {', '.join(SUBSET_OPERATIONS[self.subset])})")
+        if self.num < 1 or self.resolution < 16 or self.edits_per_scene < 1:
+            raise ValueError("num ≥ 1, resolution ≥ 16 and edits_per_scene ≥ 1 are required")
+        if self.shard_size % self.edits_per_scene:
+            raise ValueError("shard_size must be a multiple of edits_per_scene")
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["generator_version"] = gsi_bench.__version__
+        return json.dumps(d, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    @property
+    def num_units(self) -> int:
+        return -(-self.num // self.edits_per_scene)
+
+    def unit_record_indices(self, unit: int) -> range:
+        return range(unit * self.edits_per_scene, min(self.num, (unit + 1) * self.edits_per_scene))
+
+    def record_id(self, index: int) -> str:
+        return f"{self.subset}-{self.split}-{self.seed}-{index:06d}"
+
+
+def unit_rng(cfg: GenerationConfig, unit: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(
+        [cfg.seed, SUBSET_CODES[cfg.subset], SPLIT_CODES[cfg.split], unit]))
+
+
+class _SceneState:
+    """A sampled scene with its source render and per-object 'alone' renders, cached."""
+
+    def __init__(self, scene: Scene, renderer: Renderer):
+        self.scene = scene
+        self.renderer = renderer
+        self.source = renderer.render(scene)
+        self._alone: dict[int, RenderOutput] = {}
+
+    def alone(self, instance_id: int) -> RenderOutput:
+        if instance_id not in self._alone:
+            self._alone[instance_id] = self.renderer.render(self.scene, only=[instance_id])
+        return self._alone[instance_id]
+
+
+def _propose(op: str, scene: Scene, rng: np.random.Generator, th: CheckThresholds) -> Proposal | None:
+    lib = get_library()
+    candidates = unique_category_objects(scene)
+    if op == "rotate":
+        candidates = [o for o in candidates if lib.entry(o.asset_id).symmetry != "rotational"]
+    if not candidates:
+        return None
+    target = candidates[int(rng.integers(len(candidates)))]
+    if op == "camera_relative_move":
+        return propose_camera_relative_move(scene, rng, th, target)
+    if op == "object_relative_place":
+        return propose_object_relative_place(scene, rng, th, target)
+    if op == "rotate":
+        return propose_rotate(scene, rng, th, target, lib.entry(target.asset_id).symmetry)
+    if op == "scale":
+        return propose_scale(scene, rng, th, target)
+    raise ValueError(f"operation {op!r} is not implemented by the sampler")
+
+
+def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None
+             ) -> Measurements:
+    tid = p.target_id
+    m = Measurements()
+    m.visible_fraction_source, m.visible_pixels_source = visibility(
+        state.source.instances, state.alone(tid).instances, tid)
+    if p.target_present and target_alone is not None:
+        m.visible_fraction_target, m.visible_pixels_target = visibility(
+            target_render.instances, target_alone.instances, tid)
+        m.min_clearance_m = min_clearance(p.target_scene, tid)
+        m.support_margin_m = support_margin(p.target_scene, tid)
+    m.ambiguity_margin = p.ambiguity_margin
+    m.changed_pixel_fraction = changed_fraction(state.source.instances, target_render.instances)
+    return m
+
+
+def _object_ref(obj: SceneObject | None, referring: str = "") -> ObjectRef:
+    if obj is None:
+        return ObjectRef()
+    return ObjectRef(instance_id=obj.instance_id, category=obj.category, category_zh=obj.category_zh,
+                     description=obj.description, referring_expression=referring, asset_id=obj.asset_id)
+
+
+def _box(obj: SceneObject, cam_from_world: np.ndarray) -> Box3D:
+    b = box_in_camera(object_box_world(obj), cam_from_world)
+    return Box3D(center=b.center.tolist(), size=b.size.tolist(), rotation=b.rotation.tolist(),
+                 official_7vec=box_to_official_7vec(b.center, b.size, b.rotation))
+
+
+def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneState, p: Proposal,
+                 target_render: RenderOutput, m: Measurements, template_index: int) -> EditRecord:
+    """Assemble the record of an accepted proposal."""
+    src_scene, tgt_scene = state.scene, p.target_scene
+    C = src_scene.camera.cam_from_world_array
+    target_before = src_scene.get(p.target_id)
+    target_after = tgt_scene.get(p.target_id) if p.target_present else target_before
+    reference = src_scene.get(p.reference_id) if p.reference_id else None
+    en = render_instruction(p.operation, template_index, "en", p.params,
+                            target=noun_phrase(target_before.description, p.referring, "en"),
+                            reference=noun_phrase(reference.description, "", "en") if reference else "")
+    zh = render_instruction(p.operation, template_index, "zh", p.params,
+                            target=noun_phrase(target_before.description_zh, p.referring, "zh"),
+                            reference=noun_phrase(reference.description_zh, "", "zh") if reference else "")
+    R, s, t = camera_frame_transform(p.world_transform, C)
+    tid = p.target_id
+    return EditRecord(
+        id=cfg.record_id(index), subset=cfg.subset, split=cfg.split, operation=p.operation,
+        frame=OPERATION_FRAME[p.operation], instruction=en, instruction_zh=zh,
+        template_id=f"{p.operation}/{template_index % num_templates(p.operation)}",
+        target=_object_ref(target_before, p.referring), reference=_object_ref(reference),
+        params=p.params, transform_translation=t.tolist(), transform_rotation=R.tolist(),
+        transform_scale=s.tolist(),
+        source_image=state.source.rgb, target_image=target_render.rgb,
+        source_mask=state.source.instances == tid,
+        target_mask=(target_render.instances == tid) if p.target_present else np.zeros_like(state.source.instances, bool),
+        source_instances=state.source.instances, target_instances=target_render.instances,
+        source_depth=depth_to_mm(state.source.depth), target_depth=depth_to_mm(target_render.depth),
+        K=src_scene.camera.K, source_cam_from_world=src_scene.camera.cam_from_world,
+        target_cam_from_world=tgt_scene.camera.cam_from_world,
+        source_box=_box(target_before, C), target_box=_box(target_after, C),
+        target_present=p.target_present,
+        scene=json.dumps({"source": src_scene.to_dict(), "target": tgt_scene.to_dict()},
+                         sort_keys=True, separators=(",", ":")),
+        provenance=Provenance(generator=f"gsi_syn.{cfg.subset}", generator_version=gsi_bench.__version__,
+                              seed=cfg.seed, scene_index=unit,
+                              asset_manifest_sha256=get_library().manifest_sha256,
+                              renderer=cfg.renderer, config_sha256=cfg.sha256),
+        checks=Checks(**asdict(m), thresholds=cfg.thresholds.to_json()),
+    )
+
+
+def _sample_scene(cfg: GenerationConfig, rng: np.random.Generator) -> Scene:
+    if cfg.subset == "tabletop":
+        return sample_tabletop_scene(rng, cfg.resolution, cfg.resolution, cfg.tabletop)
+    raise ValueError(f"no scene sampler for subset {cfg.subset!r}")
+
+
+def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
+                  on_reject: Callable[[str, list[str]], None] | None = None) -> list[EditRecord]:
+    """The records of scene unit ``unit`` (``cfg.edits_per_scene`` of them, fewer at the end)."""
+    rng = unit_rng(cfg, unit)
+    area = cfg.resolution * cfg.resolution
+    records: list[EditRecord] = []
+    state: _SceneState | None = None
+    for index in cfg.unit_record_indices(unit):
+        op = cfg.operations[index % len(cfg.operations)]
+        record = None
+        for _ in range(cfg.max_scene_attempts):
+            if state is None:
+                state = _SceneState(_sample_scene(cfg, rng), renderer)
+            for _ in range(cfg.max_param_attempts):
+                p = _propose(op, state.scene, rng, cfg.thresholds)
+                if p is None:
+                    continue
+                target_render = renderer.render(p.target_scene)
+                target_alone = renderer.render(p.target_scene, only=[p.target_id]) if p.target_present else None
+                m = _measure(state, p, target_render, target_alone)
+                failed = failed_checks(m, area, cfg.thresholds, target_present=p.target_present)
+                if failed:
+                    if on_reject:
+                        on_reject(op, failed)
+                    continue
+                template = int(rng.integers(num_templates(op)))
+                record = build_record(cfg, index, unit, state, p, target_render, m, template)
+                break
+            if record is not None:
+                break
+            state = None  # this scene cannot host the operation: draw a new one
+        if record is None:
+            raise RuntimeError(f"unit {unit}: no valid {op} edit after {cfg.max_scene_attempts} scenes; "
+                               "the thresholds or scene config are too strict")
+        records.append(record)
+    return records
+
+
+assert set(SUBSET_OPERATIONS["tabletop"]) <= set(OPERATIONS)

@@ -1,0 +1,177 @@
+"""Tabletop scene sampler: a textured table on a floor, 3–8 objects resting on it, a sun light and
+a camera looking at the objects from the front half of the table.
+
+World frame: the floor is ``z = 0``, the table is centred at the origin with its long side along
+``x``; the viewer stands on the ``-y`` side (azimuth 0 = camera on ``-y`` looking toward ``+y``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gsi_bench.geometry import intrinsics_from_fov, look_at, project_points
+from gsi_syn.assets import get_library
+from gsi_syn.materials import sample_object_material, sample_surface_material
+from gsi_syn.placement import footprint, object_box_world, polygons_overlap_any, support_polygon
+from gsi_syn.scene import Camera, Light, Scene, SceneObject
+
+TABLE_ID = 1
+FLOOR_ID = 2
+FIRST_OBJECT_ID = 10
+
+
+@dataclass(frozen=True)
+class TabletopConfig:
+    """Sampling ranges of a tabletop scene (lengths in m, angles in degrees)."""
+
+    table_width: tuple[float, float] = (1.0, 1.6)
+    table_depth: tuple[float, float] = (0.7, 1.0)
+    table_height: tuple[float, float] = (0.72, 0.78)
+    num_objects: tuple[int, int] = (3, 8)
+    #: objects keep this far from the table edge and from each other when the scene is sampled
+    edge_margin: float = 0.04
+    object_gap: float = 0.03
+    #: fraction of the table (centred) that initial placements use, so edits have room to move
+    placement_extent: float = 0.7
+    max_repeats_per_category: int = 2
+    #: largest object extent (m) allowed on a table
+    max_object_size: float = 0.4
+    camera_elevation: tuple[float, float] = (30.0, 60.0)
+    camera_azimuth: tuple[float, float] = (-35.0, 35.0)
+    fov_x: tuple[float, float] = (45.0, 60.0)
+    #: the objects' bounding circle fills this fraction of the horizontal field of view
+    framing: tuple[float, float] = (0.55, 0.75)
+    light_elevation: tuple[float, float] = (40.0, 75.0)
+    light_intensity: tuple[float, float] = (0.8, 1.2)
+    ambient: tuple[float, float] = (0.25, 0.45)
+
+
+def _u(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
+    return float(rng.uniform(lo_hi[0], lo_hi[1]))
+
+
+def _textures_matching(words: tuple[str, ...]) -> list[str]:
+    return sorted(t for t in get_library().manifest.get("textures", {}) if any(w in t for w in words))
+
+
+def sample_table_and_floor(rng: np.random.Generator, cfg: TabletopConfig) -> list[SceneObject]:
+    """The table (support, id 1) and floor (structure, id 2)."""
+    width, depth, height = _u(rng, cfg.table_width), _u(rng, cfg.table_depth), _u(rng, cfg.table_height)
+    table = SceneObject(
+        instance_id=TABLE_ID, asset_id="proc/table", category="table", category_zh="桌子",
+        position=(0.0, 0.0, 0.0), role="support",
+        params={"width": round(width, 4), "depth": round(depth, 4), "height": round(height, 4),
+                "top_thickness": 0.04},
+        material=sample_surface_material(rng, _textures_matching(("wood",))))
+    floor = SceneObject(
+        instance_id=FLOOR_ID, asset_id="proc/floor", category="floor", category_zh="地板",
+        position=(0.0, 0.0, 0.0), role="structure", params={"width": 8.0, "depth": 8.0},
+        material=sample_surface_material(rng, _textures_matching(("floor", "tile", "plaster", "felt"))))
+    return [table, floor]
+
+
+def table_top_z(table: SceneObject) -> float:
+    return float(table.params["height"])
+
+
+def place_objects(rng: np.random.Generator, cfg: TabletopConfig, table: SceneObject,
+                  first_id: int = FIRST_OBJECT_ID) -> list[SceneObject]:
+    """Sample ``cfg.num_objects`` objects resting upright on ``table`` without overlaps."""
+    lib = get_library()
+    entries = [e for e in lib.entries() if e.role in ("object", "receptacle")
+               and max(e.size_m) * e.size_range[1] <= cfg.max_object_size]
+    n_target = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
+    top = support_polygon(table)
+    minx, miny, maxx, maxy = top.bounds
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    hx, hy = (maxx - minx) / 2 * cfg.placement_extent, (maxy - miny) / 2 * cfg.placement_extent
+    inner = top.buffer(-cfg.edge_margin)
+    z = table_top_z(table)
+    placed: list[SceneObject] = []
+    polys = []
+    counts: dict[str, int] = {}
+    attempts = 0
+    while len(placed) < n_target and attempts < 40 * n_target:
+        attempts += 1
+        entry = entries[int(rng.integers(len(entries)))]
+        if counts.get(entry.category, 0) >= cfg.max_repeats_per_category:
+            continue
+        scale = float(rng.uniform(*entry.size_range))
+        yaw = float(rng.uniform(0.0, 360.0))
+        pos = (float(rng.uniform(cx - hx, cx + hx)), float(rng.uniform(cy - hy, cy + hy)), z)
+        material, colour, colour_zh = sample_object_material(rng, entry.recolorable, list(entry.textures))
+        description = f"{colour} {entry.category}" if colour else entry.category
+        description_zh = f"{colour_zh}的{entry.category_zh}" if colour else entry.category_zh
+        obj = SceneObject(
+            instance_id=first_id + len(placed), asset_id=entry.id, category=entry.category,
+            category_zh=entry.category_zh, position=pos, yaw_deg=round(yaw, 3), scale=round(scale, 4),
+            material=material, role=entry.role, support_id=table.instance_id,
+            description=description, description_zh=description_zh)
+        fp = footprint(obj)
+        if not inner.contains(fp) or polygons_overlap_any(fp, polys, cfg.object_gap):
+            continue
+        placed.append(obj)
+        polys.append(fp)
+        counts[entry.category] = counts.get(entry.category, 0) + 1
+    return placed
+
+
+def sample_light(rng: np.random.Generator, cfg: TabletopConfig) -> Light:
+    elev = math.radians(_u(rng, cfg.light_elevation))
+    az = rng.uniform(0, 2 * math.pi)
+    direction = (-math.cos(elev) * math.cos(az), -math.cos(elev) * math.sin(az), -math.sin(elev))
+    warm = float(rng.uniform(-0.05, 0.05))
+    return Light(direction=tuple(round(d, 6) for d in direction),
+                 intensity=round(_u(rng, cfg.light_intensity), 4), ambient=round(_u(rng, cfg.ambient), 4),
+                 color=(1.0, round(1.0 - abs(warm), 4), round(1.0 - 2 * abs(warm), 4)))
+
+
+def frame_camera(rng: np.random.Generator, cfg: TabletopConfig, objects: list[SceneObject],
+                 width: int, height: int) -> Camera:
+    """A camera on the viewer's side looking at the objects' centre, backed off until every
+    object's 3D box projects inside the image."""
+    boxes = [object_box_world(o) for o in objects]
+    pts = np.concatenate([_box_points(b) for b in boxes])
+    centre = (pts.min(axis=0) + pts.max(axis=0)) / 2
+    radius = float(np.max(np.linalg.norm(pts[:, :2] - centre[:2], axis=1)))
+    fov = _u(rng, cfg.fov_x)
+    fov_small = min(fov, 2 * math.degrees(math.atan(math.tan(math.radians(fov) / 2) * height / width)))
+    framing = _u(rng, cfg.framing)
+    dist = radius / math.tan(math.radians(fov_small) / 2 * framing) + 0.15
+    elev = math.radians(_u(rng, cfg.camera_elevation))
+    az = math.radians(_u(rng, cfg.camera_azimuth))
+    look = np.array([centre[0], centre[1], float(pts[:, 2].min())])
+    K = intrinsics_from_fov(width, height, fov)
+    for _ in range(30):
+        direction = np.array([math.sin(az) * math.cos(elev), -math.cos(az) * math.cos(elev), math.sin(elev)])
+        eye = look + dist * direction
+        T = look_at(eye, look)
+        uv, zc = project_points(K, T, pts)
+        inside = (zc > 0.05).all() and (uv[:, 0] >= 2).all() and (uv[:, 0] <= width - 3).all() \
+            and (uv[:, 1] >= 2).all() and (uv[:, 1] <= height - 3).all()
+        if inside:
+            break
+        dist *= 1.1
+    return Camera.create(K, T, width, height, near=0.05, far=30.0)
+
+
+def _box_points(b) -> np.ndarray:
+    from gsi_bench.geometry import box_corners
+
+    return box_corners(b.center, b.size, b.rotation)
+
+
+def sample_tabletop_scene(rng: np.random.Generator, width: int, height: int,
+                          cfg: TabletopConfig = TabletopConfig()) -> Scene:
+    """One tabletop scene (no render). Deterministic given the generator state."""
+    table, floor = sample_table_and_floor(rng, cfg)
+    objects = place_objects(rng, cfg, table)
+    light = sample_light(rng, cfg)
+    camera = frame_camera(rng, cfg, objects, width, height)
+    bg = float(rng.uniform(0.75, 0.92))
+    return Scene(subset="tabletop", objects=[table, floor, *objects], light=light, camera=camera,
+                 background=(round(bg, 4), round(bg, 4), round(min(bg + 0.03, 1.0), 4)),
+                 asset_manifest_sha256=get_library().manifest_sha256)
