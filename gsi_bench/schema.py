@@ -442,7 +442,9 @@ def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
     Deterministic: the same array gives the same bytes."""
     a = np.ascontiguousarray(array)
     if a.dtype == np.uint16:
-        img = PILImage.fromarray(a, mode="I;16") if a.ndim == 2 else None
+        img = PILImage.fromarray(a) if a.ndim == 2 else None
+        if img is not None and img.mode != "I;16":
+            raise ValueError(f"Pillow encoded a uint16 array as mode {img.mode}, not I;16")
     elif a.dtype == np.uint8 and a.ndim in (2, 3):
         img = PILImage.fromarray(a)
     else:
