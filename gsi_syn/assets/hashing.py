@@ -1,0 +1,62 @@
+"""SHA-256 digests used by the asset manifest.
+
+* files (packaged meshes and textures): the digest of the file bytes;
+* procedural meshes: the digest of the canonical mesh bytes — vertices as little-endian
+  float32 ``(V, 3)`` then faces as little-endian int32 ``(F, 3)``, both C-ordered; when the mesh
+  carries its own generated texture, its UVs (little-endian float32 ``(V, 2)``) and the texture
+  (uint8 ``(H, W, 3)``) follow, so a palette change changes the digest;
+* the manifest itself: the digest of its canonical JSON (keys sorted, no insignificant
+  whitespace, UTF-8), so re-indenting the file does not change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def bytes_sha256(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def mesh_sha256(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray | None = None,
+                texture: np.ndarray | None = None) -> str:
+    """Hex SHA-256 of the canonical mesh bytes (see module docstring).
+
+    >>> mesh_sha256(np.zeros((3, 3)), np.array([[0, 1, 2]]))[:12]
+    'b29dec44cd6a'
+    """
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(vertices, dtype="<f4").tobytes())
+    h.update(np.ascontiguousarray(faces, dtype="<i4").tobytes())
+    if uv is not None:
+        h.update(np.ascontiguousarray(uv, dtype="<f4").tobytes())
+    if texture is not None:
+        h.update(np.ascontiguousarray(texture, dtype=np.uint8).tobytes())
+    return h.hexdigest()
+
+
+def canonical_json_bytes(obj: Any) -> bytes:
+    """The canonical JSON encoding of ``obj``: sorted keys, ``(",", ":")`` separators, UTF-8.
+
+    >>> canonical_json_bytes({"b": 1, "a": [1.5, "é"]})
+    b'{"a":[1.5,"\\xc3\\xa9"],"b":1}'
+    """
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
