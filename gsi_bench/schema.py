@@ -122,6 +122,7 @@ FIELD_DOCS: tuple[FieldDoc, ...] = (
     _f("checks.ambiguity_margin", "float64", "", "m", "", "Margin by which the referring expression wins over the runner-up (inf when the category is unique)."),
     _f("checks.changed_pixel_fraction", "float64", "", "fraction", "", "Fraction of pixels whose instance id changed between source and target."),
     _f("checks.view_overlap", "float64", "", "fraction", "", "perspective: fraction of source-visible scene points still in view; NaN otherwise."),
+    _f("checks.settle_drift_m", "float64", "", "m", "world", "receptacle_place: how far the placed object moved when a physics engine (pybullet) let it settle; NaN otherwise."),
     _f("checks.thresholds", "string (JSON)", "", "", "", "The thresholds the sample was accepted under."),
 )
 
@@ -174,7 +175,8 @@ def features():
         "checks": {"visible_fraction_source": f64, "visible_fraction_target": f64,
                    "visible_pixels_source": Value("int64"), "visible_pixels_target": Value("int64"),
                    "min_clearance_m": f64, "support_margin_m": f64, "ambiguity_margin": f64,
-                   "changed_pixel_fraction": f64, "view_overlap": f64, "thresholds": s},
+                   "changed_pixel_fraction": f64, "view_overlap": f64, "settle_drift_m": f64,
+                   "thresholds": s},
     })
 
 
@@ -230,6 +232,7 @@ class Checks:
     ambiguity_margin: float = math.inf
     changed_pixel_fraction: float = math.nan
     view_overlap: float = math.nan
+    settle_drift_m: float = math.nan
     thresholds: str = "{}"
 
 

@@ -27,6 +27,7 @@ class CheckThresholds:
     ``min_changed_fraction``: pixels whose instance id changes between source and target.
     ``min_ambiguity_margin_m``: margin by which a referring expression beats the runner-up.
     ``min_view_overlap``: fraction of source-visible scene points still in view (perspective).
+    ``max_settle_drift_m``: how far a placed object may move when physics settles it.
     """
 
     min_clearance_m: float = 0.01
@@ -36,6 +37,7 @@ class CheckThresholds:
     min_changed_fraction: float = 0.002
     min_ambiguity_margin_m: float = 0.05
     min_view_overlap: float = 0.5
+    max_settle_drift_m: float = 0.01
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -54,6 +56,7 @@ class Measurements:
     ambiguity_margin: float = math.inf
     changed_pixel_fraction: float = math.nan
     view_overlap: float = math.nan
+    settle_drift_m: float = math.nan
 
 
 def placement_measurements(scene: Scene, instance_id: int) -> tuple[float, float]:
@@ -82,10 +85,40 @@ def changed_fraction(instances_a: np.ndarray, instances_b: np.ndarray) -> float:
     return float(np.count_nonzero(instances_a != instances_b)) / instances_a.size
 
 
+def view_overlap(source_depth: np.ndarray, K: np.ndarray, source_cam_from_world: np.ndarray,
+                 target_cam_from_world: np.ndarray, target_depth: np.ndarray, stride: int = 4,
+                 tolerance_m: float = 0.03) -> float:
+    """Fraction of the surface points seen by the source camera (depth ``(H, W)`` float m, a
+    ``stride`` subsample) that the target camera also sees: inside its image, in front of it and
+    not hidden (its depth there within ``tolerance_m``)."""
+    h, w = source_depth.shape
+    v, u = np.mgrid[0:h:stride, 0:w:stride]
+    z = source_depth[v, u]
+    ok = z > 0
+    if not ok.any():
+        return 0.0
+    u, v, z = u[ok], v[ok], z[ok].astype(np.float64)
+    K = np.asarray(K, dtype=np.float64)
+    pc = np.stack([(u - K[0, 2]) * z / K[0, 0], (v - K[1, 2]) * z / K[1, 1], z], axis=1)
+    rel = np.asarray(target_cam_from_world) @ np.linalg.inv(np.asarray(source_cam_from_world))
+    q = pc @ rel[:3, :3].T + rel[:3, 3]
+    zq = q[:, 2]
+    front = zq > 1e-6
+    uq = np.rint(q[:, 0] / np.where(front, zq, 1) * K[0, 0] + K[0, 2]).astype(np.int64)
+    vq = np.rint(q[:, 1] / np.where(front, zq, 1) * K[1, 1] + K[1, 2]).astype(np.int64)
+    inside = front & (uq >= 0) & (uq < w) & (vq >= 0) & (vq < h)
+    seen = np.zeros_like(inside)
+    d = target_depth[vq[inside], uq[inside]]
+    seen[inside] = (d > 0) & (np.abs(d - zq[inside]) <= tolerance_m)
+    return float(seen.mean())
+
+
 def failed_checks(m: Measurements, image_area: int, th: CheckThresholds, *, target_present: bool = True,
                   object_edit: bool = True, perspective: bool = False) -> list[str]:
     """Names of the checks ``m`` fails (empty list = accepted)."""
     failed = []
+    if not math.isnan(m.settle_drift_m) and m.settle_drift_m > th.max_settle_drift_m:
+        failed.append("unstable")
     if object_edit:
         if not visibility_ok(m.visible_fraction_source, m.visible_pixels_source, image_area, th):
             failed.append("visible_source")

@@ -162,3 +162,203 @@ def camera_frame_transform(world_transform: np.ndarray, cam_from_world: np.ndarr
     m = phi[:3, :3]
     s = float(np.cbrt(np.linalg.det(m)))
     return m / s, np.full(3, s), phi[:3, 3].copy()
+
+
+# ----------------------------------------------------------------------------------------------
+# receptacle_place
+# ----------------------------------------------------------------------------------------------
+#: Placement → camera-relative ground direction to slide toward (None = stay at the centre).
+PLACEMENT_DIRECTION = {"center": None, "nearest edge": "backward", "farthest edge": "forward",
+                       "leftmost": "left", "rightmost": "right"}
+
+
+def receptacle_candidates(scene: Scene, target: SceneObject) -> list[SceneObject]:
+    """Receptacles the target could be put into: receptacle objects and furniture (supports)
+    other than the one it stands on, whose category is unique in the scene."""
+    counts: dict[str, int] = {}
+    for o in scene.objects:
+        counts[o.category] = counts.get(o.category, 0) + 1
+    return [o for o in scene.objects
+            if o.role in ("receptacle", "support") and o.instance_id not in (target.instance_id, target.support_id)
+            and counts[o.category] == 1 and o.support_id != target.instance_id]
+
+
+def placement_point(region, fp_local: np.ndarray, direction: np.ndarray | None, margin: float
+                    ) -> np.ndarray | None:
+    """Where (world xy) to put a footprint so it lies inside ``region`` shrunk by ``margin``:
+    the region's centroid, or as far along ``direction`` as it still fits (bisection).
+    ``fp_local``: footprint vertices ``(N, 2)`` relative to the object's position."""
+    from shapely.geometry import Polygon as _Polygon
+
+    inner = region.buffer(-margin)
+    if inner.is_empty:
+        return None
+    c = np.asarray(inner.centroid.coords[0])
+    fits = lambda p: inner.contains(_Polygon(fp_local + p))  # noqa: E731
+    if not fits(c):
+        return None
+    if direction is None:
+        return c
+    lo, hi = 0.0, float(np.sqrt(region.area)) * 2 + 1.0
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if fits(c + mid * direction[:2]) else (lo, mid)
+    return c + lo * direction[:2]
+
+
+def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
+                             target: SceneObject) -> Proposal | None:
+    from gsi_bench.operations import PLACEMENTS
+    from gsi_syn.placement import support_region
+
+    options = receptacle_candidates(scene, target)
+    if not options:
+        return None
+    rec = options[int(rng.integers(len(options)))]
+    placement = str(rng.choice(PLACEMENTS))
+    region, height = support_region(rec)
+    fp = np.asarray(footprint(target).exterior.coords)[:-1] - np.asarray(target.position[:2])
+    name = PLACEMENT_DIRECTION[placement]
+    v = ground_direction(scene.camera.cam_from_world_array, name) if name else None
+    xy = placement_point(region, fp, v, th.min_support_margin_m)
+    if xy is None:
+        return None
+    new = dataclasses.replace(_moved(target, position=np.array([xy[0], xy[1], height])),
+                              support_id=rec.instance_id)
+    out = scene.replace_object(new)
+    if not placement_ok(*placement_measurements(out, target.instance_id), th):
+        return None
+    W = make_transform(translation=np.asarray(new.position) - np.asarray(target.position))
+    return Proposal("receptacle_place", EditParams(placement=placement), target.instance_id, out, W,
+                    reference_id=rec.instance_id)
+
+
+# ----------------------------------------------------------------------------------------------
+# remove
+# ----------------------------------------------------------------------------------------------
+def referring_values(scene: Scene, objects: list[SceneObject], expression: str) -> np.ndarray:
+    """The quantity a referring expression ranks by, per object (m); the winner has the
+    *largest* value. leftmost/rightmost: ∓ position along the camera's ground x;
+    nearest/farthest: ∓ distance from the camera centre to the box centre; highest/lowest:
+    ± base height."""
+    from gsi_syn.placement import object_box_world
+
+    C = scene.camera.cam_from_world_array
+    right = ground_direction(C, "right")
+    cam = scene.camera.position
+    out = []
+    for o in objects:
+        if expression in ("leftmost", "rightmost"):
+            x = float(np.asarray(o.position[:2]) @ right[:2])
+            out.append(-x if expression == "leftmost" else x)
+        elif expression in ("nearest", "farthest"):
+            d = float(np.linalg.norm(object_box_world(o).center - cam))
+            out.append(-d if expression == "nearest" else d)
+        elif expression in ("highest", "lowest"):
+            z = float(o.position[2])
+            out.append(z if expression == "highest" else -z)
+        else:
+            raise ValueError(f"unknown referring expression {expression!r}")
+    return np.asarray(out)
+
+
+def resolve_referring(scene: Scene, category: str, expression: str) -> tuple[int, float]:
+    """(instance id, margin m) of the object of ``category`` that ``expression`` picks; the margin
+    is how far it beats the runner-up (``inf`` when the category is unique)."""
+    group = [o for o in scene.movable() if o.category == category]
+    if not group:
+        raise KeyError(f"no {category!r} in the scene")
+    if len(group) == 1:
+        return group[0].instance_id, float("inf")
+    vals = referring_values(scene, group, expression)
+    order = np.argsort(-vals, kind="stable")
+    return group[int(order[0])].instance_id, float(vals[order[0]] - vals[order[1]])
+
+
+def propose_remove(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
+                   target: SceneObject | None = None) -> Proposal | None:
+    """Remove an object. Three times in four, when some category repeats, draw a repeated
+    category and a referring expression and remove the instance it picks; otherwise remove a
+    random (or the given) object, naming it by the expression with the widest margin when its
+    category repeats. The margin is checked later against ``th.min_ambiguity_margin_m``."""
+    from gsi_bench.operations import REFERRING
+
+    movable = scene.movable()
+    counts: dict[str, int] = {}
+    for o in movable:
+        counts[o.category] = counts.get(o.category, 0) + 1
+    repeated = sorted(c for c, n in counts.items() if n > 1)
+    expression, margin = "", float("inf")
+    if target is None and repeated and rng.random() < 0.75:
+        category = repeated[int(rng.integers(len(repeated)))]
+        expression = str(rng.choice(REFERRING))
+        tid, margin = resolve_referring(scene, category, expression)
+        target = scene.get(tid)
+    else:
+        if target is None:
+            target = movable[int(rng.integers(len(movable)))]
+        if counts[target.category] > 1:
+            expression = max(REFERRING, key=lambda e: _margin_if_winner(scene, target, e))
+            margin = _margin_if_winner(scene, target, expression)
+    if any(o.support_id == target.instance_id for o in scene.objects):
+        return None  # something rests on it
+    out = scene.without(target.instance_id)
+    return Proposal("remove", EditParams(), target.instance_id, out, np.eye(4), referring=expression,
+                    ambiguity_margin=margin, target_present=False)
+
+
+def _margin_if_winner(scene: Scene, target: SceneObject, expression: str) -> float:
+    tid, margin = resolve_referring(scene, target.category, expression)
+    return margin if tid == target.instance_id else -float("inf")
+
+
+# ----------------------------------------------------------------------------------------------
+# perspective
+# ----------------------------------------------------------------------------------------------
+CAMERA_MOVE_M = (0.10, 0.15, 0.20, 0.25, 0.30)
+CAMERA_ANGLES_DEG = (15.0, 20.0, 25.0, 30.0)
+
+
+def moved_camera(cam_from_world: np.ndarray, motion: str, direction: str, amount: float) -> np.ndarray:
+    """The target ``cam_from_world`` after a camera motion: ``move`` by ``amount`` m along a
+    ground direction (left/right/forward/backward); ``yaw`` by ``amount`` deg turning
+    left/right about the world vertical through the camera centre; ``pitch`` by ``amount`` deg
+    looking up/down about the camera's x axis. The camera never rolls."""
+    from gsi_bench.geometry import look_at
+
+    C = np.asarray(cam_from_world, dtype=np.float64)
+    R = C[:3, :3]
+    eye = -R.T @ C[:3, 3]
+    forward = R[2]  # camera z in world
+    if motion == "move":
+        eye = eye + ground_direction(C, direction) * amount
+    elif motion == "yaw":
+        forward = rot_z(amount if direction == "left" else -amount) @ forward
+    elif motion == "pitch":
+        up_img = -R[1]  # image-up direction in world
+        a = np.radians(amount if direction == "up" else -amount)
+        forward = np.cos(a) * forward + np.sin(a) * up_img
+    else:
+        raise ValueError(f"unknown camera motion {motion!r}")
+    return look_at(eye, eye + forward)
+
+
+def propose_perspective(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
+                        target: SceneObject | None = None) -> Proposal | None:
+    from gsi_bench.operations import CAMERA_MOTIONS
+
+    motion = str(rng.choice(CAMERA_MOTIONS))
+    C = scene.camera.cam_from_world_array
+    if motion == "move":
+        direction = str(rng.choice(DIRECTIONS))
+        amount = float(rng.choice(CAMERA_MOVE_M))
+        params = EditParams(camera_motion="move", direction=direction, distance_m=amount)
+    else:
+        direction = str(rng.choice(("left", "right") if motion == "yaw" else ("up", "down")))
+        amount = float(rng.choice(CAMERA_ANGLES_DEG))
+        params = EditParams(camera_motion=motion, rotation_sense=direction, angle_deg=amount)
+    C2 = moved_camera(C, motion, direction, amount)
+    camera = dataclasses.replace(scene.camera, cam_from_world=C2.tolist())
+    out = scene.with_camera(camera)
+    delta = C2 @ np.linalg.inv(C)
+    return Proposal("perspective", params, 0, out, np.eye(4), target_present=False, camera_delta=delta)

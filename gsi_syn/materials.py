@@ -23,16 +23,25 @@ PALETTE: dict[str, tuple[tuple[float, float, float], str]] = {
 }
 
 
-def sample_object_material(rng: np.random.Generator, recolorable: bool, textures: list[str]
-                           ) -> tuple[Material, str, str]:
+#: Categories whose plausible colours are limited (natural objects); others may take any colour.
+NATURAL_COLOURS: dict[str, tuple[str, ...]] = {
+    "apple": ("red", "green", "yellow"), "orange": ("orange",), "pear": ("green", "yellow"),
+    "banana": ("yellow",), "egg": ("white", "brown"), "donut": ("brown", "pink"),
+    "tennis ball": ("yellow", "green"), "cutting board": ("brown", "white"),
+}
+
+
+def sample_object_material(rng: np.random.Generator, recolorable: bool, textures: list[str],
+                           category: str = "") -> tuple[Material, str, str]:
     """A material for an object plus its colour name (English, Chinese) for the description.
 
-    Recolourable assets get a palette colour (and, half of the time, one of the asset's suitable
-    textures tinted by it); others keep their own texture (white tint, no colour name).
+    Recolourable assets get a palette colour (limited to :data:`NATURAL_COLOURS` for natural
+    objects) and, half of the time, one of the asset's suitable textures tinted by it; others
+    keep their own texture (white tint, no colour name).
     """
     if not recolorable:
         return Material(color=(1.0, 1.0, 1.0), specular=float(rng.uniform(0.05, 0.3))), "", ""
-    name = str(rng.choice(sorted(PALETTE)))
+    name = str(rng.choice(NATURAL_COLOURS.get(category, tuple(sorted(PALETTE)))))
     rgb, zh = PALETTE[name]
     texture = str(rng.choice(textures)) if textures and rng.random() < 0.5 else None
     return (Material(color=rgb, texture=texture, texture_scale=float(rng.uniform(4.0, 10.0)),

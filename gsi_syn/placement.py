@@ -74,9 +74,69 @@ def box_in_camera(box_world: ObjectBox, cam_from_world: np.ndarray) -> ObjectBox
                      rotation=c[:3, :3] @ box_world.rotation)
 
 
-def support_polygon(support: SceneObject) -> Polygon:
-    """The usable top of a support (its footprint)."""
-    return footprint(support)
+@lru_cache(maxsize=256)
+def _receptacle_floor(asset_id: str, params_key: tuple[tuple[str, float], ...]) -> tuple[np.ndarray, float]:
+    """Inner floor of a receptacle in its canonical frame: (convex hull xy ``(N, 2)``, height z).
+
+    Found by casting rays straight down on a grid over the footprint: the floor is the region
+    whose first hit lies within 4 mm of the lowest hit in the central half (a tray's or box's
+    bottom, a plate's top, a bowl's flat base; a basket's handle is not the floor). Sloped or
+    raised walls fall outside it.
+    """
+    import trimesh
+
+    mesh = get_library().mesh(asset_id, dict(params_key))
+    tm = trimesh.Trimesh(mesh.vertices.astype(np.float64), mesh.faces, process=False)
+    (x0, y0, _), (x1, y1, z1) = tm.bounds
+    n = 41
+    gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    origins = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, z1 + 0.1)], axis=1)
+    dirs = np.tile([0.0, 0.0, -1.0], (len(origins), 1))
+    loc, idx, _ = tm.ray.intersects_location(origins, dirs, multiple_hits=False)
+    hit_z = np.full(len(origins), np.nan)
+    hit_z[idx] = loc[:, 2]
+    central = (np.abs(gx.ravel()) <= (x1 - x0) / 4) & (np.abs(gy.ravel()) <= (y1 - y0) / 4)
+    z_floor = float(np.nanmin(np.where(central, hit_z, np.nan)))
+    flat = np.abs(hit_z - z_floor) <= 0.004
+    step = max((x1 - x0), (y1 - y0)) / (n - 1)
+    region = MultiPoint(origins[flat, :2]).convex_hull.buffer(-step / 2)
+    if region.is_empty or region.geom_type != "Polygon":
+        return np.zeros((0, 2)), z_floor
+    return np.asarray(region.exterior.coords)[:-1], z_floor
+
+
+def support_region(support: SceneObject, z: float | None = None) -> tuple[Polygon, float]:
+    """The usable region of a support in the world: (polygon in world xy, surface height z), m.
+
+    Furniture reports its surfaces (table top, shelf boards…): the one whose height is closest
+    to ``z`` is used (the highest when ``z`` is None). Receptacles use their inner floor
+    (:func:`_receptacle_floor`). Anything else offers its footprint at its top height.
+    """
+    world = support.world_from_object()
+    surfaces = get_library().support_surfaces(support.asset_id, support.params)
+    if surfaces:
+        rects = [np.array([[s.x_min, s.y_min, s.z], [s.x_max, s.y_min, s.z], [s.x_max, s.y_max, s.z],
+                           [s.x_min, s.y_max, s.z]]) for s in surfaces]
+        world_rects = [transform_points(world, r) for r in rects]
+        heights = [float(r[0, 2]) for r in world_rects]
+        k = int(np.argmax(heights)) if z is None else int(np.argmin([abs(h - z) for h in heights]))
+        return Polygon(world_rects[k][:, :2]), heights[k]
+    if support.role == "receptacle":
+        hull, z_floor = _receptacle_floor(support.asset_id, _params_key(support.params))
+        if len(hull) >= 3:
+            pts = transform_points(world, np.column_stack([hull, np.full(len(hull), z_floor)]))
+            return Polygon(pts[:, :2]), float(pts[0, 2])
+    return footprint(support), top_height(support)
+
+
+def support_polygon(support: SceneObject, z: float | None = None) -> Polygon:
+    """The usable region (world xy, m) of a support; see :func:`support_region`."""
+    return support_region(support, z)[0]
+
+
+def support_height(support: SceneObject, z: float | None = None) -> float:
+    """World z (m) of the support surface :func:`support_region` picks."""
+    return support_region(support, z)[1]
 
 
 def signed_gap(a: Polygon, b: Polygon) -> float:
@@ -104,7 +164,7 @@ def support_margin(scene: Scene, instance_id: int) -> float:
     the footprint lies inside, negative (minus the overhang's square-root area) otherwise."""
     obj = scene.get(instance_id)
     fp = footprint(obj)
-    top = support_polygon(scene.get(obj.support_id))
+    top = support_polygon(scene.get(obj.support_id), obj.position[2])
     if top.contains(fp):
         return float(top.exterior.distance(fp))
     return -float(np.sqrt(max(fp.difference(top).area, 1e-12)))

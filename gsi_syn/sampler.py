@@ -20,10 +20,12 @@ from gsi_bench.geometry import box_to_official_7vec
 from gsi_bench.operations import OPERATION_FRAME, OPERATIONS, noun_phrase, num_templates, render_instruction
 from gsi_bench.schema import Box3D, Checks, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
-from gsi_syn.checks import CheckThresholds, Measurements, changed_fraction, failed_checks, visibility
+from gsi_syn.checks import (CheckThresholds, Measurements, changed_fraction, failed_checks, view_overlap,
+                            visibility)
 from gsi_syn.edits import (Proposal, camera_frame_transform, propose_camera_relative_move,
-                           propose_object_relative_place, propose_rotate, propose_scale,
-                           unique_category_objects)
+                           propose_object_relative_place, propose_perspective, propose_receptacle_place,
+                           propose_remove, propose_rotate, propose_scale, unique_category_objects)
+from gsi_syn.physics import settle
 from gsi_syn.placement import box_in_camera, min_clearance, object_box_world, support_margin
 from gsi_syn.render.base import Renderer, RenderOutput
 from gsi_syn.scene import Scene, SceneObject
@@ -33,7 +35,10 @@ SUBSET_CODES = {"tabletop": 1, "room": 2}
 SPLIT_CODES = {"train": 1, "test": 2}
 #: Operations each subset generates, in the order records cycle through them.
 SUBSET_OPERATIONS = {
-    "tabletop": ("camera_relative_move", "object_relative_place", "rotate", "scale"),
+    "tabletop": ("camera_relative_move", "object_relative_place", "rotate", "scale",
+                 "receptacle_place", "remove", "perspective"),
+    "room": ("camera_relative_move", "object_relative_place", "rotate", "scale",
+             "receptacle_place", "remove", "perspective"),
 }
 
 
@@ -114,10 +119,19 @@ class _SceneState:
 
 
 def _propose(op: str, scene: Scene, rng: np.random.Generator, th: CheckThresholds) -> Proposal | None:
+    if op == "remove":
+        return propose_remove(scene, rng, th)
+    if op == "perspective":
+        return propose_perspective(scene, rng, th)
     lib = get_library()
     candidates = unique_category_objects(scene)
     if op == "rotate":
         candidates = [o for o in candidates if lib.entry(o.asset_id).symmetry != "rotational"]
+    if op == "receptacle_place":
+        candidates = [o for o in candidates if o.role == "object"]
+    # never move something that carries other objects
+    carriers = {o.support_id for o in scene.objects}
+    candidates = [o for o in candidates if o.instance_id not in carriers]
     if not candidates:
         return None
     target = candidates[int(rng.integers(len(candidates)))]
@@ -129,13 +143,22 @@ def _propose(op: str, scene: Scene, rng: np.random.Generator, th: CheckThreshold
         return propose_rotate(scene, rng, th, target, lib.entry(target.asset_id).symmetry)
     if op == "scale":
         return propose_scale(scene, rng, th, target)
+    if op == "receptacle_place":
+        return propose_receptacle_place(scene, rng, th, target)
     raise ValueError(f"operation {op!r} is not implemented by the sampler")
 
 
-def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None
-             ) -> Measurements:
+def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None,
+             area: int, th: CheckThresholds) -> Measurements:
+    """Every check quantity of a proposal (see :class:`gsi_syn.checks.Measurements`)."""
     tid = p.target_id
     m = Measurements()
+    m.changed_pixel_fraction = changed_fraction(state.source.instances, target_render.instances)
+    if p.operation == "perspective":
+        cam = state.scene.camera
+        m.view_overlap = view_overlap(state.source.depth, cam.K_array, cam.cam_from_world_array,
+                                      p.target_scene.camera.cam_from_world_array, target_render.depth)
+        return m
     m.visible_fraction_source, m.visible_pixels_source = visibility(
         state.source.instances, state.alone(tid).instances, tid)
     if p.target_present and target_alone is not None:
@@ -144,7 +167,16 @@ def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, targe
         m.min_clearance_m = min_clearance(p.target_scene, tid)
         m.support_margin_m = support_margin(p.target_scene, tid)
     m.ambiguity_margin = p.ambiguity_margin
-    m.changed_pixel_fraction = changed_fraction(state.source.instances, target_render.instances)
+    if p.referring:
+        # every instance the expression competes with must be visible, or it cannot be judged
+        category = state.scene.get(tid).category
+        for o in state.scene.movable():
+            if o.category == category and o.instance_id != tid:
+                frac, px = visibility(state.source.instances, state.alone(o.instance_id).instances, o.instance_id)
+                if frac < th.min_visible_fraction or px < th.min_visible_area * area:
+                    m.ambiguity_margin = -1.0
+    if p.operation == "receptacle_place":
+        m.settle_drift_m = settle(p.target_scene, tid).drift_m
     return m
 
 
@@ -155,7 +187,9 @@ def _object_ref(obj: SceneObject | None, referring: str = "") -> ObjectRef:
                      description=obj.description, referring_expression=referring, asset_id=obj.asset_id)
 
 
-def _box(obj: SceneObject, cam_from_world: np.ndarray) -> Box3D:
+def _box(obj: SceneObject | None, cam_from_world: np.ndarray) -> Box3D:
+    if obj is None:  # camera edits name no object
+        return Box3D(center=[0.0] * 3, size=[0.0] * 3, rotation=np.eye(3).tolist(), official_7vec=[0.0] * 7)
     b = box_in_camera(object_box_world(obj), cam_from_world)
     return Box3D(center=b.center.tolist(), size=b.size.tolist(), rotation=b.rotation.tolist(),
                  official_7vec=box_to_official_7vec(b.center, b.size, b.rotation))
@@ -166,17 +200,22 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
     """Assemble the record of an accepted proposal."""
     src_scene, tgt_scene = state.scene, p.target_scene
     C = src_scene.camera.cam_from_world_array
-    target_before = src_scene.get(p.target_id)
+    camera_edit = p.operation == "perspective"
+    target_before = None if camera_edit else src_scene.get(p.target_id)
     target_after = tgt_scene.get(p.target_id) if p.target_present else target_before
     reference = src_scene.get(p.reference_id) if p.reference_id else None
     en = render_instruction(p.operation, template_index, "en", p.params,
-                            target=noun_phrase(target_before.description, p.referring, "en"),
+                            target=noun_phrase(target_before.description, p.referring, "en") if target_before else "",
                             reference=noun_phrase(reference.description, "", "en") if reference else "")
     zh = render_instruction(p.operation, template_index, "zh", p.params,
-                            target=noun_phrase(target_before.description_zh, p.referring, "zh"),
+                            target=noun_phrase(target_before.description_zh, p.referring, "zh") if target_before else "",
                             reference=noun_phrase(reference.description_zh, "", "zh") if reference else "")
-    R, s, t = camera_frame_transform(p.world_transform, C)
+    if camera_edit:
+        R, s, t = p.camera_delta[:3, :3], np.ones(3), p.camera_delta[:3, 3]
+    else:
+        R, s, t = camera_frame_transform(p.world_transform, C)
     tid = p.target_id
+    empty = np.zeros_like(state.source.instances, bool)
     return EditRecord(
         id=cfg.record_id(index), subset=cfg.subset, split=cfg.split, operation=p.operation,
         frame=OPERATION_FRAME[p.operation], instruction=en, instruction_zh=zh,
@@ -185,13 +224,13 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
         params=p.params, transform_translation=t.tolist(), transform_rotation=R.tolist(),
         transform_scale=s.tolist(),
         source_image=state.source.rgb, target_image=target_render.rgb,
-        source_mask=state.source.instances == tid,
-        target_mask=(target_render.instances == tid) if p.target_present else np.zeros_like(state.source.instances, bool),
+        source_mask=empty if camera_edit else state.source.instances == tid,
+        target_mask=(target_render.instances == tid) if p.target_present else empty,
         source_instances=state.source.instances, target_instances=target_render.instances,
         source_depth=depth_to_mm(state.source.depth), target_depth=depth_to_mm(target_render.depth),
         K=src_scene.camera.K, source_cam_from_world=src_scene.camera.cam_from_world,
         target_cam_from_world=tgt_scene.camera.cam_from_world,
-        source_box=_box(target_before, C), target_box=_box(target_after, C),
+        source_box=_box(target_before, C), target_box=_box(target_after, C),  # zero box for camera edits
         target_present=p.target_present,
         scene=json.dumps({"source": src_scene.to_dict(), "target": tgt_scene.to_dict()},
                          sort_keys=True, separators=(",", ":")),
@@ -228,8 +267,10 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                     continue
                 target_render = renderer.render(p.target_scene)
                 target_alone = renderer.render(p.target_scene, only=[p.target_id]) if p.target_present else None
-                m = _measure(state, p, target_render, target_alone)
-                failed = failed_checks(m, area, cfg.thresholds, target_present=p.target_present)
+                m = _measure(state, p, target_render, target_alone, area, cfg.thresholds)
+                failed = failed_checks(m, area, cfg.thresholds, target_present=p.target_present,
+                                       object_edit=p.operation != "perspective",
+                                       perspective=p.operation == "perspective")
                 if failed:
                     if on_reject:
                         on_reject(op, failed)
@@ -247,4 +288,4 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
     return records
 
 
-assert set(SUBSET_OPERATIONS["tabletop"]) <= set(OPERATIONS)
+assert all(set(ops) <= set(OPERATIONS) for ops in SUBSET_OPERATIONS.values())

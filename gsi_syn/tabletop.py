@@ -15,7 +15,8 @@ import numpy as np
 from gsi_bench.geometry import intrinsics_from_fov, look_at, project_points
 from gsi_syn.assets import get_library
 from gsi_syn.materials import sample_object_material, sample_surface_material
-from gsi_syn.placement import footprint, object_box_world, polygons_overlap_any, support_polygon
+from gsi_syn.placement import (footprint, object_box_world, polygons_overlap_any, support_height,
+                               support_polygon)
 from gsi_syn.scene import Camera, Light, Scene, SceneObject
 
 TABLE_ID = 1
@@ -35,7 +36,7 @@ class TabletopConfig:
     edge_margin: float = 0.04
     object_gap: float = 0.03
     #: fraction of the table (centred) that initial placements use, so edits have room to move
-    placement_extent: float = 0.7
+    placement_extent: float = 0.6
     max_repeats_per_category: int = 2
     #: largest object extent (m) allowed on a table
     max_object_size: float = 0.4
@@ -43,7 +44,7 @@ class TabletopConfig:
     camera_azimuth: tuple[float, float] = (-35.0, 35.0)
     fov_x: tuple[float, float] = (45.0, 60.0)
     #: the objects' bounding circle fills this fraction of the horizontal field of view
-    framing: tuple[float, float] = (0.55, 0.75)
+    framing: tuple[float, float] = (0.8, 0.95)
     light_elevation: tuple[float, float] = (40.0, 75.0)
     light_intensity: tuple[float, float] = (0.8, 1.2)
     ambient: tuple[float, float] = (0.25, 0.45)
@@ -53,8 +54,8 @@ def _u(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
     return float(rng.uniform(lo_hi[0], lo_hi[1]))
 
 
-def _textures_matching(words: tuple[str, ...]) -> list[str]:
-    return sorted(t for t in get_library().manifest.get("textures", {}) if any(w in t for w in words))
+def _surface_textures(asset_id: str) -> list[str]:
+    return list(get_library().entry(asset_id).textures)
 
 
 def sample_table_and_floor(rng: np.random.Generator, cfg: TabletopConfig) -> list[SceneObject]:
@@ -65,23 +66,19 @@ def sample_table_and_floor(rng: np.random.Generator, cfg: TabletopConfig) -> lis
         position=(0.0, 0.0, 0.0), role="support",
         params={"width": round(width, 4), "depth": round(depth, 4), "height": round(height, 4),
                 "top_thickness": 0.04},
-        material=sample_surface_material(rng, _textures_matching(("wood",))))
+        material=sample_surface_material(rng, _surface_textures("proc/table")))
     floor = SceneObject(
         instance_id=FLOOR_ID, asset_id="proc/floor", category="floor", category_zh="地板",
         position=(0.0, 0.0, 0.0), role="structure", params={"width": 8.0, "depth": 8.0},
-        material=sample_surface_material(rng, _textures_matching(("floor", "tile", "plaster", "felt"))))
+        material=sample_surface_material(rng, _surface_textures("proc/floor")))
     return [table, floor]
-
-
-def table_top_z(table: SceneObject) -> float:
-    return float(table.params["height"])
 
 
 def place_objects(rng: np.random.Generator, cfg: TabletopConfig, table: SceneObject,
                   first_id: int = FIRST_OBJECT_ID) -> list[SceneObject]:
     """Sample ``cfg.num_objects`` objects resting upright on ``table`` without overlaps."""
     lib = get_library()
-    entries = [e for e in lib.entries() if e.role in ("object", "receptacle")
+    entries = [e for e in lib.entries() if e.role in ("object", "receptacle") and "tabletop" in e.scenes
                and max(e.size_m) * e.size_range[1] <= cfg.max_object_size]
     n_target = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
     top = support_polygon(table)
@@ -89,7 +86,7 @@ def place_objects(rng: np.random.Generator, cfg: TabletopConfig, table: SceneObj
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     hx, hy = (maxx - minx) / 2 * cfg.placement_extent, (maxy - miny) / 2 * cfg.placement_extent
     inner = top.buffer(-cfg.edge_margin)
-    z = table_top_z(table)
+    z = support_height(table)
     placed: list[SceneObject] = []
     polys = []
     counts: dict[str, int] = {}
@@ -102,7 +99,8 @@ def place_objects(rng: np.random.Generator, cfg: TabletopConfig, table: SceneObj
         scale = float(rng.uniform(*entry.size_range))
         yaw = float(rng.uniform(0.0, 360.0))
         pos = (float(rng.uniform(cx - hx, cx + hx)), float(rng.uniform(cy - hy, cy + hy)), z)
-        material, colour, colour_zh = sample_object_material(rng, entry.recolorable, list(entry.textures))
+        material, colour, colour_zh = sample_object_material(rng, entry.recolorable, list(entry.textures),
+                                                                  entry.category)
         description = f"{colour} {entry.category}" if colour else entry.category
         description_zh = f"{colour_zh}的{entry.category_zh}" if colour else entry.category_zh
         obj = SceneObject(

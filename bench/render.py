@@ -1,0 +1,187 @@
+"""Per-frame cost and peak memory of the renderer backends.
+
+Renders a tabletop-like scene (textured floor and table, ``--objects`` objects of a few thousand
+triangles each, half of them textured) with every backend at every resolution and prints the
+median and best milliseconds per frame (colour + instance ids + depth, readback included, after
+warm-up) and the process's peak RSS.
+
+By default the scene is built from trimesh primitives through a small in-file asset library, so
+the numbers do not depend on the asset library's contents; ``--tabletop`` renders scenes sampled
+by :mod:`gsi_syn.tabletop` from the real asset library instead.
+
+``--parallel N`` also runs N processes rendering at the same time (as ``gsi-bench generate
+--workers N`` does) and prints each one's per-frame time; llvmpipe's thread count is taken from
+``LP_NUM_THREADS`` (default: one per CPU), so compare e.g.
+
+    python bench/render.py --parallel 2
+    LP_NUM_THREADS=1 python bench/render.py --parallel 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
+
+from gsi_bench.geometry import intrinsics_from_fov, look_at
+from gsi_syn.assets.mesh import AssetMesh
+from gsi_syn.scene import Camera, Light, Material, Scene, SceneObject
+
+
+class PrimitiveLibrary:
+    """A stand-in asset library: trimesh primitives in the asset canonical frame (base centre at
+    the origin, ``+z`` up) and procedural checker / stripe textures."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, AssetMesh] = {}
+
+    def mesh(self, asset_id: str, params: dict | None = None) -> AssetMesh:
+        key = (asset_id, tuple(sorted((params or {}).items())))
+        if key not in self._cache:
+            self._cache[key] = self._build(asset_id, dict(params or {}))
+        return self._cache[key]
+
+    @staticmethod
+    def _build(asset_id: str, p: dict) -> AssetMesh:
+        import trimesh
+
+        if asset_id == "box":
+            m = trimesh.creation.box((p.get("x", 1.0), p.get("y", 1.0), p.get("z", 1.0)))
+            m.unmerge_vertices()  # flat shading: one normal per face
+        elif asset_id == "sphere":
+            m = trimesh.creation.icosphere(subdivisions=int(p.get("sub", 4)), radius=p.get("r", 0.05))
+        elif asset_id == "cylinder":
+            m = trimesh.creation.cylinder(radius=p.get("r", 0.04), height=p.get("h", 0.12),
+                                          sections=int(p.get("sections", 256)))
+            m.unmerge_vertices()
+        elif asset_id == "capsule":
+            m = trimesh.creation.capsule(height=p.get("h", 0.1), radius=p.get("r", 0.03),
+                                         count=[int(p.get("n", 48)), int(p.get("n", 48))])
+        elif asset_id == "torus":
+            m = trimesh.creation.torus(major_radius=p.get("R", 0.06), minor_radius=p.get("r", 0.02),
+                                       major_sections=64, minor_sections=24)
+        else:
+            raise KeyError(asset_id)
+        v = np.asarray(m.vertices, np.float64)
+        lo, hi = v.min(axis=0), v.max(axis=0)
+        v = v - [(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]]
+        return AssetMesh(v.astype(np.float32), np.asarray(m.faces, np.int32),
+                         np.asarray(m.vertex_normals, np.float32))
+
+    def texture(self, texture_id: str) -> np.ndarray:
+        n = 256
+        i, j = np.meshgrid(np.arange(n), np.arange(n))
+        if texture_id == "checker":
+            pattern = ((i // 32 + j // 32) % 2)[..., None]
+            return (pattern * [210, 190, 150] + (1 - pattern) * [90, 60, 40]).astype(np.uint8)
+        stripes = ((i // 16) % 2)[..., None]
+        return (stripes * [230, 230, 230] + (1 - stripes) * [120, 120, 140]).astype(np.uint8)
+
+
+def primitive_scene(width: int, height: int, num_objects: int = 10, seed: int = 0) -> Scene:
+    """Floor + table + ``num_objects`` objects (≈2–5 k triangles each) on a grid on the table."""
+    rng = np.random.default_rng(seed)
+    objs = [SceneObject(2, "box", "floor", (0.0, 0.0, -0.02), params={"x": 8.0, "y": 8.0, "z": 0.02},
+                        material=Material((0.9, 0.9, 0.9), texture="checker", texture_scale=1.5),
+                        role="structure"),
+            SceneObject(1, "box", "table", (0.0, 0.0, 0.0), params={"x": 1.4, "y": 0.9, "z": 0.75},
+                        material=Material((0.8, 0.7, 0.6), texture="stripes", texture_scale=2.0),
+                        role="support")]
+    kinds = [("sphere", {"sub": 4}), ("cylinder", {}), ("capsule", {}), ("torus", {}), ("box", {"x": 0.1, "y": 0.08, "z": 0.15})]
+    cols = int(np.ceil(np.sqrt(num_objects)))
+    for k in range(num_objects):
+        asset, params = kinds[k % len(kinds)]
+        x = -0.45 + 0.9 * (k % cols) / max(cols - 1, 1)
+        y = -0.25 + 0.5 * (k // cols) / max(cols - 1, 1)
+        texture = "stripes" if k % 2 else None
+        objs.append(SceneObject(10 + k, asset, asset, (x, y, 0.75), yaw_deg=float(rng.uniform(0, 360)),
+                                params=params, material=Material(tuple(rng.uniform(0.2, 0.9, 3)), texture=texture,
+                                                                 texture_scale=8.0, specular=0.3)))
+    K = intrinsics_from_fov(width, height, 50.0)
+    T = look_at([0.25, -1.5, 1.7], [0.0, 0.0, 0.75])
+    return Scene("tabletop", objs, Light(direction=(0.35, 0.45, -0.82)), Camera.create(K, T, width, height))
+
+
+def _scenes(args: argparse.Namespace, resolution: int) -> tuple[list[Scene], object | None]:
+    if args.tabletop:
+        from gsi_syn.tabletop import sample_tabletop_scene
+
+        rng = np.random.default_rng(0)
+        return [sample_tabletop_scene(rng, resolution, resolution) for _ in range(4)], None
+    return [primitive_scene(resolution, resolution, args.objects)], PrimitiveLibrary()
+
+
+def _make(backend: str, library: object | None):
+    if backend == "gl":
+        from gsi_syn.render.gl import GLRenderer
+
+        return GLRenderer(library)
+    from gsi_syn.render.raycast import RaycastRenderer
+
+    return RaycastRenderer(library)
+
+
+def time_backend(backend: str, resolution: int, args: argparse.Namespace) -> tuple[float, float, int]:
+    """(median ms, best ms, triangles) per frame over ``args.frames`` renders after warm-up."""
+    scenes, library = _scenes(args, resolution)
+    renderer = _make(backend, library)
+    for s in scenes:
+        renderer.render(s)
+    times = []
+    frames = args.frames if backend == "gl" else max(3, args.frames // 10)
+    for k in range(frames):
+        t0 = time.perf_counter()
+        renderer.render(scenes[k % len(scenes)])
+        times.append(time.perf_counter() - t0)
+    lib = renderer.library
+    tris = sum(len(lib.mesh(o.asset_id, dict(o.params)).faces) for o in scenes[0].objects)
+    return float(np.median(times) * 1e3), float(np.min(times) * 1e3), tris
+
+
+def _worker(args: tuple[str, int, argparse.Namespace]) -> tuple[float, float, int, float]:
+    backend, resolution, ns = args
+    median, best, tris = time_backend(backend, resolution, ns)
+    return median, best, tris, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backends", nargs="+", default=["gl", "raycast"])
+    ap.add_argument("--resolutions", type=int, nargs="+", default=[256, 512])
+    ap.add_argument("--objects", type=int, default=10)
+    ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--tabletop", action="store_true", help="real tabletop scenes from the asset library")
+    ap.add_argument("--parallel", type=int, default=0, help="also time N processes rendering at once")
+    args = ap.parse_args()
+    print(f"cpus={os.cpu_count()} LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', '(unset)')} "
+          f"scene={'tabletop' if args.tabletop else f'primitives, {args.objects} objects'}")
+    for backend in args.backends:
+        for res in args.resolutions:
+            median, best, tris = time_backend(backend, res, args)
+            print(f"{backend:8s} {res:4d}²  {median:7.1f} ms/frame (median)  {best:7.1f} (best)  "
+                  f"{tris} triangles")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    if args.parallel > 1:
+        ctx = mp.get_context("spawn")
+        for res in args.resolutions:
+            with ctx.Pool(args.parallel) as pool:
+                t0 = time.perf_counter()
+                out = pool.map(_worker, [("gl", res, args)] * args.parallel)
+                wall = time.perf_counter() - t0
+            per = ", ".join(f"{m:.1f}/{b:.1f}" for m, b, _, _ in out)
+            rss = max(r for *_, r in out)
+            print(f"gl x{args.parallel} processes {res:4d}²: ms/frame median/best per process [{per}]  "
+                  f"aggregate {args.parallel * 1e3 / np.mean([m for m, *_ in out]):.0f} frames/s  "
+                  f"(wall {wall:.1f} s incl. start-up)  worker peak RSS {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

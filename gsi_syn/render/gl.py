@@ -1,0 +1,645 @@
+"""The default renderer backend: OpenGL 3.3 through moderngl on a headless EGL context.
+
+One process holds one standalone context (created on first use, re-created after a ``fork``),
+with its shader programs, one framebuffer per image size and one shadow map per size. Each
+:class:`GLRenderer` keeps GPU copies of the meshes and textures it has drawn (an LRU cache keyed
+by ``(asset_id, params)`` and by texture id), so a scene costs only its draw calls.
+
+A render is two passes:
+
+1. **shadow pass** — depth only, from the directional light through an orthographic frustum that
+   covers the part of the scene's bounding box the camera can see (tighter than the whole scene,
+   so a large floor does not waste shadow-map texels) and, along the light, every caster;
+2. **main pass** — three render targets (sRGB colour, ``uint16`` instance id, ``float32``
+   camera ``z`` in metres) plus a depth buffer, no multisampling, so ids are exact.
+
+Pixel convention: the projection (:func:`opencv_projection`) puts a camera point ``(x, y, z)``
+(OpenCV frame) at the centre of pixel column ``u = fx·x/z + s·y/z + cx`` and row
+``v = fy·y/z + cy``; the image is rasterised "upside down" in GL window coordinates so that GL row
+``r`` *is* image row ``r`` (row 0 at the top) and readback needs no flip.
+
+Bit-exact determinism: same scene → same bytes (llvmpipe rasterisation and shading do not depend on
+its thread count or on the order of calls).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from gsi_syn.assets.mesh import AssetMesh
+from gsi_syn.render import shaders
+from gsi_syn.render.base import RenderOutput
+from gsi_syn.scene import Camera, Scene, SceneObject
+
+__all__ = ["GLRenderer", "MeshLibrary", "opencv_projection", "light_clip_from_world",
+           "visible_region_vertices", "gl_available"]
+
+
+class MeshLibrary(Protocol):
+    """What the renderers need from an asset library (see :mod:`gsi_syn.assets`)."""
+
+    def mesh(self, asset_id: str, params: dict | None = None) -> AssetMesh: ...
+
+    def texture(self, texture_id: str) -> np.ndarray: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure geometry (numpy, float64)
+# ---------------------------------------------------------------------------------------------
+
+def opencv_projection(K: np.ndarray, width: int, height: int, near: float, far: float) -> np.ndarray:
+    """4×4 float64 ``clip_from_cam`` for an OpenCV camera (x right, y down, z forward).
+
+    A camera point ``(x, y, z)`` lands at normalised device coordinates whose GL pixel is the
+    pixel centre ``(u, v) = (fx·x/z + s·y/z + cx, fy·y/z + cy)`` with GL window row ``v`` (the image
+    is rendered upside down in GL terms, so GL row 0 is image row 0, the top one). Depth maps
+    ``z = near → -1`` and ``z = far → +1``; ``w_clip = z``.
+
+    >>> P = opencv_projection(np.array([[100., 0, 31.5], [0, 100., 31.5], [0, 0, 1]]), 64, 64, 0.1, 10)
+    >>> c = P @ [0.0, 0.0, 2.0, 1.0]
+    >>> round(c[0] / c[3] * 32 + 32 - 0.5, 6)   # NDC → GL column centre: the principal point
+    31.5
+    """
+    K = np.asarray(K, dtype=np.float64)
+    fx, s, cx = K[0]
+    fy, cy = K[1, 1], K[1, 2]
+    w, h, n, f = float(width), float(height), float(near), float(far)
+    return np.array([
+        [2 * fx / w, 2 * s / w, (2 * cx + 1) / w - 1, 0.0],
+        [0.0, 2 * fy / h, (2 * cy + 1) / h - 1, 0.0],
+        [0.0, 0.0, (f + n) / (f - n), -2 * f * n / (f - n)],
+        [0.0, 0.0, 1.0, 0.0],
+    ])
+
+
+def _camera_halfspaces(camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """World half-spaces ``A @ p + b >= 0`` (``A`` (6, 3), ``b`` (6,)) of the view frustum
+    (image borders at the outer pixel edges, near and far planes)."""
+    K = camera.K_array
+    fx, s, cx = K[0]
+    fy, cy = K[1, 1], K[1, 2]
+    w, h = camera.width, camera.height
+    a_cam = np.array([
+        [fx, s, cx + 0.5], [-fx, -s, w - 0.5 - cx],
+        [0.0, fy, cy + 0.5], [0.0, -fy, h - 0.5 - cy],
+        [0.0, 0.0, 1.0], [0.0, 0.0, -1.0]])
+    b_cam = np.array([0.0, 0.0, 0.0, 0.0, -camera.near, camera.far])
+    t = camera.cam_from_world_array
+    return a_cam @ t[:3, :3], a_cam @ t[:3, 3] + b_cam
+
+
+def visible_region_vertices(camera: Camera, box_min: np.ndarray, box_max: np.ndarray) -> np.ndarray:
+    """Vertices (float64 ``(N, 3)``, world, m) of the convex polyhedron "view frustum ∩ axis-aligned
+    box"; ``N = 0`` when the camera sees none of the box."""
+    a_cam, b_cam = _camera_halfspaces(camera)
+    a = np.concatenate([a_cam, np.eye(3), -np.eye(3)])
+    b = np.concatenate([b_cam, -np.asarray(box_min, np.float64), np.asarray(box_max, np.float64)])
+    idx = np.array([(i, j, k) for i in range(12) for j in range(i + 1, 12) for k in range(j + 1, 12)])
+    mats = a[idx]
+    det = np.linalg.det(mats)
+    ok = np.abs(det) > 1e-9
+    pts = np.linalg.solve(mats[ok], -b[idx[ok]][..., None])[..., 0]
+    scale = 1e-6 * max(1.0, float(np.abs(pts).max(initial=0.0)))
+    inside = (pts @ a.T + b >= -scale * np.linalg.norm(a, axis=1)).all(axis=1)
+    return pts[inside]
+
+
+def _light_basis(direction: np.ndarray) -> np.ndarray:
+    """3×3 ``light_from_world`` rotation whose third row is the light's travel direction."""
+    fwd = np.asarray(direction, np.float64)
+    fwd = fwd / np.linalg.norm(fwd)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(fwd[2]) > 0.99 else np.array([0.0, 0.0, 1.0])
+    right = np.cross(helper, fwd)
+    right /= np.linalg.norm(right)
+    return np.stack([right, np.cross(fwd, right), fwd])
+
+
+def light_clip_from_world(direction: np.ndarray, caster_points: np.ndarray, receiver_points: np.ndarray,
+                          margin: float = 0.0) -> np.ndarray:
+    """4×4 float64 orthographic ``clip_from_world`` of a directional light travelling along
+    ``direction`` (world unit vector).
+
+    The x/y window covers ``receiver_points`` (world ``(N, 3)``; the visible surfaces) plus
+    ``margin`` metres; the depth range covers ``caster_points`` and ``receiver_points``, nearest to
+    the light at clip ``z = -1``.
+    """
+    rot = _light_basis(direction)
+    rec = np.asarray(receiver_points, np.float64) @ rot.T
+    allp = np.concatenate([rec, np.asarray(caster_points, np.float64) @ rot.T])
+    lo, hi = rec.min(axis=0)[:2] - margin, rec.max(axis=0)[:2] + margin
+    half = np.maximum((hi - lo) / 2, 1e-3)
+    mid = (hi + lo) / 2
+    z0, z1 = allp[:, 2].min(), allp[:, 2].max()
+    pad = max(1e-3, 0.01 * (z1 - z0))
+    z0, z1 = z0 - pad, z1 + pad
+    ortho = np.array([
+        [1 / half[0], 0, 0, -mid[0] / half[0]],
+        [0, 1 / half[1], 0, -mid[1] / half[1]],
+        [0, 0, 2 / (z1 - z0), -(z1 + z0) / (z1 - z0)],
+        [0, 0, 0, 1.0]])
+    view = np.eye(4)
+    view[:3, :3] = rot
+    return ortho @ view
+
+
+def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    c = np.asarray(c, np.float64)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+_UNIT_BOX = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float64)
+
+
+def _world_corners(bounds: np.ndarray, world_from_object: np.ndarray) -> np.ndarray:
+    """The 8 world corners (float64 (8, 3)) of an object's canonical bounding box."""
+    corners = bounds[0] + _UNIT_BOX * (bounds[1] - bounds[0])
+    return corners @ world_from_object[:3, :3].T + world_from_object[:3, 3]
+
+
+def _mat4(m: np.ndarray) -> bytes:
+    """A 4×4 (or 3×3) numpy matrix as GLSL column-major float32 bytes."""
+    return np.ascontiguousarray(np.asarray(m, np.float64).T, dtype=np.float32).tobytes()
+
+
+def _vec(v: np.ndarray) -> bytes:
+    """A vector as float32 bytes (for vec3 / vec4 uniforms)."""
+    return np.asarray(v, np.float32).tobytes()
+
+
+def _is_closed_outward(vertices: np.ndarray, faces: np.ndarray) -> bool:
+    """True if the mesh (vertices welded by position, 1 µm) is a closed, consistently oriented,
+    outward-facing surface — every directed edge once, its reverse once, positive volume — so its
+    back faces can never be seen from outside and may be culled."""
+    if len(faces) == 0:
+        return False
+    q = np.round(np.asarray(vertices, np.float64) * 1e6).astype(np.int64)
+    _, weld = np.unique(q, axis=0, return_inverse=True)
+    f = weld.reshape(-1)[np.asarray(faces, np.int64)]
+    if np.any((f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])):
+        return False
+    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    n = int(weld.max()) + 1
+    code = edges[:, 0] * n + edges[:, 1]
+    rev = edges[:, 1] * n + edges[:, 0]
+    code_sorted = np.sort(code)
+    if np.any(code_sorted[1:] == code_sorted[:-1]):
+        return False  # a directed edge used twice: non-manifold or inconsistent winding
+    pos = np.searchsorted(code_sorted, rev)
+    if np.any(pos >= len(code_sorted)) or np.any(code_sorted[np.minimum(pos, len(code_sorted) - 1)] != rev):
+        return False  # an edge without its twin: open boundary
+    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)]
+    volume = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0
+    return bool(volume > 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-process GL state
+# ---------------------------------------------------------------------------------------------
+
+_GL_SRGB8 = 0x8C41
+_GL_SRGB8_ALPHA8 = 0x8C43
+_GL_FRAMEBUFFER_SRGB = 0x8DB9
+
+
+class _Targets:
+    """The main-pass framebuffer of one image size: sRGB colour, R16UI ids, R32F camera z and a
+    depth buffer; plus a colour-only framebuffer used to clear the colour to the background."""
+
+    def __init__(self, ctx: Any, width: int, height: int):
+        size = (width, height)
+        self.color = ctx.texture(size, 4, internal_format=_GL_SRGB8_ALPHA8)
+        self.ids = ctx.texture(size, 1, dtype="u2")
+        self.depth = ctx.texture(size, 1, dtype="f4")
+        self.zbuffer = ctx.depth_renderbuffer(size)
+        self.fbo = ctx.framebuffer([self.color, self.ids, self.depth], self.zbuffer)
+        self.color_only = ctx.framebuffer([self.color])
+        self.size = size
+
+
+class _Shadow:
+    """A square depth texture (compare mode, linear filter → 2×2 hardware PCF) and its framebuffer."""
+
+    def __init__(self, ctx: Any, size: int):
+        self.tex = ctx.depth_texture((size, size))
+        self.tex.compare_func = "<="
+        self.tex.repeat_x = False
+        self.tex.repeat_y = False
+        self.fbo = ctx.framebuffer(depth_attachment=self.tex)
+        self.size = size
+
+
+class _Uniforms:
+    """Write access to a program's uniforms by name; names the GLSL compiler optimised away are
+    ignored. Values are raw column-major float32/int bytes or Python scalars."""
+
+    def __init__(self, program: Any):
+        self._members = {name: program[name] for name in program}
+
+    def __setitem__(self, name: str, value: bytes | float | int) -> None:
+        member = self._members.get(name)
+        if member is None:
+            return
+        if isinstance(value, bytes):
+            member.write(value)
+        else:
+            member.value = value
+
+
+class _Program:
+    """A linked program and its uniforms."""
+
+    def __init__(self, ctx: Any, vertex_shader: str, fragment_shader: str):
+        self.prog = ctx.program(vertex_shader=vertex_shader, fragment_shader=fragment_shader)
+        self.u = _Uniforms(self.prog)
+
+
+class _GLState:
+    """Context, programs and size-keyed targets shared by every renderer of this process."""
+
+    def __init__(self) -> None:
+        import moderngl
+
+        self.pid = os.getpid()
+        self.ctx = moderngl.create_standalone_context(backend="egl")
+        self.shadow_prog = _Program(self.ctx, shaders.SHADOW_VS, shaders.SHADOW_FS)
+        self._main: dict[tuple[int, bool], _Program] = {}
+        self.white = self.ctx.texture((1, 1), 3, data=b"\xff\xff\xff", internal_format=_GL_SRGB8)
+        self.targets: dict[tuple[int, int], _Targets] = {}
+        self.shadows: dict[int, _Shadow] = {}
+
+    def main(self, tex_mode: int, shadows: bool) -> _Program:
+        """The main-pass program of one variant (compiled on first use)."""
+        key = (tex_mode, shadows)
+        if key not in self._main:
+            program = _Program(self.ctx, shaders.MAIN_VS, shaders.main_fragment_shader(tex_mode, shadows))
+            program.u["u_tex"] = 0
+            program.u["u_shadow"] = 1
+            self._main[key] = program
+        return self._main[key]
+
+    def target(self, width: int, height: int) -> _Targets:
+        key = (width, height)
+        if key not in self.targets:
+            self.targets[key] = _Targets(self.ctx, width, height)
+        return self.targets[key]
+
+    def shadow(self, size: int) -> _Shadow:
+        if size not in self.shadows:
+            self.shadows[size] = _Shadow(self.ctx, size)
+        return self.shadows[size]
+
+
+_STATE: _GLState | None = None
+
+
+def _gl_state() -> _GLState:
+    """This process's GL state, created on first use (and anew in a forked child)."""
+    global _STATE
+    if _STATE is None or _STATE.pid != os.getpid():
+        _STATE = _GLState()
+    return _STATE
+
+
+def gl_available() -> tuple[bool, str]:
+    """``(True, "")`` if a headless EGL context can be created here, else ``(False, reason)``."""
+    try:
+        _gl_state()
+    except Exception as err:  # any driver / import failure means "no GL here"
+        return False, f"{type(err).__name__}: {err}"
+    return True, ""
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU mesh / texture cache
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _GPUMesh:
+    """One asset mesh on the GPU: interleaved ``pos(3) normal(3) uv(2)`` float32 vertices and
+    int32 triangle indices, faces reordered so that the ``n_axis`` faces whose vertex normals all
+    lie within 20° of one object axis come first (they need one tri-planar fetch, not three);
+    its own texture when it has UVs and one."""
+
+    ctx: Any
+    vbo: Any
+    ibo: Any
+    shadow_vao: Any
+    n_faces: int
+    n_axis: int
+    texture: Any | None
+    bounds: np.ndarray       # float64 (2, 3), canonical frame (m)
+    base_color: np.ndarray   # float64 (3,), sRGB
+    closed: bool             # back faces may be culled
+    vaos: dict = field(default_factory=dict)
+
+    def vao(self, program: _Program) -> Any:
+        """This mesh's vertex array for ``program`` (created on first use)."""
+        key = id(program)
+        if key not in self.vaos:
+            self.vaos[key] = self.ctx.vertex_array(
+                program.prog, [(self.vbo, "3f 3f 2f", "in_pos", "in_normal", "in_uv")],
+                index_buffer=self.ibo, index_element_size=4, skip_errors=True)
+        return self.vaos[key]
+
+    def release(self) -> None:
+        for obj in (*self.vaos.values(), self.shadow_vao, self.vbo, self.ibo, self.texture):
+            if obj is not None:
+                obj.release()
+        self.vaos.clear()
+
+
+def _upload_texture(ctx: Any, image: np.ndarray) -> Any:
+    """uint8 ``(H, W, 3)`` sRGB image (row 0 = top) → repeating, mipmapped ``SRGB8`` texture
+    (GL ``v`` up, so image row 0 is at ``v = 1``)."""
+    import moderngl
+
+    img = np.ascontiguousarray(np.asarray(image, np.uint8)[::-1, :, :3])
+    tex = ctx.texture((img.shape[1], img.shape[0]), 3, data=img.tobytes(), alignment=1,
+                      internal_format=_GL_SRGB8)
+    tex.build_mipmaps()
+    tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+    return tex
+
+
+_AXIS_COS = float(np.cos(np.radians(20.0)))
+
+
+def _axis_aligned_faces(normals: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """bool ``(F,)``: all three vertex normals within 20° of the same object axis (±x, ±y or ±z)."""
+    n = np.asarray(normals, np.float64)
+    n = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    a = np.abs(n)
+    axis = np.argmax(a, axis=1)
+    close = a.max(axis=1) >= _AXIS_COS
+    f = np.asarray(faces, np.int64)
+    return close[f].all(axis=1) & (axis[f[:, 0]] == axis[f[:, 1]]) & (axis[f[:, 0]] == axis[f[:, 2]])
+
+
+def _upload_mesh(state: _GLState, mesh: AssetMesh) -> _GPUMesh:
+    ctx = state.ctx
+    n = len(mesh.vertices)
+    uv = np.zeros((n, 2), np.float32) if mesh.uv is None else np.asarray(mesh.uv, np.float32)
+    data = np.hstack([np.asarray(mesh.vertices, np.float32), np.asarray(mesh.normals, np.float32), uv])
+    faces = np.asarray(mesh.faces, np.int64)
+    axis = _axis_aligned_faces(mesh.normals, faces)
+    faces = np.concatenate([faces[axis], faces[~axis]])
+    vbo = ctx.buffer(np.ascontiguousarray(data, np.float32).tobytes())
+    ibo = ctx.buffer(np.ascontiguousarray(faces, np.int32).tobytes())
+    shadow_vao = ctx.vertex_array(state.shadow_prog.prog, [(vbo, "3f 20x", "in_pos")],
+                                  index_buffer=ibo, index_element_size=4, skip_errors=True)
+    own = mesh.uv is not None and mesh.texture is not None
+    texture = _upload_texture(ctx, mesh.texture) if own else None
+    return _GPUMesh(ctx, vbo, ibo, shadow_vao, len(faces), int(axis.sum()), texture, mesh.bounds,
+                    np.asarray(mesh.base_color, np.float64), _is_closed_outward(mesh.vertices, mesh.faces))
+
+
+def _set_culling(ctx: Any, cull: bool) -> None:
+    if cull:
+        ctx.enable(ctx.CULL_FACE)
+    else:
+        ctx.disable(ctx.CULL_FACE)
+
+
+_ROLE_ORDER = {"object": 0, "receptacle": 0, "support": 1, "structure": 2}
+
+
+@dataclass
+class _Draw:
+    """One object ready to draw: its GPU mesh, its model matrix and its world box corners."""
+
+    obj: SceneObject
+    mesh: _GPUMesh
+    world_from_object: np.ndarray  # float64 (4, 4)
+    corners: np.ndarray            # float64 (8, 3), world (m)
+
+
+# ---------------------------------------------------------------------------------------------
+# The renderer
+# ---------------------------------------------------------------------------------------------
+
+class GLRenderer:
+    """Rasterising backend (moderngl, headless EGL). See the module docstring.
+
+    Args:
+        library: asset source with ``mesh(asset_id, params)`` and ``texture(texture_id)``;
+            defaults (lazily) to :func:`gsi_syn.assets.get_library`.
+        shadow_map_size: side (texels) of the square shadow map; ``0`` disables shadows.
+        cache_size: how many distinct meshes (and material textures) stay on the GPU (LRU).
+    """
+
+    name = "gl"
+
+    def __init__(self, library: MeshLibrary | None = None, *, shadow_map_size: int = 2048,
+                 cache_size: int = 256):
+        self._library = library
+        self.shadow_map_size = int(shadow_map_size)
+        self.cache_size = int(cache_size)
+        self._meshes: OrderedDict[tuple, _GPUMesh] = OrderedDict()
+        self._textures: OrderedDict[str, Any] = OrderedDict()
+        self._state_pid: int | None = None
+
+    # -- resources ------------------------------------------------------------------------------
+    @property
+    def library(self) -> MeshLibrary:
+        """The asset library (:func:`gsi_syn.assets.get_library` unless one was given)."""
+        if self._library is None:
+            from gsi_syn.assets import get_library
+
+            self._library = get_library()
+        return self._library
+
+    def _state(self) -> _GLState:
+        state = _gl_state()
+        if self._state_pid != state.pid:  # new process: GPU objects of the parent are gone
+            self._meshes.clear()
+            self._textures.clear()
+            self._state_pid = state.pid
+        return state
+
+    def _mesh(self, state: _GLState, obj: SceneObject) -> _GPUMesh:
+        key = (obj.asset_id, tuple(sorted(obj.params.items())))
+        entry = self._meshes.get(key)
+        if entry is None:
+            entry = _upload_mesh(state, self.library.mesh(obj.asset_id, dict(obj.params)))
+            self._meshes[key] = entry
+            while len(self._meshes) > self.cache_size:
+                self._meshes.popitem(last=False)[1].release()
+        else:
+            self._meshes.move_to_end(key)
+        return entry
+
+    def _material_texture(self, state: _GLState, texture_id: str) -> Any:
+        tex = self._textures.get(texture_id)
+        if tex is None:
+            tex = _upload_texture(state.ctx, self.library.texture(texture_id))
+            self._textures[texture_id] = tex
+            while len(self._textures) > self.cache_size:
+                self._textures.popitem(last=False)[1].release()
+        else:
+            self._textures.move_to_end(texture_id)
+        return tex
+
+    def close(self) -> None:
+        """Release this renderer's GPU meshes and textures (the shared context stays)."""
+        if self._state_pid == os.getpid():
+            for entry in self._meshes.values():
+                entry.release()
+            for tex in self._textures.values():
+                tex.release()
+        self._meshes.clear()
+        self._textures.clear()
+
+    # -- rendering ------------------------------------------------------------------------------
+    def render(self, scene: Scene, *, only: Collection[int] | None = None) -> RenderOutput:
+        """Render ``scene`` from ``scene.camera``; see :class:`gsi_syn.render.base.Renderer`.
+
+        Returns ``rgb`` uint8 ``(H, W, 3)`` sRGB, ``instances`` uint16 ``(H, W)`` (0 = no hit),
+        ``depth`` float32 ``(H, W)`` camera-frame ``z`` in metres (0 = no hit).
+        """
+        state = self._state()
+        cam = scene.camera
+        keep = None if only is None else {int(i) for i in only}
+        draws = []
+        for obj in scene.objects:
+            if keep is not None and obj.instance_id not in keep:
+                continue
+            mesh = self._mesh(state, obj)
+            m = obj.world_from_object()
+            draws.append(_Draw(obj, mesh, m, _world_corners(mesh.bounds, m)))
+        # small movable objects first, then supports, then walls / floor (front to back, mostly),
+        # so that the large surfaces behind them fail the early depth test
+        eye = cam.position
+        draws.sort(key=lambda d: (_ROLE_ORDER.get(d.obj.role, 0),
+                                  float(np.linalg.norm(d.corners.mean(axis=0) - eye)), d.obj.instance_id))
+
+        light_clip, texel = self._shadow_pass(state, scene, draws)
+        targets = state.target(int(cam.width), int(cam.height))
+        self._main_pass(state, scene, draws, targets, light_clip, texel)
+        return self._read(targets)
+
+    def _shadow_pass(self, state: _GLState, scene: Scene, draws: list[_Draw]
+                     ) -> tuple[np.ndarray | None, float]:
+        """Fill the shadow map; returns the light's ``clip_from_world`` and its texel size (m),
+        or ``(None, 0)`` when there is nothing to shadow."""
+        if self.shadow_map_size <= 0 or not draws:
+            return None, 0.0
+        corners = np.concatenate([d.corners for d in draws])
+        region = visible_region_vertices(scene.camera, corners.min(axis=0), corners.max(axis=0))
+        if len(region) == 0:
+            return None, 0.0
+        size = self.shadow_map_size
+        direction = np.asarray(scene.light.direction, np.float64)
+        in_light = region @ _light_basis(direction).T
+        extent = max(float(np.ptp(in_light[:, 0])), float(np.ptp(in_light[:, 1])), 2e-3)
+        margin = 4.0 * extent / size  # room for the PCF kernel and the normal offset
+        light_clip = light_clip_from_world(direction, corners, region, margin=margin)
+        texel = (extent + 2 * margin) / size
+
+        ctx = state.ctx
+        shadow = state.shadow(size)
+        shadow.fbo.use()
+        shadow.fbo.clear(depth=1.0)
+        ctx.enable_only(ctx.DEPTH_TEST)
+        ctx.front_face = "ccw"
+        ctx.cull_face = "back"
+        ctx.polygon_offset = (1.5, 2.0)  # slope-scaled + constant depth bias
+        uniforms = state.shadow_prog.u
+        for d in draws:
+            _set_culling(ctx, d.mesh.closed)
+            uniforms["u_light_clip_from_obj"] = _mat4(light_clip @ d.world_from_object)
+            d.mesh.shadow_vao.render()
+        ctx.polygon_offset = (0.0, 0.0)
+        return light_clip, texel
+
+    def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: _Targets,
+                   light_clip: np.ndarray | None, texel: float) -> None:
+        ctx, cam, light = state.ctx, scene.camera, scene.light
+        targets.fbo.use()
+        ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
+        targets.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        bg = [float(c) for c in scene.background]
+        targets.color_only.clear(bg[0], bg[1], bg[2], 1.0)  # stored as is: sRGB bytes
+        targets.fbo.use()
+        ctx.enable_only(ctx.DEPTH_TEST)
+        ctx.enable_direct(_GL_FRAMEBUFFER_SRGB)
+        ctx.front_face = "cw"  # the y-down projection mirrors the outward CCW winding
+        ctx.cull_face = "back"
+
+        shadows = light_clip is not None
+        if shadows:
+            state.shadow(self.shadow_map_size).tex.use(location=1)
+        to_light = -np.asarray(light.direction, np.float64)
+        to_light /= np.linalg.norm(to_light)
+        frame_uniforms: dict[str, bytes | float] = {
+            "u_to_light": _vec(to_light),
+            "u_light_rgb": _vec(_srgb_to_linear(light.color) * float(light.intensity)),
+            "u_ambient": float(light.ambient),
+            "u_cam_pos": _vec(cam.position),
+        }
+        if shadows:
+            frame_uniforms["u_light_clip_from_world"] = _mat4(light_clip)
+            frame_uniforms["u_normal_offset"] = 1.5 * texel
+        configured: set[int] = set()
+
+        cam_from_world = cam.cam_from_world_array
+        clip_from_world = opencv_projection(cam.K_array, cam.width, cam.height, cam.near, cam.far) \
+            @ cam_from_world
+        for d in draws:
+            m = d.world_from_object
+            mat = d.obj.material
+            _set_culling(ctx, d.mesh.closed)
+            object_uniforms: dict[str, bytes | float] = {
+                "u_clip_from_obj": _mat4(clip_from_world @ m),
+                "u_world_from_obj": _mat4(m),
+                "u_normal_world": _mat4(np.linalg.inv(m[:3, :3]).T),
+                "u_cam_z_row": _vec((cam_from_world @ m)[2]),
+                "u_albedo": _vec(_srgb_to_linear(np.asarray(mat.color, np.float64) * d.mesh.base_color)),
+                "u_specular": float(mat.specular),
+                "u_id": int(d.obj.instance_id),
+            }
+            nf, na = d.mesh.n_faces, d.mesh.n_axis
+            if d.mesh.texture is not None:
+                d.mesh.texture.use(location=0)
+                segments = [(shaders.TEX_UV, 0, nf)]
+            elif mat.texture:
+                self._material_texture(state, mat.texture).use(location=0)
+                object_uniforms["u_tex_scale"] = float(mat.texture_scale)
+                object_uniforms["u_obj_from_world"] = _mat4(np.linalg.inv(m))
+                segments = [(shaders.TEX_AXIS, 0, na), (shaders.TEX_TRIPLANAR, na, nf - na)]
+            else:
+                state.white.use(location=0)
+                segments = [(shaders.TEX_NONE, 0, nf)]
+            for tex_mode, first, count in segments:
+                if count == 0:
+                    continue
+                program = state.main(tex_mode, shadows)
+                if id(program) not in configured:
+                    for name, value in frame_uniforms.items():
+                        program.u[name] = value
+                    configured.add(id(program))
+                for name, value in object_uniforms.items():
+                    program.u[name] = value
+                d.mesh.vao(program).render(vertices=3 * count, first=3 * first)
+        ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
+        ctx.disable(ctx.CULL_FACE)
+
+    @staticmethod
+    def _read(targets: _Targets) -> RenderOutput:
+        """Read the three targets back (GL row r = image row r: no flip needed)."""
+        width, height = targets.size
+        rgb = bytearray(width * height * 3)
+        ids = bytearray(width * height * 2)
+        depth = bytearray(width * height * 4)
+        targets.fbo.read_into(rgb, components=3, attachment=0)
+        targets.fbo.read_into(ids, components=1, attachment=1, dtype="u2")
+        targets.fbo.read_into(depth, components=1, attachment=2, dtype="f4")
+        return RenderOutput(
+            rgb=np.frombuffer(rgb, np.uint8).reshape(height, width, 3),
+            instances=np.frombuffer(ids, np.uint16).reshape(height, width),
+            depth=np.frombuffer(depth, np.float32).reshape(height, width))

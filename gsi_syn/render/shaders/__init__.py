@@ -1,0 +1,161 @@
+"""GLSL sources of the moderngl backend (:mod:`gsi_syn.render.gl`).
+
+Kept as Python strings so that they ship with the package without any package-data entry.
+
+Main pass (:func:`main_fragment_shader` variants + ``MAIN_VS``), three render targets:
+
+* location 0 — ``SRGB8_ALPHA8`` colour: the shader writes linear values and
+  ``GL_FRAMEBUFFER_SRGB`` encodes them;
+* location 1 — ``R16UI`` instance id (the ``u_id`` uniform of the draw call);
+* location 2 — ``R32F`` camera-frame depth ``z`` (m, OpenCV, along the optical axis).
+
+Shading: albedo = linearised base colour × texture (``SRGB8`` textures, so samples come back
+linear); Lambert diffuse from the directional light times a shadow-map visibility, ambient, a small
+Blinn-Phong highlight ``(n·h)^48``.
+
+Texture modes (compile-time ``TEX_MODE``, because llvmpipe runs both sides of a branch and a
+texture fetch costs about a millisecond per 512² screen):
+
+* ``TEX_NONE`` — plain colour;
+* ``TEX_UV`` — the mesh's own texture at its UVs;
+* ``TEX_TRIPLANAR`` — tri-planar in object space, ``u_tex_scale`` repeats per metre: three
+  projections blended with weights ``|n|⁴`` (normalised, those under 5 % dropped);
+* ``TEX_AXIS`` — the same mapping for faces whose normals all lie within 20° of one object axis,
+  where the dropped weights leave a single projection: one fetch, identical result.
+
+Shadows (compile-time ``SHADOWS``): 2×2 taps half a texel apart on a depth-compare texture with
+linear filtering (each a bilinear 2×2 comparison), i.e. a tent filter over 3×3 texels; the
+receiver is pushed ``u_normal_offset`` metres along its normal before the lookup.
+
+Shadow pass (``SHADOW_VS`` / ``SHADOW_FS``): depth only, orthographic light frustum.
+"""
+
+from __future__ import annotations
+
+TEX_NONE, TEX_UV, TEX_TRIPLANAR, TEX_AXIS = 0, 1, 2, 3
+
+MAIN_VS = """
+#version 330
+uniform mat4 u_clip_from_obj;   // projection * cam_from_world * world_from_object
+uniform mat4 u_world_from_obj;
+uniform mat3 u_normal_world;    // inverse-transpose of the 3x3 of u_world_from_obj
+uniform vec4 u_cam_z_row;       // third row of cam_from_obj: camera z = dot(row.xyz, p) + row.w
+
+in vec3 in_pos;
+in vec3 in_normal;
+in vec2 in_uv;
+
+out vec3 v_world;
+out vec3 v_normal;
+out vec2 v_uv;
+out float v_zcam;
+
+void main() {
+    gl_Position = u_clip_from_obj * vec4(in_pos, 1.0);
+    v_world = (u_world_from_obj * vec4(in_pos, 1.0)).xyz;
+    v_normal = u_normal_world * in_normal;
+    v_uv = in_uv;
+    v_zcam = dot(u_cam_z_row.xyz, in_pos) + u_cam_z_row.w;
+}
+"""
+
+_MAIN_FS_BODY = """
+uniform vec3 u_albedo;         // linear base colour (material x mesh)
+uniform sampler2D u_tex;       // sRGB texture: samples come back linear
+uniform mat4 u_obj_from_world; // tri-planar: object coordinates of a world point
+uniform float u_tex_scale;     // tri-planar: repeats per metre
+uniform float u_specular;
+uniform uint u_id;
+
+uniform vec3 u_to_light;       // world unit vector towards the light
+uniform vec3 u_light_rgb;      // linear light colour x intensity
+uniform float u_ambient;
+uniform vec3 u_cam_pos;        // world camera centre
+
+uniform sampler2DShadow u_shadow;
+uniform mat4 u_light_clip_from_world;
+uniform float u_normal_offset; // m, receiver offset along its normal before the lookup
+
+in vec3 v_world;
+in vec3 v_normal;
+in vec2 v_uv;
+in float v_zcam;
+
+layout(location = 0) out vec4 f_color;
+layout(location = 1) out uint f_id;
+layout(location = 2) out float f_depth;
+
+vec3 albedo(vec3 n_world) {
+#if TEX_MODE == 1
+    return u_albedo * texture(u_tex, v_uv).rgb;
+#elif TEX_MODE == 2 || TEX_MODE == 3
+    vec3 p = (u_obj_from_world * vec4(v_world, 1.0)).xyz * u_tex_scale;
+    vec3 a = abs(mat3(u_obj_from_world) * n_world);
+#if TEX_MODE == 2
+    vec3 w = a * a;
+    w = w * w;
+    w = max(w / (w.x + w.y + w.z) - 0.05, 0.0);
+    vec3 t = w.x * texture(u_tex, p.yz).rgb + w.y * texture(u_tex, p.xz).rgb
+           + w.z * texture(u_tex, p.xy).rgb;
+    return u_albedo * t / (w.x + w.y + w.z);
+#else
+    vec2 q = a.x >= max(a.y, a.z) ? p.yz : (a.y >= a.z ? p.xz : p.xy);
+    return u_albedo * texture(u_tex, q).rgb;
+#endif
+#else
+    return u_albedo;
+#endif
+}
+
+float lit_fraction(vec3 n) {
+#if SHADOWS
+    vec3 s = (u_light_clip_from_world * vec4(v_world + n * u_normal_offset, 1.0)).xyz * 0.5 + 0.5;
+    if (s.x < 0.0 || s.x > 1.0 || s.y < 0.0 || s.y > 1.0 || s.z > 1.0) return 1.0;
+    vec2 h = 0.5 / vec2(textureSize(u_shadow, 0));
+    return 0.25 * (texture(u_shadow, vec3(s.x - h.x, s.y - h.y, s.z))
+                 + texture(u_shadow, vec3(s.x + h.x, s.y - h.y, s.z))
+                 + texture(u_shadow, vec3(s.x - h.x, s.y + h.y, s.z))
+                 + texture(u_shadow, vec3(s.x + h.x, s.y + h.y, s.z)));
+#else
+    return 1.0;
+#endif
+}
+
+void main() {
+    vec3 n = normalize(v_normal);
+    if (!gl_FrontFacing) n = -n;
+    vec3 a = albedo(n);
+    float ndl = max(dot(n, u_to_light), 0.0);
+    vec3 h = normalize(normalize(u_cam_pos - v_world) + u_to_light);
+    float c = max(dot(n, h), 0.0);
+    c *= c; c *= c; c *= c; c *= c;                       // (n.h)^16
+    float spec = ndl > 0.0 ? u_specular * c * c * c : 0.0;  // (n.h)^48
+    vec3 rgb = u_ambient * a + lit_fraction(n) * u_light_rgb * (ndl * a + spec);
+    f_color = vec4(rgb, 1.0);
+    f_id = u_id;
+    f_depth = v_zcam;
+}
+"""
+
+
+def main_fragment_shader(tex_mode: int, shadows: bool) -> str:
+    """The main-pass fragment shader for one texture mode (``TEX_*``) with or without shadows."""
+    if tex_mode not in (TEX_NONE, TEX_UV, TEX_TRIPLANAR, TEX_AXIS):
+        raise ValueError(f"unknown texture mode {tex_mode!r}")
+    return f"#version 330\n#define TEX_MODE {tex_mode}\n#define SHADOWS {int(bool(shadows))}\n" + _MAIN_FS_BODY
+
+
+SHADOW_VS = """
+#version 330
+uniform mat4 u_light_clip_from_obj;
+in vec3 in_pos;
+void main() {
+    gl_Position = u_light_clip_from_obj * vec4(in_pos, 1.0);
+}
+"""
+
+SHADOW_FS = """
+#version 330
+void main() {
+}
+"""
