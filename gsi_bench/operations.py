@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "OPERATIONS", "FRAMES", "OPERATION_FRAME", "EditParams", "ParsedInstruction",
-    "render_instruction", "parse_instruction", "num_templates", "format_number",
+    "render_instruction", "parse_instruction", "num_templates", "format_number", "template_index",
     "DIRECTIONS", "RELATIONS", "SENSES", "SCALE_FACTORS", "PLACEMENTS", "REFERRING",
     "CAMERA_MOTIONS",
 ]
@@ -208,17 +208,25 @@ def noun_phrase(head: str, referring: str = "", language: str = "en") -> str:
     return f"{ref} {head}" if language == "en" else f"{ref}{head}"
 
 
-def render_instruction(operation: str, template_index: int, language: str, params: EditParams,
+def template_index(operation: str, drawn: int, params: EditParams) -> int:
+    """The template actually used for a drawn phrasing index: ``drawn`` modulo the number of
+    phrasings, except for perspective, whose template is fixed by the camera motion."""
+    if operation == "perspective":
+        return _PERSPECTIVE_TEMPLATE[params.camera_motion]
+    return drawn % num_templates(operation)
+
+
+def render_instruction(operation: str, template_index_: int, language: str, params: EditParams,
                        target: str = "", reference: str = "") -> str:
-    """Fill template ``template_index`` of ``operation`` in ``language`` (``en`` / ``zh``).
+    """Fill phrasing ``template_index_`` of ``operation`` in ``language`` (``en`` / ``zh``); see
+    :func:`template_index` for how the index is interpreted.
 
     ``target`` / ``reference``: noun phrases (see :func:`noun_phrase`).
     """
     if operation not in _TEMPLATES:
         raise ValueError(f"unknown operation {operation!r}")
-    if operation == "perspective":
-        template_index = _PERSPECTIVE_TEMPLATE[params.camera_motion]
-    template = _TEMPLATES[operation][language][template_index % num_templates(operation)]
+    index = template_index(operation, template_index_, params)
+    template = _TEMPLATES[operation][language][index]
     vocab = _VOCAB[language]
     values = {
         "obj": target, "ref": reference,
@@ -238,7 +246,7 @@ def render_instruction(operation: str, template_index: int, language: str, param
     used = set(re.findall(r"{(\w+)}", template))
     missing = sorted(s for s in used if not values.get(s))
     if missing:
-        raise ValueError(f"{operation} template {template_index} needs {missing}, which the params lack")
+        raise ValueError(f"{operation} template {index} needs {missing}, which the params lack")
     return template.format(**values)
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 import gsi_bench
 from gsi_bench.geometry import box_to_official_7vec
-from gsi_bench.operations import OPERATION_FRAME, OPERATIONS, noun_phrase, num_templates, render_instruction
+from gsi_bench.operations import (OPERATION_FRAME, OPERATIONS, noun_phrase, num_templates, render_instruction,
+                                  template_index)
 from gsi_bench.schema import Box3D, Checks, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
 from gsi_syn.checks import (CheckThresholds, Measurements, changed_fraction, failed_checks, view_overlap,
@@ -60,7 +61,7 @@ class GenerationConfig:
     tabletop: TabletopConfig = field(default_factory=TabletopConfig)
     #: attempts per record: parameter draws on one scene, then fresh scenes
     max_param_attempts: int = 12
-    max_scene_attempts: int = 20
+    max_scene_attempts: int = 40
 
     def __post_init__(self) -> None:
         if self.subset not in SUBSET_OPERATIONS:
@@ -196,7 +197,7 @@ def _box(obj: SceneObject | None, cam_from_world: np.ndarray) -> Box3D:
 
 
 def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneState, p: Proposal,
-                 target_render: RenderOutput, m: Measurements, template_index: int) -> EditRecord:
+                 target_render: RenderOutput, m: Measurements, drawn_template: int) -> EditRecord:
     """Assemble the record of an accepted proposal."""
     src_scene, tgt_scene = state.scene, p.target_scene
     C = src_scene.camera.cam_from_world_array
@@ -204,10 +205,10 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
     target_before = None if camera_edit else src_scene.get(p.target_id)
     target_after = tgt_scene.get(p.target_id) if p.target_present else target_before
     reference = src_scene.get(p.reference_id) if p.reference_id else None
-    en = render_instruction(p.operation, template_index, "en", p.params,
+    en = render_instruction(p.operation, drawn_template, "en", p.params,
                             target=noun_phrase(target_before.description, p.referring, "en") if target_before else "",
                             reference=noun_phrase(reference.description, "", "en") if reference else "")
-    zh = render_instruction(p.operation, template_index, "zh", p.params,
+    zh = render_instruction(p.operation, drawn_template, "zh", p.params,
                             target=noun_phrase(target_before.description_zh, p.referring, "zh") if target_before else "",
                             reference=noun_phrase(reference.description_zh, "", "zh") if reference else "")
     if camera_edit:
@@ -219,7 +220,7 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
     return EditRecord(
         id=cfg.record_id(index), subset=cfg.subset, split=cfg.split, operation=p.operation,
         frame=OPERATION_FRAME[p.operation], instruction=en, instruction_zh=zh,
-        template_id=f"{p.operation}/{template_index % num_templates(p.operation)}",
+        template_id=f"{p.operation}/{template_index(p.operation, drawn_template, p.params)}",
         target=_object_ref(target_before, p.referring), reference=_object_ref(reference),
         params=p.params, transform_translation=t.tolist(), transform_rotation=R.tolist(),
         transform_scale=s.tolist(),

@@ -38,6 +38,8 @@ class TabletopConfig:
     #: fraction of the table (centred) that initial placements use, so edits have room to move
     placement_extent: float = 0.6
     max_repeats_per_category: int = 2
+    #: receptacles (tray, bowl, plate, box, basket…) every scene holds at least
+    min_receptacles: int = 1
     #: largest object extent (m) allowed on a table
     max_object_size: float = 0.4
     camera_elevation: tuple[float, float] = (30.0, 60.0)
@@ -80,6 +82,7 @@ def place_objects(rng: np.random.Generator, cfg: TabletopConfig, table: SceneObj
     lib = get_library()
     entries = [e for e in lib.entries() if e.role in ("object", "receptacle") and "tabletop" in e.scenes
                and max(e.size_m) * e.size_range[1] <= cfg.max_object_size]
+    receptacles = [e for e in entries if e.role == "receptacle"]
     n_target = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
     top = support_polygon(table)
     minx, miny, maxx, maxy = top.bounds
@@ -93,7 +96,8 @@ def place_objects(rng: np.random.Generator, cfg: TabletopConfig, table: SceneObj
     attempts = 0
     while len(placed) < n_target and attempts < 40 * n_target:
         attempts += 1
-        entry = entries[int(rng.integers(len(entries)))]
+        pool = entries if sum(o.role == "receptacle" for o in placed) >= cfg.min_receptacles else receptacles
+        entry = pool[int(rng.integers(len(pool)))]
         if counts.get(entry.category, 0) >= cfg.max_repeats_per_category:
             continue
         scale = float(rng.uniform(*entry.size_range))
