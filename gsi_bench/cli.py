@@ -106,7 +106,34 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("assets", help="fetch / list the asset library (extracts packaged assets at first use)")
     a.add_argument("--list", action="store_true", help="list every asset with its source and licence")
     a.set_defaults(func=_cmd_assets)
+
+    for module_name in COMMAND_MODULES:
+        module = _optional_module(module_name)
+        if module is not None:
+            module.register(sub)
     return parser
+
+
+#: Modules that add subcommands: each has ``register(subparsers)`` adding its parsers (with
+#: ``set_defaults(func=...)``). Listed here so the command set is explicit.
+COMMAND_MODULES = (
+    "builders.cli",        # build, install-cache, publish, export-official
+    "validation.cli",      # validate
+    "validation.evaluator.cli",  # evaluate, baseline
+    "gsi_real.cli",        # real ...
+)
+
+
+def _optional_module(name: str):
+    """Import a command module; a component that is not installed yet adds no commands."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name == name:
+            return None
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:

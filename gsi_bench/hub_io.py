@@ -99,3 +99,38 @@ def iter_records(root: str | Path, config: str | None = None, split: str | None 
     """Stream :class:`EditRecord` objects from a Hub-layout folder."""
     for row in iter_rows(list_shards(root, config, split)):
         yield EditRecord.from_example(row)
+
+
+# ----------------------------------------------------------------------------------------------
+# Checksums manifest
+# ----------------------------------------------------------------------------------------------
+#: File at the root of a Hub-layout folder listing every shard with its sha256 and row count.
+CHECKSUMS_FILE = "gsi_checksums.json"
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def update_checksums(root: str | Path, shards: Sequence[str | Path]) -> Path:
+    """Record (or refresh) ``{"files": {relative path: {"sha256", "num_rows", "bytes"}}}`` for
+    ``shards`` in ``root/gsi_checksums.json`` (written atomically; other entries are kept)."""
+    root = Path(root)
+    path = root / CHECKSUMS_FILE
+    state = json.loads(path.read_text()) if path.exists() else {"files": {}}
+    for shard in shards:
+        shard = Path(shard)
+        rel = shard.resolve().relative_to(root.resolve()).as_posix()
+        state["files"][rel] = {"sha256": file_sha256(shard), "num_rows": pq.read_metadata(shard).num_rows,
+                               "bytes": shard.stat().st_size}
+    state["files"] = dict(sorted(state["files"].items()))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path

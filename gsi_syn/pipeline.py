@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from gsi_bench.hub_io import shard_is_complete, shard_path, write_shard_atomic
+from gsi_bench.hub_io import shard_is_complete, shard_path, update_checksums, write_shard_atomic
 from gsi_syn.sampler import GenerationConfig, generate_unit
 
 RUN_FILE = "gsi_generation.json"
@@ -116,8 +116,11 @@ def generate(cfg: GenerationConfig, out_dir: str | Path, workers: int = 1, progr
                 rows.extend(batch)
                 bar.update(len(batch))
             write_shard_atomic(path, rows, meta)
+            update_checksums(out_dir, [path])
             written += 1
     bar.close()
+    if not todo:  # all shards were already complete: make sure the checksums list them
+        update_checksums(out_dir, [shard_path(out_dir, cfg.subset, cfg.split, k, total) for k, _ in shards])
     return RunSummary(out_dir, written, skipped, cfg.num)
 
 
