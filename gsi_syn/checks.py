@@ -34,7 +34,7 @@ class CheckThresholds:
     min_support_margin_m: float = 0.01
     min_visible_fraction: float = 0.5
     min_visible_area: float = 0.0015
-    min_changed_fraction: float = 0.002
+    min_changed_fraction: float = 0.001
     min_ambiguity_margin_m: float = 0.05
     min_view_overlap: float = 0.5
     max_settle_drift_m: float = 0.01

@@ -23,7 +23,7 @@ ROTATE_ANGLES = (30.0, 45.0, 60.0, 90.0, 120.0, 135.0, 150.0, 180.0)
 #: Whole-centimetre distance range of camera_relative_move (DESIGN §3: 5–50 cm).
 MOVE_CM = (5, 50)
 #: Extra centre-to-centre distance (cm) beyond contact for object_relative_place.
-PLACE_EXTRA_CM = (3, 25)
+PLACE_EXTRA_CM = (3, 15)
 #: Relation → camera-relative ground direction from the anchor.
 RELATION_DIRECTION = {"left of": "left", "right of": "right", "in front of": "backward", "behind": "forward"}
 
@@ -67,11 +67,26 @@ def _moved(obj: SceneObject, position: np.ndarray | None = None, yaw_deg: float 
         scale=float(round(scale, 6)) if scale is not None else obj.scale)
 
 
+def in_view(scene: Scene, obj: SceneObject, margin_px: float = 2.0) -> bool:
+    """Cheap pre-render test: every corner of the object's 3D box projects inside the image and in
+    front of the camera (occlusion is checked later on the render)."""
+    from gsi_bench.geometry import box_corners, project_points
+    from gsi_syn.placement import object_box_world
+
+    cam = scene.camera
+    b = object_box_world(obj)
+    uv, z = project_points(cam.K_array, cam.cam_from_world_array, box_corners(b.center, b.size, b.rotation))
+    return bool((z > cam.near).all() and (uv >= margin_px).all()
+                and (uv[:, 0] <= cam.width - 1 - margin_px).all() and (uv[:, 1] <= cam.height - 1 - margin_px).all())
+
+
 def _translation_proposal(scene: Scene, op: str, obj: SceneObject, delta: np.ndarray,
                           params: EditParams, th: CheckThresholds, reference_id: int = 0) -> Proposal | None:
+    """Translate ``obj`` (as it stands in ``scene``, whose support may already be changed) by
+    ``delta`` (world, m)."""
     new = _moved(obj, position=np.asarray(obj.position) + delta)
     target = scene.replace_object(new)
-    if not placement_ok(*placement_measurements(target, obj.instance_id), th):
+    if not in_view(target, new) or not placement_ok(*placement_measurements(target, obj.instance_id), th):
         return None
     W = make_transform(translation=np.asarray(new.position) - np.asarray(obj.position))
     return Proposal(op, params, obj.instance_id, target, W, reference_id=reference_id)
@@ -87,9 +102,11 @@ def propose_camera_relative_move(scene: Scene, rng: np.random.Generator, th: Che
 
 
 def propose_object_relative_place(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
-                                  target: SceneObject) -> Proposal | None:
+                                  target: SceneObject, visible: set[int] | None = None) -> Proposal | None:
+    """``visible``: ids that may serve as anchors (those visible in the source image); all if None."""
     anchors = [o for o in unique_category_objects(scene, {target.instance_id})
-               if o.category != target.category and o.support_id == target.support_id]
+               if o.category != target.category and o.support_id not in (0, target.instance_id)
+               and (visible is None or o.instance_id in visible)]
     if not anchors:
         return None
     anchor = anchors[int(rng.integers(len(anchors)))]
@@ -99,10 +116,11 @@ def propose_object_relative_place(scene: Scene, rng: np.random.Generator, th: Ch
     r_t = _extent_along(footprint(target), np.asarray(target.position[:2]), v[:2])
     r_a = _extent_along(footprint(anchor), np.asarray(anchor.position[:2]), v[:2])
     cm = int(np.ceil((r_t + r_a) * 100)) + int(rng.integers(PLACE_EXTRA_CM[0], PLACE_EXTRA_CM[1] + 1))
+    # the target joins the anchor's support (it may come from another piece of furniture)
     new_pos = np.asarray(anchor.position, dtype=np.float64) + v * cm / 100.0
-    new_pos[2] = target.position[2]
     params = EditParams(relation=relation, distance_m=cm / 100.0)
-    return _translation_proposal(scene, "object_relative_place", target,
+    moved = dataclasses.replace(target, support_id=anchor.support_id)
+    return _translation_proposal(scene.replace_object(moved), "object_relative_place", moved,
                                  new_pos - np.asarray(target.position), params, th,
                                  reference_id=anchor.instance_id)
 
@@ -146,7 +164,7 @@ def propose_scale(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
     factor = float(rng.choice(SCALE_FACTORS))
     new = _moved(target, scale=target.scale * factor)
     out = scene.replace_object(new)
-    if not placement_ok(*placement_measurements(out, target.instance_id), th):
+    if not in_view(out, new) or not placement_ok(*placement_measurements(out, target.instance_id), th):
         return None
     c = np.asarray(target.position, dtype=np.float64)
     W = make_transform(translation=c) @ make_transform(scale=factor) @ make_transform(translation=-c)
@@ -207,11 +225,12 @@ def placement_point(region, fp_local: np.ndarray, direction: np.ndarray | None, 
 
 
 def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
-                             target: SceneObject) -> Proposal | None:
+                             target: SceneObject, visible: set[int] | None = None) -> Proposal | None:
+    """``visible``: ids that may serve as receptacles (visible in the source image); all if None."""
     from gsi_bench.operations import PLACEMENTS
     from gsi_syn.placement import support_region
 
-    options = receptacle_candidates(scene, target)
+    options = [o for o in receptacle_candidates(scene, target) if visible is None or o.instance_id in visible]
     if not options:
         return None
     rec = options[int(rng.integers(len(options)))]
@@ -226,7 +245,7 @@ def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckTh
     new = dataclasses.replace(_moved(target, position=np.array([xy[0], xy[1], height])),
                               support_id=rec.instance_id)
     out = scene.replace_object(new)
-    if not placement_ok(*placement_measurements(out, target.instance_id), th):
+    if not in_view(out, new) or not placement_ok(*placement_measurements(out, target.instance_id), th):
         return None
     W = make_transform(translation=np.asarray(new.position) - np.asarray(target.position))
     return Proposal("receptacle_place", EditParams(placement=placement), target.instance_id, out, W,
@@ -276,7 +295,7 @@ def resolve_referring(scene: Scene, category: str, expression: str) -> tuple[int
 
 
 def propose_remove(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
-                   target: SceneObject | None = None) -> Proposal | None:
+                   target: SceneObject | None = None, visible: set[int] | None = None) -> Proposal | None:
     """Remove an object. Three times in four, when some category repeats, draw a repeated
     category and a referring expression and remove the instance it picks; otherwise remove a
     random (or the given) object, naming it by the expression with the widest margin when its
@@ -287,7 +306,10 @@ def propose_remove(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
     counts: dict[str, int] = {}
     for o in movable:
         counts[o.category] = counts.get(o.category, 0) + 1
-    repeated = sorted(c for c, n in counts.items() if n > 1)
+    seen = {o.category for o in movable if visible is None or o.instance_id in visible}
+    hidden = {o.category for o in movable if visible is not None and o.instance_id not in visible}
+    drawable = seen - hidden
+    repeated = sorted(c for c, n in counts.items() if n > 1 and c in drawable)
     expression, margin = "", float("inf")
     if target is None and repeated and rng.random() < 0.75:
         category = repeated[int(rng.integers(len(repeated)))]
@@ -296,7 +318,10 @@ def propose_remove(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
         target = scene.get(tid)
     else:
         if target is None:
-            target = movable[int(rng.integers(len(movable)))]
+            pool = [o for o in movable if o.category in drawable]
+            if not pool:
+                return None
+            target = pool[int(rng.integers(len(pool)))]
         if counts[target.category] > 1:
             expression = max(REFERRING, key=lambda e: _margin_if_winner(scene, target, e))
             margin = _margin_if_winner(scene, target, expression)

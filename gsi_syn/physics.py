@@ -38,41 +38,49 @@ def settle(scene: Scene, instance_id: int, drop_m: float = 0.003, seconds: float
     """Simulate the object ``instance_id`` of ``scene`` under gravity among the static objects
     within ``neighbourhood_m`` of it; return how far it moved."""
     obj = scene.get(instance_id)
-    client = pb.connect(pb.DIRECT)
-    try:
-        pb.setGravity(0, 0, -9.81, physicsClientId=client)
-        pb.setPhysicsEngineParameter(fixedTimeStep=1 / 240, numSolverIterations=50, physicsClientId=client)
-        centre = np.asarray(obj.position, dtype=np.float64)
-        for other in scene.objects:
-            if other.instance_id == instance_id or other.role == "structure":
-                continue
-            verts, faces = _world_vertices(other)
-            lo, hi = verts.min(axis=0), verts.max(axis=0)
-            if np.any(centre[:2] < lo[:2] - neighbourhood_m) or np.any(centre[:2] > hi[:2] + neighbourhood_m):
-                continue
-            shape = pb.createCollisionShape(pb.GEOM_MESH, vertices=verts.tolist(),
-                                            indices=faces.astype(np.int64).ravel().tolist(),
-                                            flags=pb.GEOM_FORCE_CONCAVE_TRIMESH, physicsClientId=client)
-            pb.createMultiBody(baseMass=0, baseCollisionShapeIndex=shape, physicsClientId=client)
-        mesh = get_library().mesh(obj.asset_id, obj.params)
-        local = mesh.vertices.astype(np.float64) * obj.scale
-        com = (local.min(axis=0) + local.max(axis=0)) / 2
-        shape = pb.createCollisionShape(pb.GEOM_MESH, vertices=(local - com).tolist(), physicsClientId=client)
-        yaw = math.radians(obj.yaw_deg)
-        q0 = pb.getQuaternionFromEuler([0, 0, yaw])
-        rz = np.array(pb.getMatrixFromQuaternion(q0)).reshape(3, 3)
-        start = centre + rz @ com + [0, 0, drop_m]
-        body = pb.createMultiBody(baseMass=0.2, baseCollisionShapeIndex=shape, basePosition=start.tolist(),
-                                  baseOrientation=q0, physicsClientId=client)
-        pb.changeDynamics(body, -1, lateralFriction=0.8, rollingFriction=0.001, spinningFriction=0.001,
-                          physicsClientId=client)
-        for _ in range(int(seconds * 240)):
-            pb.stepSimulation(physicsClientId=client)
-        pos, q = pb.getBasePositionAndOrientation(body, physicsClientId=client)
-        r = np.array(pb.getMatrixFromQuaternion(q)).reshape(3, 3)
-        base_now = np.asarray(pos) - r @ com
-        drift = float(np.linalg.norm(base_now - centre))
-        tilt = math.degrees(math.acos(float(np.clip(r[2, 2], -1.0, 1.0))))
-        return SettleResult(drift_m=drift, tilt_deg=tilt)
-    finally:
-        pb.disconnect(physicsClientId=client)
+    client = _client()
+    pb.resetSimulation(physicsClientId=client)
+    pb.setGravity(0, 0, -9.81, physicsClientId=client)
+    pb.setPhysicsEngineParameter(fixedTimeStep=1 / 240, numSolverIterations=50, physicsClientId=client)
+    centre = np.asarray(obj.position, dtype=np.float64)
+    for other in scene.objects:
+        if other.instance_id == instance_id or other.role == "structure":
+            continue
+        verts, faces = _world_vertices(other)
+        lo, hi = verts.min(axis=0), verts.max(axis=0)
+        if np.any(centre[:2] < lo[:2] - neighbourhood_m) or np.any(centre[:2] > hi[:2] + neighbourhood_m):
+            continue
+        shape = pb.createCollisionShape(pb.GEOM_MESH, vertices=verts.tolist(),
+                                        indices=faces.astype(np.int64).ravel().tolist(),
+                                        flags=pb.GEOM_FORCE_CONCAVE_TRIMESH, physicsClientId=client)
+        pb.createMultiBody(baseMass=0, baseCollisionShapeIndex=shape, physicsClientId=client)
+    mesh = get_library().mesh(obj.asset_id, obj.params)
+    local = mesh.vertices.astype(np.float64) * obj.scale
+    com = (local.min(axis=0) + local.max(axis=0)) / 2
+    shape = pb.createCollisionShape(pb.GEOM_MESH, vertices=(local - com).tolist(), physicsClientId=client)
+    yaw = math.radians(obj.yaw_deg)
+    q0 = pb.getQuaternionFromEuler([0, 0, yaw])
+    rz = np.array(pb.getMatrixFromQuaternion(q0)).reshape(3, 3)
+    start = centre + rz @ com + [0, 0, drop_m]
+    body = pb.createMultiBody(baseMass=0.2, baseCollisionShapeIndex=shape, basePosition=start.tolist(),
+                              baseOrientation=q0, physicsClientId=client)
+    pb.changeDynamics(body, -1, lateralFriction=0.8, rollingFriction=0.001, spinningFriction=0.001,
+                      physicsClientId=client)
+    for _ in range(int(seconds * 240)):
+        pb.stepSimulation(physicsClientId=client)
+    pos, q = pb.getBasePositionAndOrientation(body, physicsClientId=client)
+    r = np.array(pb.getMatrixFromQuaternion(q)).reshape(3, 3)
+    base_now = np.asarray(pos) - r @ com
+    drift = float(np.linalg.norm(base_now - centre))
+    tilt = math.degrees(math.acos(float(np.clip(r[2, 2], -1.0, 1.0))))
+    return SettleResult(drift_m=drift, tilt_deg=tilt)
+
+
+_CLIENT: list[int] = []
+
+
+def _client() -> int:
+    """This process's pybullet DIRECT client (connecting costs ~20 ms, so it is kept)."""
+    if not _CLIENT or not pb.isConnected(_CLIENT[0]):
+        _CLIENT[:] = [pb.connect(pb.DIRECT)]
+    return _CLIENT[0]

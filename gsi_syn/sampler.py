@@ -30,6 +30,7 @@ from gsi_syn.physics import settle
 from gsi_syn.placement import box_in_camera, min_clearance, object_box_world, support_margin
 from gsi_syn.render.base import Renderer, RenderOutput
 from gsi_syn.scene import Scene, SceneObject
+from gsi_syn.room import RoomConfig, sample_room_scene
 from gsi_syn.tabletop import TabletopConfig, sample_tabletop_scene
 
 SUBSET_CODES = {"tabletop": 1, "room": 2}
@@ -59,8 +60,11 @@ class GenerationConfig:
     png_compress_level: int = 6
     thresholds: CheckThresholds = field(default_factory=CheckThresholds)
     tabletop: TabletopConfig = field(default_factory=TabletopConfig)
-    #: attempts per record: parameter draws on one scene, then fresh scenes
+    room: RoomConfig = field(default_factory=RoomConfig)
+    #: attempts per record: rendered candidate edits and cheap (geometric) proposals on one
+    #: scene, then fresh scenes
     max_param_attempts: int = 12
+    max_proposals: int = 60
     max_scene_attempts: int = 40
 
     def __post_init__(self) -> None:
@@ -107,11 +111,14 @@ def unit_rng(cfg: GenerationConfig, unit: int) -> np.random.Generator:
 class _SceneState:
     """A sampled scene with its source render and per-object 'alone' renders, cached."""
 
-    def __init__(self, scene: Scene, renderer: Renderer):
+    def __init__(self, scene: Scene, renderer: Renderer, min_pixels: float):
         self.scene = scene
         self.renderer = renderer
         self.source = renderer.render(scene)
         self._alone: dict[int, RenderOutput] = {}
+        ids, n = np.unique(self.source.instances, return_counts=True)
+        #: ids with at least ``min_pixels`` visible pixels in the source image
+        self.visible = {int(i) for i, c in zip(ids, n) if i != 0 and c >= min_pixels}
 
     def alone(self, instance_id: int) -> RenderOutput:
         if instance_id not in self._alone:
@@ -119,13 +126,15 @@ class _SceneState:
         return self._alone[instance_id]
 
 
-def _propose(op: str, scene: Scene, rng: np.random.Generator, th: CheckThresholds) -> Proposal | None:
+def _propose(op: str, scene: Scene, rng: np.random.Generator, th: CheckThresholds,
+             visible: set[int]) -> Proposal | None:
+    """A proposal for ``op`` whose named objects are among ``visible`` (source-image ids)."""
     if op == "remove":
-        return propose_remove(scene, rng, th)
+        return propose_remove(scene, rng, th, visible=visible)
     if op == "perspective":
         return propose_perspective(scene, rng, th)
     lib = get_library()
-    candidates = unique_category_objects(scene)
+    candidates = [o for o in unique_category_objects(scene) if o.instance_id in visible]
     if op == "rotate":
         candidates = [o for o in candidates if lib.entry(o.asset_id).symmetry != "rotational"]
     if op == "receptacle_place":
@@ -139,13 +148,13 @@ def _propose(op: str, scene: Scene, rng: np.random.Generator, th: CheckThreshold
     if op == "camera_relative_move":
         return propose_camera_relative_move(scene, rng, th, target)
     if op == "object_relative_place":
-        return propose_object_relative_place(scene, rng, th, target)
+        return propose_object_relative_place(scene, rng, th, target, visible)
     if op == "rotate":
         return propose_rotate(scene, rng, th, target, lib.entry(target.asset_id).symmetry)
     if op == "scale":
         return propose_scale(scene, rng, th, target)
     if op == "receptacle_place":
-        return propose_receptacle_place(scene, rng, th, target)
+        return propose_receptacle_place(scene, rng, th, target, visible)
     raise ValueError(f"operation {op!r} is not implemented by the sampler")
 
 
@@ -246,6 +255,8 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
 def _sample_scene(cfg: GenerationConfig, rng: np.random.Generator) -> Scene:
     if cfg.subset == "tabletop":
         return sample_tabletop_scene(rng, cfg.resolution, cfg.resolution, cfg.tabletop)
+    if cfg.subset == "room":
+        return sample_room_scene(rng, cfg.resolution, cfg.resolution, cfg.room)
     raise ValueError(f"no scene sampler for subset {cfg.subset!r}")
 
 
@@ -261,11 +272,15 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
         record = None
         for _ in range(cfg.max_scene_attempts):
             if state is None:
-                state = _SceneState(_sample_scene(cfg, rng), renderer)
-            for _ in range(cfg.max_param_attempts):
-                p = _propose(op, state.scene, rng, cfg.thresholds)
+                state = _SceneState(_sample_scene(cfg, rng), renderer, cfg.thresholds.min_visible_area * area)
+            rendered = 0
+            for _ in range(cfg.max_proposals):
+                if rendered >= cfg.max_param_attempts:
+                    break
+                p = _propose(op, state.scene, rng, cfg.thresholds, state.visible)
                 if p is None:
                     continue
+                rendered += 1
                 target_render = renderer.render(p.target_scene)
                 target_alone = renderer.render(p.target_scene, only=[p.target_id]) if p.target_present else None
                 m = _measure(state, p, target_render, target_alone, area, cfg.thresholds)

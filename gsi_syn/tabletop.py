@@ -14,9 +14,9 @@ import numpy as np
 
 from gsi_bench.geometry import intrinsics_from_fov, look_at, project_points
 from gsi_syn.assets import get_library
-from gsi_syn.materials import sample_object_material, sample_surface_material
-from gsi_syn.placement import (footprint, object_box_world, polygons_overlap_any, support_height,
-                               support_polygon)
+from gsi_syn.materials import sample_surface_material
+from gsi_syn.placement import object_box_world
+from gsi_syn.scatter import scatter_objects, small_object_entries
 from gsi_syn.scene import Camera, Light, Scene, SceneObject
 
 TABLE_ID = 1
@@ -79,46 +79,11 @@ def sample_table_and_floor(rng: np.random.Generator, cfg: TabletopConfig) -> lis
 def place_objects(rng: np.random.Generator, cfg: TabletopConfig, table: SceneObject,
                   first_id: int = FIRST_OBJECT_ID) -> list[SceneObject]:
     """Sample ``cfg.num_objects`` objects resting upright on ``table`` without overlaps."""
-    lib = get_library()
-    entries = [e for e in lib.entries() if e.role in ("object", "receptacle") and "tabletop" in e.scenes
-               and max(e.size_m) * e.size_range[1] <= cfg.max_object_size]
-    receptacles = [e for e in entries if e.role == "receptacle"]
-    n_target = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
-    top = support_polygon(table)
-    minx, miny, maxx, maxy = top.bounds
-    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
-    hx, hy = (maxx - minx) / 2 * cfg.placement_extent, (maxy - miny) / 2 * cfg.placement_extent
-    inner = top.buffer(-cfg.edge_margin)
-    z = support_height(table)
-    placed: list[SceneObject] = []
-    polys = []
-    counts: dict[str, int] = {}
-    attempts = 0
-    while len(placed) < n_target and attempts < 40 * n_target:
-        attempts += 1
-        pool = entries if sum(o.role == "receptacle" for o in placed) >= cfg.min_receptacles else receptacles
-        entry = pool[int(rng.integers(len(pool)))]
-        if counts.get(entry.category, 0) >= cfg.max_repeats_per_category:
-            continue
-        scale = float(rng.uniform(*entry.size_range))
-        yaw = float(rng.uniform(0.0, 360.0))
-        pos = (float(rng.uniform(cx - hx, cx + hx)), float(rng.uniform(cy - hy, cy + hy)), z)
-        material, colour, colour_zh = sample_object_material(rng, entry.recolorable, list(entry.textures),
-                                                                  entry.category)
-        description = f"{colour} {entry.category}" if colour else entry.category
-        description_zh = f"{colour_zh}的{entry.category_zh}" if colour else entry.category_zh
-        obj = SceneObject(
-            instance_id=first_id + len(placed), asset_id=entry.id, category=entry.category,
-            category_zh=entry.category_zh, position=pos, yaw_deg=round(yaw, 3), scale=round(scale, 4),
-            material=material, role=entry.role, support_id=table.instance_id,
-            description=description, description_zh=description_zh)
-        fp = footprint(obj)
-        if not inner.contains(fp) or polygons_overlap_any(fp, polys, cfg.object_gap):
-            continue
-        placed.append(obj)
-        polys.append(fp)
-        counts[entry.category] = counts.get(entry.category, 0) + 1
-    return placed
+    n = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
+    return scatter_objects(rng, table, n, small_object_entries("tabletop", cfg.max_object_size),
+                           first_id=first_id, edge_margin=cfg.edge_margin, gap=cfg.object_gap,
+                           extent=cfg.placement_extent, max_repeats=cfg.max_repeats_per_category,
+                           min_receptacles=cfg.min_receptacles)
 
 
 def sample_light(rng: np.random.Generator, cfg: TabletopConfig) -> Light:

@@ -37,8 +37,8 @@ from gsi_syn.render import shaders
 from gsi_syn.render.base import RenderOutput
 from gsi_syn.scene import Camera, Scene, SceneObject
 
-__all__ = ["GLRenderer", "MeshLibrary", "opencv_projection", "light_clip_from_world",
-           "visible_region_vertices", "gl_available"]
+__all__ = ["GLRenderer", "MeshLibrary", "ShadowGrid", "opencv_projection", "plan_shadow_grid",
+           "light_clip_from_world", "shadow_casters", "visible_region_vertices", "gl_available"]
 
 
 class MeshLibrary(Protocol):
@@ -120,32 +120,121 @@ def _light_basis(direction: np.ndarray) -> np.ndarray:
     return np.stack([right, np.cross(fwd, right), fwd])
 
 
-def light_clip_from_world(direction: np.ndarray, caster_points: np.ndarray, receiver_points: np.ndarray,
-                          margin: float = 0.0) -> np.ndarray:
-    """4×4 float64 orthographic ``clip_from_world`` of a directional light travelling along
-    ``direction`` (world unit vector).
+@dataclass(frozen=True)
+class ShadowGrid:
+    """The scene-level half of the shadow-map set-up: light orientation, texel size and depth range.
 
-    The x/y window covers ``receiver_points`` (world ``(N, 3)``; the visible surfaces) plus
-    ``margin`` metres; the depth range covers ``caster_points`` and ``receiver_points``, nearest to
-    the light at clip ``z = -1``.
+    It depends only on the camera, the light and the scene's supports and structures (or, when it
+    has none, all its objects) — not on ``only=`` nor on where movable objects stand — and every
+    render places its shadow-map window on this grid in whole texels. So a caster that did not
+    change covers the same texels with the same depths, and the shadows of objects an edit did not
+    touch stay put (to floating-point rounding in the rasteriser).
+
+    ``rotation``: float64 ``(3, 3)`` ``light_from_world`` (row 2: the light's travel direction);
+    ``texel``: texel side (m); ``z_near`` / ``z_far``: depth range along the travel direction (m,
+    light frame). Casters nearer than ``z_near`` are clamped onto it (depth clamp), so they still
+    shadow everything behind them.
     """
-    rot = _light_basis(direction)
-    rec = np.asarray(receiver_points, np.float64) @ rot.T
-    allp = np.concatenate([rec, np.asarray(caster_points, np.float64) @ rot.T])
-    lo, hi = rec.min(axis=0)[:2] - margin, rec.max(axis=0)[:2] + margin
-    half = np.maximum((hi - lo) / 2, 1e-3)
-    mid = (hi + lo) / 2
-    z0, z1 = allp[:, 2].min(), allp[:, 2].max()
-    pad = max(1e-3, 0.01 * (z1 - z0))
-    z0, z1 = z0 - pad, z1 + pad
+
+    rotation: np.ndarray
+    texel: float
+    z_near: float
+    z_far: float
+
+
+def _footprint(points: np.ndarray, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Light-space x/y bounding rectangle ``(lo, hi)`` of world points ``(N, 3)``."""
+    xy = (np.asarray(points, np.float64) @ rotation.T)[:, :2]
+    return xy.min(axis=0), xy.max(axis=0)
+
+
+def plan_shadow_grid(camera: Camera, light_direction: np.ndarray, corners: np.ndarray, roles: list[str],
+                     size: int) -> ShadowGrid:
+    """The :class:`ShadowGrid` of a scene.
+
+    ``corners``: float64 ``(N, 8, 3)`` world bounding-box corners of all N scene objects;
+    ``roles``: their :attr:`SceneObject.role`. The stable part of the scene is its supports and
+    structures (all objects if there are none); the texel size lets ``size`` texels cover 1.25×
+    the light-space footprint of its shadow casters (the stable casters, else all casters) within
+    what the camera sees of it; the depth range covers it with 1 m (or one footprint) of headroom
+    towards the light.
+    """
+    rot = _light_basis(light_direction)
+    corners = np.asarray(corners, np.float64)
+    stable = np.array([r in ("support", "structure") for r in roles])
+    if not stable.any():
+        stable[:] = True
+    s_pts = corners[stable].reshape(-1, 3)
+    visible = visible_region_vertices(camera, s_pts.min(axis=0), s_pts.max(axis=0))
+    if len(visible) == 0:
+        visible = s_pts
+    casting = shadow_casters(corners[:, :, 2].min(axis=1), corners[:, :, 2].max(axis=1), light_direction)
+    pick = stable & casting
+    if not pick.any():
+        pick = casting
+    v_lo, v_hi = _footprint(visible, rot)
+    c_lo, c_hi = _footprint(corners[pick].reshape(-1, 3), rot)
+    lo, hi = np.maximum(v_lo, c_lo), np.minimum(v_hi, c_hi)
+    if np.any(hi <= lo):
+        lo, hi = v_lo, v_hi
+    extent = max(float(np.max(hi - lo)), 1e-3)
+    depth = np.concatenate([s_pts, visible]) @ rot[2]
+    headroom = max(1.0, extent)
+    pad = 0.01 * max(float(np.ptp(depth)), 0.1)
+    return ShadowGrid(rot, 1.25 * extent / size, float(depth.min()) - headroom, float(depth.max()) + pad)
+
+
+def light_clip_from_world(grid: ShadowGrid, caster_points: np.ndarray, receiver_points: np.ndarray,
+                          size: int, margin_texels: int = 3) -> tuple[np.ndarray, float] | None:
+    """Orthographic ``clip_from_world`` (4×4 float64) of one render's ``size``² shadow map, and
+    its texel side (m).
+
+    A receiver can only be in shadow where some caster lies between it and the light, i.e. inside
+    the casters' footprint seen from the light; so the window must cover the overlap of the
+    light-space rectangles of ``caster_points`` and ``receiver_points`` (world ``(N, 3)``; the
+    receivers being the visible part of the rendered objects), plus ``margin_texels``. It is
+    snapped to ``grid`` in whole texels; if it does not fit in ``size`` texels the texel side is
+    doubled until it does. ``None`` when the rectangles do not overlap (nothing to shadow).
+    """
+    c_lo, c_hi = _footprint(caster_points, grid.rotation)
+    r_lo, r_hi = _footprint(receiver_points, grid.rotation)
+    lo, hi = np.maximum(c_lo, r_lo), np.minimum(c_hi, r_hi)
+    if np.any(hi <= lo):
+        return None
+    texel = grid.texel
+    while True:
+        first = np.floor(lo / texel) - margin_texels
+        last = np.ceil(hi / texel) + margin_texels
+        if np.all(last - first <= size):
+            break
+        texel *= 2.0
+    origin = first * texel
+    half = 0.5 * size * texel
+    z0, z1 = grid.z_near, grid.z_far
     ortho = np.array([
-        [1 / half[0], 0, 0, -mid[0] / half[0]],
-        [0, 1 / half[1], 0, -mid[1] / half[1]],
+        [1 / half, 0, 0, -(origin[0] + half) / half],
+        [0, 1 / half, 0, -(origin[1] + half) / half],
         [0, 0, 2 / (z1 - z0), -(z1 + z0) / (z1 - z0)],
         [0, 0, 0, 1.0]])
     view = np.eye(4)
-    view[:3, :3] = rot
-    return ortho @ view
+    view[:3, :3] = grid.rotation
+    return ortho @ view, float(texel)
+
+
+def shadow_casters(boxes_min_z: np.ndarray, boxes_max_z: np.ndarray, light_direction: np.ndarray) -> np.ndarray:
+    """bool ``(N,)``: which of N objects (world bounding boxes' lowest / highest z, m) may cast a
+    shadow onto another. With the sun above the horizon, an object lying entirely at or below
+    the bottom of every other object (the floor) can shadow nothing else and is left out of the
+    shadow pass (it still receives shadows)."""
+    n = len(boxes_min_z)
+    keep = np.ones(n, bool)
+    if n < 2 or float(np.asarray(light_direction)[2]) >= 0.0:
+        return keep
+    for k in range(n):
+        others = np.delete(np.asarray(boxes_min_z, np.float64), k)
+        if boxes_max_z[k] <= others.min() + 1e-6:
+            keep[k] = False
+    return keep
 
 
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -205,6 +294,7 @@ def _is_closed_outward(vertices: np.ndarray, faces: np.ndarray) -> bool:
 _GL_SRGB8 = 0x8C41
 _GL_SRGB8_ALPHA8 = 0x8C43
 _GL_FRAMEBUFFER_SRGB = 0x8DB9
+_GL_DEPTH_CLAMP = 0x864F
 
 
 class _Targets:
@@ -437,7 +527,7 @@ class GLRenderer:
 
     name = "gl"
 
-    def __init__(self, library: MeshLibrary | None = None, *, shadow_map_size: int = 2048,
+    def __init__(self, library: MeshLibrary | None = None, *, shadow_map_size: int = 1024,
                  cache_size: int = 256):
         self._library = library
         self.shadow_map_size = int(shadow_map_size)
@@ -507,41 +597,47 @@ class GLRenderer:
         state = self._state()
         cam = scene.camera
         keep = None if only is None else {int(i) for i in only}
-        draws = []
+        everything = []
         for obj in scene.objects:
-            if keep is not None and obj.instance_id not in keep:
-                continue
             mesh = self._mesh(state, obj)
             m = obj.world_from_object()
-            draws.append(_Draw(obj, mesh, m, _world_corners(mesh.bounds, m)))
+            everything.append(_Draw(obj, mesh, m, _world_corners(mesh.bounds, m)))
+        draws = [d for d in everything if keep is None or d.obj.instance_id in keep]
         # small movable objects first, then supports, then walls / floor (front to back, mostly),
         # so that the large surfaces behind them fail the early depth test
         eye = cam.position
         draws.sort(key=lambda d: (_ROLE_ORDER.get(d.obj.role, 0),
                                   float(np.linalg.norm(d.corners.mean(axis=0) - eye)), d.obj.instance_id))
 
-        light_clip, texel = self._shadow_pass(state, scene, draws)
+        light_clip, texel = None, 0.0
+        if self.shadow_map_size > 0 and draws:
+            grid = plan_shadow_grid(cam, np.asarray(scene.light.direction, np.float64),
+                                    np.stack([d.corners for d in everything]),
+                                    [d.obj.role for d in everything], self.shadow_map_size)
+            light_clip, texel = self._shadow_pass(state, scene, grid, draws)
         targets = state.target(int(cam.width), int(cam.height))
         self._main_pass(state, scene, draws, targets, light_clip, texel)
         return self._read(targets)
 
-    def _shadow_pass(self, state: _GLState, scene: Scene, draws: list[_Draw]
+    def _shadow_pass(self, state: _GLState, scene: Scene, grid: ShadowGrid, draws: list[_Draw]
                      ) -> tuple[np.ndarray | None, float]:
-        """Fill the shadow map; returns the light's ``clip_from_world`` and its texel size (m),
-        or ``(None, 0)`` when there is nothing to shadow."""
-        if self.shadow_map_size <= 0 or not draws:
-            return None, 0.0
+        """Fill the shadow map with the drawn casters; returns the light's ``clip_from_world`` and
+        the texel size (m), or ``(None, 0)`` when nothing visible can be shadowed."""
         corners = np.concatenate([d.corners for d in draws])
         region = visible_region_vertices(scene.camera, corners.min(axis=0), corners.max(axis=0))
         if len(region) == 0:
             return None, 0.0
-        size = self.shadow_map_size
         direction = np.asarray(scene.light.direction, np.float64)
-        in_light = region @ _light_basis(direction).T
-        extent = max(float(np.ptp(in_light[:, 0])), float(np.ptp(in_light[:, 1])), 2e-3)
-        margin = 4.0 * extent / size  # room for the PCF kernel and the normal offset
-        light_clip = light_clip_from_world(direction, corners, region, margin=margin)
-        texel = (extent + 2 * margin) / size
+        casting = shadow_casters(np.array([d.corners[:, 2].min() for d in draws]),
+                                 np.array([d.corners[:, 2].max() for d in draws]), direction)
+        casters = [d for d, c in zip(draws, casting) if c]
+        if not casters:
+            return None, 0.0
+        size = self.shadow_map_size
+        fit = light_clip_from_world(grid, np.concatenate([d.corners for d in casters]), region, size)
+        if fit is None:
+            return None, 0.0
+        light_clip, texel = fit
 
         ctx = state.ctx
         shadow = state.shadow(size)
@@ -551,12 +647,14 @@ class GLRenderer:
         ctx.front_face = "ccw"
         ctx.cull_face = "back"
         ctx.polygon_offset = (1.5, 2.0)  # slope-scaled + constant depth bias
+        ctx.enable_direct(_GL_DEPTH_CLAMP)  # casters nearer the light than z_near still occlude
         uniforms = state.shadow_prog.u
-        for d in draws:
+        for d in casters:
             _set_culling(ctx, d.mesh.closed)
             uniforms["u_light_clip_from_obj"] = _mat4(light_clip @ d.world_from_object)
             d.mesh.shadow_vao.render()
         ctx.polygon_offset = (0.0, 0.0)
+        ctx.disable_direct(_GL_DEPTH_CLAMP)
         return light_clip, texel
 
     def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: _Targets,
@@ -612,7 +710,6 @@ class GLRenderer:
             elif mat.texture:
                 self._material_texture(state, mat.texture).use(location=0)
                 object_uniforms["u_tex_scale"] = float(mat.texture_scale)
-                object_uniforms["u_obj_from_world"] = _mat4(np.linalg.inv(m))
                 segments = [(shaders.TEX_AXIS, 0, na), (shaders.TEX_TRIPLANAR, na, nf - na)]
             else:
                 state.white.use(location=0)

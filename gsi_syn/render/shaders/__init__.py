@@ -25,7 +25,11 @@ texture fetch costs about a millisecond per 512² screen):
 
 Shadows (compile-time ``SHADOWS``): 2×2 taps half a texel apart on a depth-compare texture with
 linear filtering (each a bilinear 2×2 comparison), i.e. a tent filter over 3×3 texels; the
-receiver is pushed ``u_normal_offset`` metres along its normal before the lookup.
+receiver is pushed ``u_normal_offset`` metres along its normal before the lookup; outside the
+map's window (which covers only the shadow casters' footprint) a point is lit.
+
+Everything affine in the object position (shadow-map coordinates, tri-planar coordinates, camera
+``z``) is computed per vertex and interpolated, which is exact and spares per-pixel work.
 
 Shadow pass (``SHADOW_VS`` / ``SHADOW_FS``): depth only, orthographic light frustum.
 """
@@ -40,20 +44,34 @@ uniform mat4 u_clip_from_obj;   // projection * cam_from_world * world_from_obje
 uniform mat4 u_world_from_obj;
 uniform mat3 u_normal_world;    // inverse-transpose of the 3x3 of u_world_from_obj
 uniform vec4 u_cam_z_row;       // third row of cam_from_obj: camera z = dot(row.xyz, p) + row.w
+uniform vec3 u_cam_pos;         // world camera centre
+uniform vec3 u_to_light;        // world unit vector towards the light
+uniform mat4 u_light_clip_from_world;
+uniform float u_normal_offset;  // m, receiver offset along its normal before the shadow lookup
+uniform float u_tex_scale;      // tri-planar: repeats per metre
 
 in vec3 in_pos;
 in vec3 in_normal;
 in vec2 in_uv;
 
-out vec3 v_world;
-out vec3 v_normal;
+out vec3 v_normal;      // world
+out vec3 v_half;        // world, unnormalised Blinn half vector
+out vec3 v_shadow;      // shadow-map coordinates in [0, 1]^3
+out vec3 v_obj;         // object coordinates x texture repeats per metre
+out vec3 v_obj_normal;  // object-space normal
 out vec2 v_uv;
 out float v_zcam;
 
 void main() {
     gl_Position = u_clip_from_obj * vec4(in_pos, 1.0);
-    v_world = (u_world_from_obj * vec4(in_pos, 1.0)).xyz;
+    vec3 world = (u_world_from_obj * vec4(in_pos, 1.0)).xyz;
     v_normal = u_normal_world * in_normal;
+    v_half = normalize(u_cam_pos - world) + u_to_light;
+    // all maps below are affine, so interpolating them per pixel is exact
+    vec3 offset = world + normalize(v_normal) * u_normal_offset;
+    v_shadow = (u_light_clip_from_world * vec4(offset, 1.0)).xyz * 0.5 + 0.5;
+    v_obj = in_pos * u_tex_scale;
+    v_obj_normal = in_normal;
     v_uv = in_uv;
     v_zcam = dot(u_cam_z_row.xyz, in_pos) + u_cam_z_row.w;
 }
@@ -62,22 +80,18 @@ void main() {
 _MAIN_FS_BODY = """
 uniform vec3 u_albedo;         // linear base colour (material x mesh)
 uniform sampler2D u_tex;       // sRGB texture: samples come back linear
-uniform mat4 u_obj_from_world; // tri-planar: object coordinates of a world point
-uniform float u_tex_scale;     // tri-planar: repeats per metre
 uniform float u_specular;
 uniform uint u_id;
-
 uniform vec3 u_to_light;       // world unit vector towards the light
 uniform vec3 u_light_rgb;      // linear light colour x intensity
 uniform float u_ambient;
-uniform vec3 u_cam_pos;        // world camera centre
-
 uniform sampler2DShadow u_shadow;
-uniform mat4 u_light_clip_from_world;
-uniform float u_normal_offset; // m, receiver offset along its normal before the lookup
 
-in vec3 v_world;
 in vec3 v_normal;
+in vec3 v_half;
+in vec3 v_shadow;
+in vec3 v_obj;
+in vec3 v_obj_normal;
 in vec2 v_uv;
 in float v_zcam;
 
@@ -85,37 +99,37 @@ layout(location = 0) out vec4 f_color;
 layout(location = 1) out uint f_id;
 layout(location = 2) out float f_depth;
 
-vec3 albedo(vec3 n_world) {
+vec3 albedo() {
 #if TEX_MODE == 1
     return u_albedo * texture(u_tex, v_uv).rgb;
-#elif TEX_MODE == 2 || TEX_MODE == 3
-    vec3 p = (u_obj_from_world * vec4(v_world, 1.0)).xyz * u_tex_scale;
-    vec3 a = abs(mat3(u_obj_from_world) * n_world);
-#if TEX_MODE == 2
-    vec3 w = a * a;
+#elif TEX_MODE == 2
+    vec3 w = v_obj_normal * v_obj_normal;
     w = w * w;
     w = max(w / (w.x + w.y + w.z) - 0.05, 0.0);
-    vec3 t = w.x * texture(u_tex, p.yz).rgb + w.y * texture(u_tex, p.xz).rgb
-           + w.z * texture(u_tex, p.xy).rgb;
+    vec3 t = w.x * texture(u_tex, v_obj.yz).rgb + w.y * texture(u_tex, v_obj.xz).rgb
+           + w.z * texture(u_tex, v_obj.xy).rgb;
     return u_albedo * t / (w.x + w.y + w.z);
-#else
-    vec2 q = a.x >= max(a.y, a.z) ? p.yz : (a.y >= a.z ? p.xz : p.xy);
+#elif TEX_MODE == 3
+    vec3 a = abs(v_obj_normal);
+    vec2 q = a.x >= max(a.y, a.z) ? v_obj.yz : (a.y >= a.z ? v_obj.xz : v_obj.xy);
     return u_albedo * texture(u_tex, q).rgb;
-#endif
 #else
     return u_albedo;
 #endif
 }
 
-float lit_fraction(vec3 n) {
+float lit_fraction() {
 #if SHADOWS
-    vec3 s = (u_light_clip_from_world * vec4(v_world + n * u_normal_offset, 1.0)).xyz * 0.5 + 0.5;
-    if (s.x < 0.0 || s.x > 1.0 || s.y < 0.0 || s.y > 1.0 || s.z > 1.0) return 1.0;
+    // 2x2 taps half a texel apart, each a bilinear 2x2 depth comparison: a tent over 3x3 texels
     vec2 h = 0.5 / vec2(textureSize(u_shadow, 0));
-    return 0.25 * (texture(u_shadow, vec3(s.x - h.x, s.y - h.y, s.z))
-                 + texture(u_shadow, vec3(s.x + h.x, s.y - h.y, s.z))
-                 + texture(u_shadow, vec3(s.x - h.x, s.y + h.y, s.z))
-                 + texture(u_shadow, vec3(s.x + h.x, s.y + h.y, s.z)));
+    vec3 s = v_shadow;
+    float pcf = 0.25 * (texture(u_shadow, vec3(s.x - h.x, s.y - h.y, s.z))
+                      + texture(u_shadow, vec3(s.x + h.x, s.y - h.y, s.z))
+                      + texture(u_shadow, vec3(s.x - h.x, s.y + h.y, s.z))
+                      + texture(u_shadow, vec3(s.x + h.x, s.y + h.y, s.z)));
+    // outside the map's window (the casters' footprint) nothing is between us and the light
+    float inside = step(0.0, s.x) * step(s.x, 1.0) * step(0.0, s.y) * step(s.y, 1.0);
+    return mix(1.0, pcf, inside);
 #else
     return 1.0;
 #endif
@@ -124,13 +138,12 @@ float lit_fraction(vec3 n) {
 void main() {
     vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) n = -n;
-    vec3 a = albedo(n);
+    vec3 a = albedo();
     float ndl = max(dot(n, u_to_light), 0.0);
-    vec3 h = normalize(normalize(u_cam_pos - v_world) + u_to_light);
-    float c = max(dot(n, h), 0.0);
+    float c = max(dot(n, normalize(v_half)), 0.0);
     c *= c; c *= c; c *= c; c *= c;                       // (n.h)^16
     float spec = ndl > 0.0 ? u_specular * c * c * c : 0.0;  // (n.h)^48
-    vec3 rgb = u_ambient * a + lit_fraction(n) * u_light_rgb * (ndl * a + spec);
+    vec3 rgb = u_ambient * a + lit_fraction() * u_light_rgb * (ndl * a + spec);
     f_color = vec4(rgb, 1.0);
     f_id = u_id;
     f_depth = v_zcam;

@@ -1,0 +1,215 @@
+"""Room scene sampler: a floor, three walls, 2–4 pieces of furniture against the walls or free
+standing (tables, shelves, cabinets, counters, sofas, beds), small objects on their tops, a
+sun light through the open side, and a camera at eye height looking into the room.
+
+World frame: the floor is ``z = 0`` centred at the origin; the back wall is at ``y = +D/2``,
+the side walls at ``x = ±W/2``; the viewer stands near the open side ``y = -D/2`` looking
+toward ``+y``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gsi_bench.geometry import intrinsics_from_fov, look_at
+from gsi_syn.assets import get_library
+from gsi_syn.materials import sample_surface_material
+from gsi_syn.placement import footprint, object_box_world, polygons_overlap_any
+from gsi_syn.scatter import scatter_objects, small_object_entries
+from gsi_syn.scene import Camera, Light, Scene, SceneObject
+from gsi_syn.tabletop import _box_points
+
+FLOOR_ID = 2
+WALL_IDS = (3, 4, 5)
+FIRST_FURNITURE_ID = 20
+FIRST_OBJECT_ID = 100
+
+#: Furniture the sampler draws from: asset id → (English, Chinese) category, where it may stand.
+FURNITURE = {
+    "proc/table": ("table", "桌子", "free"),
+    "proc/shelf": ("shelf", "置物架", "wall"),
+    "proc/cabinet": ("cabinet", "柜子", "wall"),
+    "proc/counter": ("counter", "台面", "wall"),
+    "proc/sofa": ("sofa", "沙发", "wall"),
+    "proc/bed": ("bed", "床", "wall"),
+}
+
+
+@dataclass(frozen=True)
+class RoomConfig:
+    """Sampling ranges of a room scene (m, degrees)."""
+
+    width: tuple[float, float] = (3.6, 5.0)
+    depth: tuple[float, float] = (3.4, 4.6)
+    wall_height: tuple[float, float] = (2.5, 2.8)
+    num_furniture: tuple[int, int] = (2, 4)
+    objects_per_support: tuple[int, int] = (1, 3)
+    max_object_size: float = 0.35
+    max_repeats_per_category: int = 2
+    #: keep this much floor free in front of the open side, for the viewer
+    viewer_clearance: float = 1.4
+    camera_height: tuple[float, float] = (1.35, 1.7)
+    #: horizontal distance (m) from the focus furniture's objects to the camera, and the spread
+    #: of viewing directions (deg) around the furniture's front
+    view_distance: tuple[float, float] = (1.0, 1.8)
+    view_azimuth: float = 35.0
+    fov_x: tuple[float, float] = (55.0, 70.0)
+    #: furniture taller than this would put its top (where objects stand) out of view
+    max_support_height: float = 1.2
+    light_elevation: tuple[float, float] = (35.0, 60.0)
+    light_intensity: tuple[float, float] = (0.7, 1.0)
+    ambient: tuple[float, float] = (0.35, 0.5)
+
+
+def _u(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
+    return float(rng.uniform(lo_hi[0], lo_hi[1]))
+
+
+def _uniform(rng: np.random.Generator, lo: float, hi: float) -> float | None:
+    """A uniform draw in [lo, hi], or None when the interval is empty (the piece does not fit)."""
+    return float(rng.uniform(lo, hi)) if hi >= lo else None
+
+
+def _structure(rng: np.random.Generator, cfg: RoomConfig) -> tuple[list[SceneObject], float, float]:
+    lib = get_library()
+    # a 10 cm grid of room sizes keeps the number of distinct floor / wall meshes small
+    W, D, H = (round(_u(rng, r) * 10) / 10 for r in (cfg.width, cfg.depth, cfg.wall_height))
+    floor = SceneObject(FLOOR_ID, "proc/floor", "floor", (0.0, 0.0, 0.0), role="structure", category_zh="地板",
+                        params={"width": round(W + 0.4, 4), "depth": round(D + 0.4, 4)},
+                        material=sample_surface_material(rng, list(lib.entry("proc/floor").textures)))
+    wall_material = sample_surface_material(rng, list(lib.entry("proc/wall").textures), (0.85, 1.0))
+    t = 0.1
+    walls = [
+        SceneObject(WALL_IDS[0], "proc/wall", "wall", (0.0, D / 2 + t / 2, 0.0), 0.0, category_zh="墙",
+                    params={"width": round(W + 2 * t, 4), "height": round(H, 4), "thickness": t},
+                    role="structure", material=wall_material),
+        SceneObject(WALL_IDS[1], "proc/wall", "wall", (-W / 2 - t / 2, 0.0, 0.0), 90.0, category_zh="墙",
+                    params={"width": round(D, 4), "height": round(H, 4), "thickness": t},
+                    role="structure", material=wall_material),
+        SceneObject(WALL_IDS[2], "proc/wall", "wall", (W / 2 + t / 2, 0.0, 0.0), -90.0, category_zh="墙",
+                    params={"width": round(D, 4), "height": round(H, 4), "thickness": t},
+                    role="structure", material=wall_material),
+    ]
+    return [floor, *walls], W, D
+
+
+def _furniture_params(rng: np.random.Generator, asset_id: str, cfg: RoomConfig) -> dict[str, float]:
+    entry = get_library().entry(asset_id)
+    out = {}
+    for name, (lo, hi) in sorted(entry.param_ranges.items()):
+        if name == "height":
+            hi = min(hi, cfg.max_support_height)
+            lo = min(lo, hi)
+        v = float(rng.uniform(lo, hi))
+        # whole boards; lengths on a 5 cm grid so generated meshes are reused across scenes
+        out[name] = float(round(v)) if name == "boards" else min(max(round(v * 20) / 20, lo), hi)
+    return out
+
+
+def _rectangle(x: float, y: float, w: float, d: float, yaw_deg: float):
+    """A ``w × d`` rectangle centred at (x, y), rotated by ``yaw_deg`` (shapely Polygon)."""
+    from shapely.geometry import Polygon
+
+    from gsi_bench.geometry import rot_z
+
+    corners = np.array([[-w / 2, -d / 2], [w / 2, -d / 2], [w / 2, d / 2], [-w / 2, d / 2]])
+    return Polygon(corners @ rot_z(yaw_deg)[:2, :2].T + [x, y])
+
+
+def _place_furniture(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float) -> list[SceneObject]:
+    n = int(rng.integers(cfg.num_furniture[0], cfg.num_furniture[1] + 1))
+    ids = list(FURNITURE)
+    order = [ids[i] for i in rng.permutation(len(ids))]
+    placed: list[SceneObject] = []
+    polys = []
+    lib = get_library()
+    for asset_id in order:
+        if len(placed) >= n:
+            break
+        category, category_zh, where = FURNITURE[asset_id]
+        for _ in range(25):
+            params = _furniture_params(rng, asset_id, cfg)
+            w, d = params["width"], params["depth"]
+            lo_y = -D / 2 + cfg.viewer_clearance
+            if where == "free":
+                yaw = float(rng.choice([0.0, 90.0]))
+                x, y = _uniform(rng, -W / 2 + 0.6, W / 2 - 0.6), _uniform(rng, lo_y + 0.3, D / 2 - 0.6)
+            else:
+                wall = int(rng.integers(3))
+                if wall == 0:   # back wall, facing -y (toward the viewer)
+                    yaw, x, y = 0.0, _uniform(rng, -W / 2 + w / 2, W / 2 - w / 2), D / 2 - d / 2 - 0.02
+                elif wall == 1:  # left wall, facing +x
+                    yaw, x, y = 90.0, -W / 2 + d / 2 + 0.02, _uniform(rng, lo_y + w / 2, D / 2 - w / 2)
+                else:            # right wall, facing -x
+                    yaw, x, y = -90.0, W / 2 - d / 2 - 0.02, _uniform(rng, lo_y + w / 2, D / 2 - w / 2)
+            if x is None or y is None:
+                continue
+            obj = SceneObject(FIRST_FURNITURE_ID + len(placed), asset_id, category, (round(x, 4), round(y, 4), 0.0),
+                              yaw, category_zh=category_zh, params=params, role="support",
+                              description=category, description_zh=category_zh,
+                              material=sample_surface_material(rng, list(lib.entry(asset_id).textures)))
+            fp = _rectangle(x, y, w, d, yaw)  # the piece's nominal footprint: no mesh needed yet
+            inside = fp.bounds[0] > -W / 2 and fp.bounds[2] < W / 2 and fp.bounds[1] > -D / 2 + cfg.viewer_clearance \
+                and fp.bounds[3] < D / 2
+            if inside and not polygons_overlap_any(fp, polys, 0.25):
+                placed.append(obj)
+                polys.append(fp)
+                break
+    return placed
+
+
+def _camera(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float, furniture: list[SceneObject],
+            objects: list[SceneObject], width: int, height: int) -> Camera:
+    """Eye-height camera in front of one piece of furniture (the focus), aimed at the objects on
+    it from ``cfg.view_distance`` away, within ``cfg.view_azimuth`` of the piece's front."""
+    from shapely.geometry import Point
+
+    holders = [f for f in furniture if any(o.support_id == f.instance_id for o in objects)] or furniture
+    focus = holders[int(rng.integers(len(holders)))]
+    on_it = [o for o in objects if o.support_id == focus.instance_id] or [focus]
+    pts = np.concatenate([_box_points(object_box_world(o)) for o in on_it])
+    look = (pts.min(axis=0) + pts.max(axis=0)) / 2
+    blocked = [footprint(f).buffer(0.25) for f in furniture]
+    fov = _u(rng, cfg.fov_x)
+    eye = None
+    for _ in range(40):
+        az = math.radians(focus.yaw_deg - 90.0 + _u(rng, (-cfg.view_azimuth, cfg.view_azimuth)))
+        r = _u(rng, cfg.view_distance)
+        cand = np.array([look[0] + r * math.cos(az), look[1] + r * math.sin(az), _u(rng, cfg.camera_height)])
+        inside = -W / 2 + 0.2 < cand[0] < W / 2 - 0.2 and -D / 2 - 0.3 < cand[1] < D / 2 - 0.2
+        if inside and not any(b.contains(Point(cand[:2])) for b in blocked):
+            eye = cand
+            break
+    if eye is None:  # fall back to the open side of the room
+        eye = np.array([look[0], -D / 2 - 0.2, _u(rng, cfg.camera_height)])
+    K = intrinsics_from_fov(width, height, fov)
+    return Camera.create(K, look_at(eye, look), width, height, near=0.05, far=30.0)
+
+
+def _light(rng: np.random.Generator, cfg: RoomConfig) -> Light:
+    elev = math.radians(_u(rng, cfg.light_elevation))
+    az = math.radians(float(rng.uniform(40.0, 140.0)))  # from the open (viewer) side, like a window
+    direction = (-math.cos(elev) * math.cos(az), math.cos(elev) * math.sin(az), -math.sin(elev))
+    return Light(direction=tuple(round(d, 6) for d in direction), intensity=round(_u(rng, cfg.light_intensity), 4),
+                 ambient=round(_u(rng, cfg.ambient), 4), color=(1.0, 0.98, 0.95))
+
+
+def sample_room_scene(rng: np.random.Generator, width: int, height: int, cfg: RoomConfig = RoomConfig()) -> Scene:
+    """One room scene (no render). Deterministic given the generator state."""
+    structure, W, D = _structure(rng, cfg)
+    furniture = _place_furniture(rng, cfg, W, D)
+    entries = small_object_entries("room", cfg.max_object_size)
+    counts: dict[str, int] = {}
+    objects: list[SceneObject] = []
+    for piece in furniture:
+        n = int(rng.integers(cfg.objects_per_support[0], cfg.objects_per_support[1] + 1))
+        objects += scatter_objects(rng, piece, n, entries, first_id=FIRST_OBJECT_ID + len(objects),
+                                   edge_margin=0.03, gap=0.03, extent=0.9,
+                                   max_repeats=cfg.max_repeats_per_category, counts=counts)
+    light = _light(rng, cfg)
+    camera = _camera(rng, cfg, W, D, furniture, objects, width, height)
+    return Scene(subset="room", objects=[*structure, *furniture, *objects], light=light, camera=camera,
+                 background=(0.9, 0.9, 0.92), asset_manifest_sha256=get_library().manifest_sha256)

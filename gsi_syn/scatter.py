@@ -1,0 +1,70 @@
+"""Scatter small objects on a support surface: upright, random yaw, no overlaps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gsi_syn.assets import AssetEntry
+from gsi_syn.materials import sample_object_material
+from gsi_syn.placement import footprint, polygons_overlap_any, support_region
+from gsi_syn.scene import SceneObject
+
+
+def scatter_objects(rng: np.random.Generator, support: SceneObject, n: int, entries: Sequence[AssetEntry], *,
+                    first_id: int, edge_margin: float = 0.04, gap: float = 0.03, extent: float = 1.0,
+                    max_repeats: int = 2, min_receptacles: int = 0,
+                    counts: dict[str, int] | None = None) -> list[SceneObject]:
+    """Up to ``n`` objects drawn from ``entries`` resting on ``support``'s top surface.
+
+    Positions are uniform in the central ``extent`` fraction of the surface's bounding box;
+    a candidate is kept only when its footprint lies ``edge_margin`` (m) inside the surface and
+    ``gap`` (m) away from the others. The first ``min_receptacles`` objects are receptacles.
+    ``counts`` (category → number in the scene) is updated in place so repeats can be limited
+    across several supports. Instance ids are ``first_id, first_id + 1, …``.
+    """
+    counts = {} if counts is None else counts
+    receptacles = [e for e in entries if e.role == "receptacle"]
+    region, z = support_region(support)
+    minx, miny, maxx, maxy = region.bounds
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    hx, hy = (maxx - minx) / 2 * extent, (maxy - miny) / 2 * extent
+    inner = region.buffer(-edge_margin)
+    placed: list[SceneObject] = []
+    polys = []
+    attempts = 0
+    while len(placed) < n and attempts < 40 * max(n, 1):
+        attempts += 1
+        need_receptacle = sum(o.role == "receptacle" for o in placed) < min_receptacles and receptacles
+        pool = receptacles if need_receptacle else entries
+        entry = pool[int(rng.integers(len(pool)))]
+        if counts.get(entry.category, 0) >= max_repeats:
+            continue
+        scale = float(rng.uniform(*entry.size_range))
+        yaw = float(rng.uniform(0.0, 360.0))
+        pos = (float(rng.uniform(cx - hx, cx + hx)), float(rng.uniform(cy - hy, cy + hy)), z)
+        material, colour, colour_zh = sample_object_material(rng, entry.recolorable, list(entry.textures),
+                                                             entry.category)
+        obj = SceneObject(
+            instance_id=first_id + len(placed), asset_id=entry.id, category=entry.category,
+            category_zh=entry.category_zh, position=pos, yaw_deg=round(yaw, 3), scale=round(scale, 4),
+            material=material, role=entry.role, support_id=support.instance_id,
+            description=f"{colour} {entry.category}" if colour else entry.category,
+            description_zh=f"{colour_zh}的{entry.category_zh}" if colour else entry.category_zh)
+        fp = footprint(obj)
+        if not inner.contains(fp) or polygons_overlap_any(fp, polys, gap):
+            continue
+        placed.append(obj)
+        polys.append(fp)
+        counts[entry.category] = counts.get(entry.category, 0) + 1
+    return placed
+
+
+def small_object_entries(scene_type: str, max_size: float) -> list[AssetEntry]:
+    """Movable objects and receptacles of the library that suit ``scene_type`` and whose largest
+    extent (at the top of their scale range) is at most ``max_size`` (m)."""
+    from gsi_syn.assets import get_library
+
+    return [e for e in get_library().entries() if e.role in ("object", "receptacle") and scene_type in e.scenes
+            and max(e.size_m) * e.size_range[1] <= max_size]

@@ -1,0 +1,185 @@
+"""Where the data is: resolve a folder or Hub id, read the card's configs, list the shards.
+
+A dataset folder follows DESIGN §5: ``data/<config>/<split>-NNNNN-of-MMMMM.parquet`` plus, when a
+builder wrote it, a ``README.md`` card whose YAML front matter lists ``configs`` with their
+``data_files`` (``[{split, path}]``; ``path`` a glob or a list of globs, relative to the root).
+Without a card the folder structure itself defines the configs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gsi_bench.hub_io import SHARD_RE
+from gsi_bench.schema import SPLITS
+
+
+class InputError(Exception):
+    """The input cannot be validated at all (not found, not a dataset): a usage error."""
+
+
+@dataclass
+class ShardInfo:
+    """One Parquet shard: ``rel`` is its POSIX path relative to the root."""
+
+    path: Path
+    rel: str
+    config: str
+    split: str
+    index: int | None = None
+    total: int | None = None
+
+
+@dataclass
+class Layout:
+    """The configs (name → {split → [glob]}) and the shards they reference."""
+
+    root: Path
+    configs: dict[str, dict[str, list[str]]]
+    from_card: bool
+    shards: list[ShardInfo] = field(default_factory=list)
+    #: (check message, file) problems found while reading the layout
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def resolve_input(source: str) -> tuple[Path, str]:
+    """A local folder, or a Hub dataset id resolved through the local Hugging Face cache.
+
+    Returns ``(root, description)``. Raises :class:`InputError` with a clear message otherwise.
+    """
+    p = Path(source)
+    if p.exists():
+        if not p.is_dir():
+            raise InputError(f"{source} is not a folder")
+        return p, str(p)
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", source):
+        try:
+            from huggingface_hub import snapshot_download
+        except ImportError as err:  # pragma: no cover - dependency of the package
+            raise InputError("huggingface_hub is needed to resolve a Hub id") from err
+        try:
+            path = snapshot_download(source, repo_type="dataset")
+        except Exception:  # noqa: BLE001 - offline or unknown repo: try the cache only
+            try:
+                path = snapshot_download(source, repo_type="dataset", local_files_only=True)
+            except Exception as err:  # noqa: BLE001
+                raise InputError(
+                    f"{source!r} is neither a local folder nor a Hub dataset available here "
+                    f"(no network access and no copy in the Hugging Face cache: {err})") from err
+        return Path(path), f"{source} (snapshot {path})"
+    raise InputError(f"{source!r} is neither an existing folder nor a Hub id like 'gsi-bench/syn'")
+
+
+def read_card_configs(root: Path) -> dict[str, dict[str, list[str]]] | None:
+    """The ``configs`` of ``root/README.md``'s YAML header as {config: {split: [globs]}}, or
+    None when there is no card or it lists no configs. Raises ValueError on a malformed card."""
+    card = root / "README.md"
+    if not card.exists():
+        return None
+    text = card.read_text(encoding="utf-8")
+    m = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", text, flags=re.S)
+    if not m:
+        return None
+    import yaml
+
+    try:
+        meta = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"README.md YAML header does not parse: {err}") from err
+    configs = meta.get("configs") if isinstance(meta, dict) else None
+    if not configs:
+        return None
+    out: dict[str, dict[str, list[str]]] = {}
+    for c in configs:
+        if not isinstance(c, dict) or "config_name" not in c:
+            raise ValueError(f"README.md config entry without config_name: {c!r}")
+        files = c.get("data_files", [])
+        splits: dict[str, list[str]] = {}
+        if isinstance(files, str):
+            files = [{"split": "train", "path": files}]
+        for entry in files:
+            if isinstance(entry, str):
+                entry = {"split": "train", "path": entry}
+            paths = entry.get("path", [])
+            splits.setdefault(str(entry.get("split", "train")), []).extend(
+                [paths] if isinstance(paths, str) else list(paths))
+        out[str(c["config_name"])] = splits
+    return out
+
+
+def discover(root: Path) -> Layout:
+    """Read the configs (card first, folder structure otherwise) and assign shards to them."""
+    files = sorted(p for p in (root / "data").rglob("*") if p.is_file()) if (root / "data").is_dir() else []
+    rels = {p.relative_to(root).as_posix(): p for p in files}
+    problems: list[tuple[str, str]] = []
+    try:
+        card = read_card_configs(root)
+    except ValueError as err:
+        card = None
+        problems.append((str(err), "README.md"))
+    shards: list[ShardInfo] = []
+    if card is not None:
+        claimed: set[str] = set()
+        for config, splits in card.items():
+            for split, globs in splits.items():
+                for pattern in globs:
+                    hits = [r for r in rels if fnmatch.fnmatchcase(r, pattern) and not _hidden(r)]
+                    if not hits:
+                        problems.append((f"config {config!r} split {split!r}: data_files {pattern!r} matches no file", "README.md"))
+                    for r in hits:
+                        claimed.add(r)
+                        shards.append(_shard(rels[r], r, config, split, problems))
+        for r in rels:
+            if r.endswith(".parquet") and r not in claimed and not _hidden(r):
+                problems.append(("shard is not referenced by any config of README.md", r))
+        layout = Layout(root, card, True, shards, problems)
+    else:
+        configs: dict[str, dict[str, list[str]]] = {}
+        for r, p in rels.items():
+            if _hidden(r):
+                continue
+            parts = r.split("/")
+            if len(parts) != 3 or not r.endswith(".parquet"):
+                problems.append(("unexpected file: shards live at data/<config>/<split>-NNNNN-of-MMMMM.parquet", r))
+                continue
+            m = SHARD_RE.match(parts[2])
+            split = m.group("split") if m else parts[2].split("-")[0]
+            configs.setdefault(parts[1], {}).setdefault(split, []).append(r)
+            shards.append(_shard(p, r, parts[1], split, problems))
+        layout = Layout(root, configs, False, shards, problems)
+    if not layout.shards and not problems:
+        problems.append(("no Parquet shards under data/", "data"))
+    return layout
+
+
+def _hidden(rel: str) -> bool:
+    """Temp files of an interrupted atomic write (``.name.tmp``) are not part of the dataset."""
+    return any(part.startswith(".") for part in rel.split("/"))
+
+
+def _shard(path: Path, rel: str, config: str, split: str, problems: list[tuple[str, str]]) -> ShardInfo:
+    m = SHARD_RE.match(path.name)
+    if not m:
+        problems.append(("shard name is not <split>-NNNNN-of-MMMMM.parquet", rel))
+        return ShardInfo(path, rel, config, split)
+    if m.group("split") != split:
+        problems.append((f"file name says split {m.group('split')!r} but the config assigns it to {split!r}", rel))
+    if split not in SPLITS:
+        problems.append((f"split {split!r} is not one of {SPLITS}", rel))
+    return ShardInfo(path, rel, config, split, int(m.group("index")), int(m.group("total")))
+
+
+def missing_by_numbering(shards: list[ShardInfo]) -> list[str]:
+    """Shard paths implied by ``-NNNNN-of-MMMMM`` numbering that are absent (per folder and split)."""
+    groups: dict[tuple[str, str, int], set[int]] = {}
+    for s in shards:
+        if s.index is not None and s.total is not None:
+            folder = s.rel.rsplit("/", 1)[0]
+            groups.setdefault((folder, s.split, s.total), set()).add(s.index)
+    missing = []
+    for (folder, split, total), have in sorted(groups.items()):
+        missing += [f"{folder}/{split}-{i:05d}-of-{total:05d}.parquet" for i in range(total) if i not in have]
+    return missing
