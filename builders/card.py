@@ -19,7 +19,7 @@ import yaml
 
 from builders.layout import ConfigFiles, discover_configs
 from gsi_bench.operations import OPERATION_FRAME, OPERATIONS
-from gsi_bench.schema import field_docs_markdown, features
+from gsi_bench.schema import features, field_docs_markdown
 
 CARD_FILE = "README.md"
 EVAL_FILE = "eval.yaml"

@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import datasets
 
@@ -106,7 +106,7 @@ class GsiSyn(datasets.GeneratorBasedBuilder):
     """
 
     BUILDER_CONFIG_CLASS = GsiSynConfig
-    BUILDER_CONFIGS = _builder_configs()
+    BUILDER_CONFIGS: ClassVar[list[GsiSynConfig]] = _builder_configs()
     DEFAULT_CONFIG_NAME = "tabletop"
 
     def _info(self) -> datasets.DatasetInfo:

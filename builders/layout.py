@@ -29,7 +29,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gsi_bench.hub_io import SHARD_RE, list_shards, shard_path, update_checksums, write_shard_atomic
+from gsi_bench.hub_io import (
+    SHARD_RE,
+    list_shards,
+    shard_path,
+    update_checksums,
+    write_shard_atomic,
+)
 from gsi_bench.operations import OPERATIONS
 
 SPLIT_ORDER = ("test", "train")

@@ -56,6 +56,8 @@ class ReleaseFiles:
         self.files: dict[str, tuple[str, object]] = {}  # name → (kind, handle info)
         self.refused: list[Refused] = []
         self._zips: dict[str, zipfile.ZipFile] = {}
+        #: name of the opened folder or zip (without .zip): the context for folder-name rules
+        self.label = ""
 
     # -- construction ---------------------------------------------------------------------------
     def _add_zip(self, zip_path: Path, prefix: str) -> None:
@@ -129,7 +131,7 @@ class ReleaseFiles:
             zf.close()
         self._zips.clear()
 
-    def __enter__(self) -> "ReleaseFiles":
+    def __enter__(self) -> ReleaseFiles:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -143,6 +145,7 @@ def open_release(path: str | Path) -> ReleaseFiles:
     """Open a release folder (zips inside it are opened too) or a single zip."""
     path = Path(path)
     rel = ReleaseFiles()
+    rel.label = path.name[:-4] if path.name.lower().endswith(".zip") else path.name
     if path.is_dir():
         rel._add_folder(path)
     elif path.is_file() and zipfile.is_zipfile(path):

@@ -26,9 +26,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from gsi_syn.pipeline import generate
     from gsi_syn.sampler import GenerationConfig
 
+    from gsi_syn.sampler import SPLIT_PRESETS, SUBSET_OPERATIONS
+
     ops = tuple(o.strip() for o in args.operations.split(",")) if args.operations else ()
+    num = args.num
+    if args.preset:
+        if args.subset not in SUBSET_OPERATIONS:
+            raise SystemExit(f"error: unknown subset {args.subset!r}; choose one of {sorted(SUBSET_OPERATIONS)}")
+        num = SPLIT_PRESETS[args.split] * len(ops or SUBSET_OPERATIONS[args.subset])
     try:
-        cfg = GenerationConfig(subset=args.subset, split=args.split, num=args.num, seed=args.seed,
+        cfg = GenerationConfig(subset=args.subset, split=args.split, num=num, seed=args.seed,
                                resolution=args.resolution, renderer=args.renderer, operations=ops,
                                shard_size=args.shard_size, edits_per_scene=args.edits_per_scene)
     except ValueError as err:
@@ -80,9 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="generate GSI-Syn edit samples into the Hub layout")
     g.add_argument("source", choices=["syn"], help="what to generate (syn = GSI-Syn)")
-    g.add_argument("--subset", default="tabletop", help="tabletop (default)")
+    g.add_argument("--subset", default="tabletop", help="tabletop (default) or room")
     g.add_argument("--split", default="test", choices=["train", "test"])
-    g.add_argument("--num", type=_positive, default=40, help="number of edit records")
+    size = g.add_mutually_exclusive_group()
+    size.add_argument("--num", type=_positive, default=40, help="number of edit records (default 40)")
+    size.add_argument("--preset", action="store_true",
+                      help="the split's preset size: 100 (test) or 1,500 (train) records per operation")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", required=True, type=Path, help="output folder (Hub layout)")
     g.add_argument("--resolution", type=_positive, default=512, help="image width = height (px)")

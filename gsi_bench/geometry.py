@@ -53,8 +53,10 @@ def rotation_angle_deg(rotation: np.ndarray) -> float:
     >>> round(rotation_angle_deg(rot_z(-40)), 6)
     40.0
     """
-    cos = (np.trace(np.asarray(rotation, dtype=np.float64)) - 1.0) / 2.0
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    r = np.asarray(rotation, dtype=np.float64)
+    cos = (np.trace(r) - 1.0) / 2.0
+    sin = np.linalg.norm([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]]) / 2.0
+    return float(np.degrees(np.arctan2(sin, cos)))  # well conditioned near 0° and 180°
 
 
 def make_transform(rotation: np.ndarray | None = None, translation: Sequence[float] | None = None,

@@ -31,17 +31,42 @@ NATURAL_COLOURS: dict[str, tuple[str, ...]] = {
 }
 
 
+def split_colours(asset_id: str, colours: tuple[str, ...], split: str | None) -> tuple[str, ...]:
+    """The colour variants of an asset that ``split`` may use: train and test get disjoint
+    subsets (a stable hash of asset id and colour puts about one variant in four in test), so
+    no (asset, colour) instance appears in both. Assets with a single variant keep it in both.
+    ``split=None`` allows every colour.
+
+    >>> set(split_colours("proc/cup", ("red", "blue", "green", "teal", "pink"), "test")).isdisjoint(
+    ...     split_colours("proc/cup", ("red", "blue", "green", "teal", "pink"), "train"))
+    True
+    """
+    import hashlib
+
+    if split is None or len(colours) < 2:
+        return colours
+    in_test = [int(hashlib.sha256(f"{asset_id}|{c}".encode()).hexdigest(), 16) % 4 == 0 for c in colours]
+    if not any(in_test):  # make sure test has at least one variant and train keeps the rest
+        in_test[int(hashlib.sha256(asset_id.encode()).hexdigest(), 16) % len(colours)] = True
+    if all(in_test):
+        in_test[0] = False
+    keep = [c for c, t in zip(colours, in_test) if t == (split == "test")]
+    return tuple(keep)
+
+
 def sample_object_material(rng: np.random.Generator, recolorable: bool, textures: list[str],
-                           category: str = "") -> tuple[Material, str, str]:
+                           category: str = "", asset_id: str = "", split: str | None = None
+                           ) -> tuple[Material, str, str]:
     """A material for an object plus its colour name (English, Chinese) for the description.
 
     Recolourable assets get a palette colour (limited to :data:`NATURAL_COLOURS` for natural
     objects) and, half of the time, one of the asset's suitable textures tinted by it; others
-    keep their own texture (white tint, no colour name).
+    keep their own texture (white tint, no colour name). ``split`` restricts the colours to that
+    split's variants of ``asset_id`` (see :func:`split_colours`).
     """
     if not recolorable:
         return Material(color=(1.0, 1.0, 1.0), specular=float(rng.uniform(0.05, 0.3))), "", ""
-    name = str(rng.choice(NATURAL_COLOURS.get(category, tuple(sorted(PALETTE)))))
+    name = str(rng.choice(split_colours(asset_id, NATURAL_COLOURS.get(category, tuple(sorted(PALETTE))), split)))
     rgb, zh = PALETTE[name]
     texture = str(rng.choice(textures)) if textures and rng.random() < 0.5 else None
     return (Material(color=rgb, texture=texture, texture_scale=float(rng.uniform(4.0, 10.0)),

@@ -46,7 +46,9 @@ class RoomConfig:
     depth: tuple[float, float] = (3.4, 4.6)
     wall_height: tuple[float, float] = (2.5, 2.8)
     num_furniture: tuple[int, int] = (2, 4)
-    objects_per_support: tuple[int, int] = (1, 3)
+    objects_per_support: tuple[int, int] = (2, 3)
+    #: chance that an object repeats a category already on the same piece of furniture
+    repeat_prob: float = 0.4
     max_object_size: float = 0.35
     max_repeats_per_category: int = 2
     #: keep this much floor free in front of the open side, for the viewer
@@ -197,8 +199,10 @@ def _light(rng: np.random.Generator, cfg: RoomConfig) -> Light:
                  ambient=round(_u(rng, cfg.ambient), 4), color=(1.0, 0.98, 0.95))
 
 
-def sample_room_scene(rng: np.random.Generator, width: int, height: int, cfg: RoomConfig = RoomConfig()) -> Scene:
-    """One room scene (no render). Deterministic given the generator state."""
+def sample_room_scene(rng: np.random.Generator, width: int, height: int, cfg: RoomConfig = RoomConfig(),
+                      split: str | None = None) -> Scene:
+    """One room scene (no render). Deterministic given the generator state; ``split`` selects
+    that split's asset colour variants."""
     structure, W, D = _structure(rng, cfg)
     furniture = _place_furniture(rng, cfg, W, D)
     entries = small_object_entries("room", cfg.max_object_size)
@@ -208,7 +212,8 @@ def sample_room_scene(rng: np.random.Generator, width: int, height: int, cfg: Ro
         n = int(rng.integers(cfg.objects_per_support[0], cfg.objects_per_support[1] + 1))
         objects += scatter_objects(rng, piece, n, entries, first_id=FIRST_OBJECT_ID + len(objects),
                                    edge_margin=0.03, gap=0.03, extent=0.9,
-                                   max_repeats=cfg.max_repeats_per_category, counts=counts)
+                                   max_repeats=cfg.max_repeats_per_category, counts=counts, split=split,
+                                   repeat_prob=cfg.repeat_prob, min_receptacles=1 if n >= 2 else 0)
     light = _light(rng, cfg)
     camera = _camera(rng, cfg, W, D, furniture, objects, width, height)
     return Scene(subset="room", objects=[*structure, *furniture, *objects], light=light, camera=camera,

@@ -34,6 +34,8 @@ from gsi_syn.room import RoomConfig, sample_room_scene
 from gsi_syn.tabletop import TabletopConfig, sample_tabletop_scene
 
 SUBSET_CODES = {"tabletop": 1, "room": 2}
+#: Records per operation of the split presets (DESIGN: test 100, train 1,500 per op and subset).
+SPLIT_PRESETS = {"test": 100, "train": 1500}
 SPLIT_CODES = {"train": 1, "test": 2}
 #: Operations each subset generates, in the order records cycle through them.
 SUBSET_OPERATIONS = {
@@ -254,9 +256,9 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
 
 def _sample_scene(cfg: GenerationConfig, rng: np.random.Generator) -> Scene:
     if cfg.subset == "tabletop":
-        return sample_tabletop_scene(rng, cfg.resolution, cfg.resolution, cfg.tabletop)
+        return sample_tabletop_scene(rng, cfg.resolution, cfg.resolution, cfg.tabletop, split=cfg.split)
     if cfg.subset == "room":
-        return sample_room_scene(rng, cfg.resolution, cfg.resolution, cfg.room)
+        return sample_room_scene(rng, cfg.resolution, cfg.resolution, cfg.room, split=cfg.split)
     raise ValueError(f"no scene sampler for subset {cfg.subset!r}")
 
 

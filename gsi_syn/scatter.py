@@ -15,14 +15,18 @@ from gsi_syn.scene import SceneObject
 def scatter_objects(rng: np.random.Generator, support: SceneObject, n: int, entries: Sequence[AssetEntry], *,
                     first_id: int, edge_margin: float = 0.04, gap: float = 0.03, extent: float = 1.0,
                     max_repeats: int = 2, min_receptacles: int = 0,
-                    counts: dict[str, int] | None = None) -> list[SceneObject]:
+                    counts: dict[str, int] | None = None, split: str | None = None,
+                    repeat_prob: float = 0.0) -> list[SceneObject]:
     """Up to ``n`` objects drawn from ``entries`` resting on ``support``'s top surface.
 
     Positions are uniform in the central ``extent`` fraction of the surface's bounding box;
     a candidate is kept only when its footprint lies ``edge_margin`` (m) inside the surface and
     ``gap`` (m) away from the others. The first ``min_receptacles`` objects are receptacles.
     ``counts`` (category → number in the scene) is updated in place so repeats can be limited
-    across several supports. Instance ids are ``first_id, first_id + 1, …``.
+    across several supports. Instance ids are ``first_id, first_id + 1, …``. ``split`` selects
+    that split's colour variants (train and test never share an (asset, colour) instance).
+    ``repeat_prob``: chance that a draw repeats the category of an object already placed on this
+    support (so removals need referring expressions).
     """
     counts = {} if counts is None else counts
     receptacles = [e for e in entries if e.role == "receptacle"]
@@ -38,6 +42,9 @@ def scatter_objects(rng: np.random.Generator, support: SceneObject, n: int, entr
         attempts += 1
         need_receptacle = sum(o.role == "receptacle" for o in placed) < min_receptacles and receptacles
         pool = receptacles if need_receptacle else entries
+        here = {o.category for o in placed}
+        if here and rng.random() < repeat_prob:
+            pool = [e for e in entries if e.category in here] or pool
         entry = pool[int(rng.integers(len(pool)))]
         if counts.get(entry.category, 0) >= max_repeats:
             continue
@@ -45,7 +52,7 @@ def scatter_objects(rng: np.random.Generator, support: SceneObject, n: int, entr
         yaw = float(rng.uniform(0.0, 360.0))
         pos = (float(rng.uniform(cx - hx, cx + hx)), float(rng.uniform(cy - hy, cy + hy)), z)
         material, colour, colour_zh = sample_object_material(rng, entry.recolorable, list(entry.textures),
-                                                             entry.category)
+                                                             entry.category, entry.id, split)
         obj = SceneObject(
             instance_id=first_id + len(placed), asset_id=entry.id, category=entry.category,
             category_zh=entry.category_zh, position=pos, yaw_deg=round(yaw, 3), scale=round(scale, 4),

@@ -38,6 +38,9 @@ class TabletopConfig:
     #: fraction of the table (centred) that initial placements use, so edits have room to move
     placement_extent: float = 0.6
     max_repeats_per_category: int = 2
+    #: chance that an object repeats a category already on the table (removals then need
+    #: referring expressions)
+    repeat_prob: float = 0.25
     #: receptacles (tray, bowl, plate, box, basket…) every scene holds at least
     min_receptacles: int = 1
     #: largest object extent (m) allowed on a table
@@ -77,13 +80,13 @@ def sample_table_and_floor(rng: np.random.Generator, cfg: TabletopConfig) -> lis
 
 
 def place_objects(rng: np.random.Generator, cfg: TabletopConfig, table: SceneObject,
-                  first_id: int = FIRST_OBJECT_ID) -> list[SceneObject]:
+                  first_id: int = FIRST_OBJECT_ID, split: str | None = None) -> list[SceneObject]:
     """Sample ``cfg.num_objects`` objects resting upright on ``table`` without overlaps."""
     n = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
     return scatter_objects(rng, table, n, small_object_entries("tabletop", cfg.max_object_size),
                            first_id=first_id, edge_margin=cfg.edge_margin, gap=cfg.object_gap,
                            extent=cfg.placement_extent, max_repeats=cfg.max_repeats_per_category,
-                           min_receptacles=cfg.min_receptacles)
+                           min_receptacles=cfg.min_receptacles, split=split, repeat_prob=cfg.repeat_prob)
 
 
 def sample_light(rng: np.random.Generator, cfg: TabletopConfig) -> Light:
@@ -132,10 +135,11 @@ def _box_points(b) -> np.ndarray:
 
 
 def sample_tabletop_scene(rng: np.random.Generator, width: int, height: int,
-                          cfg: TabletopConfig = TabletopConfig()) -> Scene:
-    """One tabletop scene (no render). Deterministic given the generator state."""
+                          cfg: TabletopConfig = TabletopConfig(), split: str | None = None) -> Scene:
+    """One tabletop scene (no render). Deterministic given the generator state; ``split``
+    selects that split's asset colour variants."""
     table, floor = sample_table_and_floor(rng, cfg)
-    objects = place_objects(rng, cfg, table)
+    objects = place_objects(rng, cfg, table, split=split)
     light = sample_light(rng, cfg)
     camera = frame_camera(rng, cfg, objects, width, height)
     bg = float(rng.uniform(0.75, 0.92))

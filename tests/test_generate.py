@@ -23,11 +23,11 @@ RES = 128
 OBJECT_OPS = ("camera_relative_move", "object_relative_place", "receptacle_place", "rotate", "scale", "remove")
 
 
-@pytest.fixture(scope="module")
-def run40(tmp_path_factory):
-    """70 tabletop records: 10 of each of the seven operations."""
-    out = tmp_path_factory.mktemp("gen70")
-    cfg = GenerationConfig(subset="tabletop", split="test", num=70, seed=0, resolution=RES)
+@pytest.fixture(scope="module", params=["tabletop", "room"])
+def run40(request, tmp_path_factory):
+    """70 records of a subset: 10 of each of the seven operations."""
+    out = tmp_path_factory.mktemp(f"gen70-{request.param}")
+    cfg = GenerationConfig(subset=request.param, split="test", num=70, seed=0, resolution=RES)
     generate(cfg, out, workers=1, progress=False)
     return out, list(iter_records(out))
 
@@ -53,8 +53,9 @@ def test_records_cover_all_seven_operations(run40):
     for op in OBJECT_OPS + ("perspective",):
         assert ops.count(op) == 10
     for r in recs:
+        th = json.loads(r.checks.thresholds)
         assert r.source_image.shape == (RES, RES, 3)
-        assert r.checks.changed_pixel_fraction >= 0.002
+        assert r.checks.changed_pixel_fraction >= th["min_changed_fraction"] > 0
         assert r.provenance.seed == 0 and len(r.provenance.asset_manifest_sha256) == 64
         if r.operation in OBJECT_OPS:
             assert r.checks.visible_fraction_source >= 0.5 and r.source_mask.any()
@@ -254,6 +255,37 @@ def test_perspective_cameras_move_as_stated(run40):
         _, tgt = _scenes(r)
         np.testing.assert_allclose(tgt.camera.cam_from_world_array, C1)
         assert np.array_equal(gl.render(tgt).rgb, r.target_image)
+
+
+def test_train_and_test_share_no_scene_or_asset_instance(tmp_path):
+    from gsi_syn.assets import get_library
+
+    keys = {}
+    for split in ("train", "test"):
+        generate(GenerationConfig(split=split, num=28, seed=0, resolution=64), tmp_path / split, progress=False)
+        recs = list(iter_records(tmp_path / split))
+        scenes = {json.dumps(json.loads(r.scene)["source"], sort_keys=True) for r in recs}
+        instances = set()
+        for r in recs:
+            for o in _scenes(r)[0].movable():
+                if get_library().entry(o.asset_id).recolorable and o.description != o.category:
+                    instances.add((o.asset_id, o.description))
+        keys[split] = (scenes, instances, {r.id for r in recs})
+    assert not keys["train"][0] & keys["test"][0]
+    assert keys["train"][1] and keys["test"][1]
+    shared = keys["train"][1] & keys["test"][1]
+    # only assets with a single plausible colour may appear in both splits
+    from gsi_syn.materials import NATURAL_COLOURS
+    assert all(len(NATURAL_COLOURS.get(d.split(" ", 1)[1], (1, 2))) == 1 for _, d in shared), shared
+    assert not keys["train"][2] & keys["test"][2]
+
+
+def test_split_preset_sizes():
+    from gsi_syn.sampler import SPLIT_PRESETS, SUBSET_OPERATIONS
+
+    assert SPLIT_PRESETS == {"test": 100, "train": 1500}
+    assert sum(SPLIT_PRESETS["test"] * len(SUBSET_OPERATIONS[s]) for s in ("tabletop", "room")) == 1400
+    assert sum(SPLIT_PRESETS["train"] * len(SUBSET_OPERATIONS[s]) for s in ("tabletop", "room")) == 21000
 
 
 def _digest(out):

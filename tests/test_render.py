@@ -435,13 +435,15 @@ def test_renders_are_deterministic(gl, ray, library):
 
 def test_mesh_cache_eviction_keeps_rendering_right(library):
     GLRenderer = _gl_or_skip()
-    small = GLRenderer(library, cache_size=1)
-    scene = cluttered_scene(64, 48)
-    ref = GLRenderer(library).render(scene)
-    for _ in range(2):
-        assert _digest(small.render(scene)) == _digest(ref)
-    assert len(small._meshes) == 1
+    small, ref = GLRenderer(library, cache_size=1), GLRenderer(library)
+    scenes = [cluttered_scene(64, 48), shadow_scene(64, 64), cluttered_scene(64, 48)]
+    for scene in scenes:
+        assert _digest(small.render(scene)) == _digest(ref.render(scene))
+        # meshes the last render used stay; older ones beyond cache_size are released
+        assert len(small._meshes) <= len(scene.objects)
+    assert len(ref._meshes) == 8
     small.close()
+    assert not small._meshes
 
 
 def test_closed_mesh_detection():

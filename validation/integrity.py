@@ -13,7 +13,6 @@ import json
 import math
 import re
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,12 +246,9 @@ def _check_fields(row: dict[str, Any], shard: ShardInfo, bad) -> None:  # noqa: 
         bad("schema", f"reference.instance_id {row['reference']['instance_id']} for {op}")
     _check_params(op, row["params"], bad)
     _check_numbers(op, row, bad)
-    try:
-        scene = json.loads(row["scene"])
-        if not isinstance(scene, dict) or not {"source", "target"} <= set(scene):
-            bad("schema", "scene JSON lacks 'source' / 'target'")
-    except (TypeError, ValueError) as err:
-        bad("schema", f"scene is not valid JSON ({err})")
+    scene = parsed_scene(row)
+    if isinstance(scene, str):
+        bad("schema", scene)
     prov = row["provenance"]
     for k in ("asset_manifest_sha256", "config_sha256"):
         if prov.get(k) and not _HEX64.match(prov[k]):
@@ -393,18 +389,35 @@ def _check_measurements(op: str, c: dict[str, Any], area: int, bad) -> None:
 # ----------------------------------------------------------------------------------------------
 # Dataset-wide: unique ids and split hygiene
 # ----------------------------------------------------------------------------------------------
-def scene_keys(row: dict[str, Any]) -> tuple[str, list[str]]:
-    """(hash of the source scene, hashes of its movable object instances) of a record.
+def parsed_scene(row: dict[str, Any]) -> dict[str, Any] | str:
+    """The record's scene JSON as a dict (parsed once per row and cached in ``row``), or a
+    problem description."""
+    cached = row.get("_scene")
+    if cached is None:
+        try:
+            cached = json.loads(row["scene"])
+            if not isinstance(cached, dict) or not {"source", "target"} <= set(cached):
+                cached = "scene JSON lacks 'source' / 'target'"
+        except (TypeError, ValueError) as err:
+            cached = f"scene is not valid JSON ({err})"
+        row["_scene"] = cached
+    return cached
 
-    An object instance is an object's full spec (asset, parameters, pose, scale, material)
-    without its instance id: the same instance in train and test means a leaked scene part.
+
+def scene_keys(row: dict[str, Any]) -> tuple[str, list[Any]]:
+    """(hash of the source scene's canonical JSON, its movable object instances) of a record.
+
+    An object instance is (asset id, parameters, position, yaw, scale): the same instance in
+    train and test means a leaked scene part even when the scenes differ elsewhere.
     """
+    scene = parsed_scene(row)
     try:
-        src = json.loads(row["scene"])["source"]
-        canon = lambda d: hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()  # noqa: E731
-        objs = [canon({k: v for k, v in o.items() if k != "instance_id"})
+        src = scene["source"]
+        digest = hashlib.sha256(json.dumps(src, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        objs = [(o["asset_id"], tuple(sorted(o.get("params", {}).items())), tuple(o["position"]),
+                 o.get("yaw_deg"), o.get("scale"))
                 for o in src.get("objects", []) if o.get("role") in ("object", "receptacle")]
-        return canon(src), objs
+        return digest, objs
     except (TypeError, ValueError, KeyError, AttributeError):
         return "", []
 
@@ -453,5 +466,3 @@ class DatasetIndex:
         report.checked("split_hygiene", n)
 
 
-def iter_findings(findings: list[Finding]) -> Iterator[Finding]:
-    yield from findings

@@ -2,14 +2,17 @@
 
 One process holds one standalone context (created on first use, re-created after a ``fork``),
 with its shader programs, one framebuffer per image size and one shadow map per size. Each
-:class:`GLRenderer` keeps GPU copies of the meshes and textures it has drawn (an LRU cache keyed
-by ``(asset_id, params)`` and by texture id), so a scene costs only its draw calls.
+:class:`GLRenderer` keeps GPU copies of the meshes and textures it draws (LRU caches keyed by
+``(asset_id, params)`` and by texture id), so a frame costs only its draw calls and readback.
 
 A render is two passes:
 
-1. **shadow pass** — depth only, from the directional light through an orthographic frustum that
-   covers the part of the scene's bounding box the camera can see (tighter than the whole scene,
-   so a large floor does not waste shadow-map texels) and, along the light, every caster;
+1. **shadow pass** — depth only, from the directional light through an orthographic frustum
+   (:func:`plan_shadow_grid`, :func:`light_clip_from_world`) whose window covers only where a
+   visible point can be in shadow: the overlap of the casters' footprint seen from the light and
+   the visible part of the scene. The floor, lying below everything, casts nothing and is left
+   out. The texel grid and depth range depend only on the camera, the light and the scene's
+   supports / structures, so ``only=`` renders and edits leave untouched shadows in place;
 2. **main pass** — three render targets (sRGB colour, ``uint16`` instance id, ``float32``
    camera ``z`` in metres) plus a depth buffer, no multisampling, so ids are exact.
 
@@ -18,8 +21,14 @@ Pixel convention: the projection (:func:`opencv_projection`) puts a camera point
 ``v = fy·y/z + cy``; the image is rasterised "upside down" in GL window coordinates so that GL row
 ``r`` *is* image row ``r`` (row 0 at the top) and readback needs no flip.
 
-Bit-exact determinism: same scene → same bytes (llvmpipe rasterisation and shading do not depend on
-its thread count or on the order of calls).
+Speed on Mesa llvmpipe (CPU rasteriser): closed, outward-facing meshes are drawn with back faces
+culled, indices are 16-bit where possible (llvmpipe's fast path), draws go front to back so the
+floor fails the early depth test behind objects, and the fragment shader comes in compile-time
+variants (llvmpipe executes both sides of a branch) — see :mod:`gsi_syn.render.shaders`.
+
+Determinism: same scene → same bytes, across calls, processes and llvmpipe thread counts
+(``LP_NUM_THREADS``). Other OpenGL drivers (a GPU's) render slightly different pixels;
+:attr:`GLRenderer.device` names the one in use.
 """
 
 from __future__ import annotations
@@ -94,20 +103,25 @@ def _camera_halfspaces(camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     return a_cam @ t[:3, :3], a_cam @ t[:3, 3] + b_cam
 
 
+_TRIPLES = np.array([(i, j, k) for i in range(12) for j in range(i + 1, 12) for k in range(j + 1, 12)])
+
+
 def visible_region_vertices(camera: Camera, box_min: np.ndarray, box_max: np.ndarray) -> np.ndarray:
     """Vertices (float64 ``(N, 3)``, world, m) of the convex polyhedron "view frustum ∩ axis-aligned
-    box"; ``N = 0`` when the camera sees none of the box."""
+    box"; ``N = 0`` when the camera sees none of the box.
+
+    Every triple of the 12 bounding planes is intersected and the points inside all 12 half-spaces
+    are kept (duplicates included; callers only take bounds)."""
     a_cam, b_cam = _camera_halfspaces(camera)
     a = np.concatenate([a_cam, np.eye(3), -np.eye(3)])
     b = np.concatenate([b_cam, -np.asarray(box_min, np.float64), np.asarray(box_max, np.float64)])
-    idx = np.array([(i, j, k) for i in range(12) for j in range(i + 1, 12) for k in range(j + 1, 12)])
-    mats = a[idx]
-    det = np.linalg.det(mats)
-    ok = np.abs(det) > 1e-9
-    pts = np.linalg.solve(mats[ok], -b[idx[ok]][..., None])[..., 0]
-    scale = 1e-6 * max(1.0, float(np.abs(pts).max(initial=0.0)))
-    inside = (pts @ a.T + b >= -scale * np.linalg.norm(a, axis=1)).all(axis=1)
-    return pts[inside]
+    norm = np.linalg.norm(a, axis=1)
+    a, b = a / norm[:, None], b / norm
+    mats = a[_TRIPLES]
+    ok = np.abs(np.linalg.det(mats)) > 1e-9
+    pts = np.linalg.solve(mats[ok], -b[_TRIPLES[ok]][..., None])[..., 0]
+    tol = 1e-7 * max(1.0, float(np.abs(pts).max(initial=0.0)))
+    return pts[(pts @ a.T + b >= -tol).all(axis=1)]
 
 
 def _light_basis(direction: np.ndarray) -> np.ndarray:
@@ -226,15 +240,14 @@ def shadow_casters(boxes_min_z: np.ndarray, boxes_max_z: np.ndarray, light_direc
     shadow onto another. With the sun above the horizon, an object lying entirely at or below
     the bottom of every other object (the floor) can shadow nothing else and is left out of the
     shadow pass (it still receives shadows)."""
-    n = len(boxes_min_z)
-    keep = np.ones(n, bool)
-    if n < 2 or float(np.asarray(light_direction)[2]) >= 0.0:
-        return keep
-    for k in range(n):
-        others = np.delete(np.asarray(boxes_min_z, np.float64), k)
-        if boxes_max_z[k] <= others.min() + 1e-6:
-            keep[k] = False
-    return keep
+    lo = np.asarray(boxes_min_z, np.float64)
+    hi = np.asarray(boxes_max_z, np.float64)
+    if len(lo) < 2 or float(np.asarray(light_direction)[2]) >= 0.0:
+        return np.ones(len(lo), bool)
+    order = np.argsort(lo, kind="stable")
+    lowest_other = np.full(len(lo), lo[order[0]])  # min over the others: the lowest bottom...
+    lowest_other[order[0]] = lo[order[1]]          # ...or, for that object itself, the second lowest
+    return hi > lowest_other + 1e-6
 
 
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -356,7 +369,12 @@ class _GLState:
         import moderngl
 
         self.pid = os.getpid()
-        self.ctx = moderngl.create_standalone_context(backend="egl")
+        try:
+            self.ctx = moderngl.create_standalone_context(backend="egl")  # headless Linux
+        except Exception:
+            self.ctx = moderngl.create_standalone_context()  # the platform's default (macOS, Windows)
+        info = self.ctx.info
+        self.device = f"{info['GL_RENDERER']}; {info['GL_VERSION']}"
         self.shadow_prog = _Program(self.ctx, shaders.SHADOW_VS, shaders.SHADOW_FS)
         self._main: dict[tuple[int, bool], _Program] = {}
         self.white = self.ctx.texture((1, 1), 3, data=b"\xff\xff\xff", internal_format=_GL_SRGB8)
@@ -538,6 +556,12 @@ class GLRenderer:
 
     # -- resources ------------------------------------------------------------------------------
     @property
+    def device(self) -> str:
+        """The OpenGL renderer and version string, e.g. ``"llvmpipe (LLVM 15.0.6, 256 bits); 4.5
+        (Core Profile) Mesa 22.3.6"`` (creates the context if needed)."""
+        return self._state().device
+
+    @property
     def library(self) -> MeshLibrary:
         """The asset library (:func:`gsi_syn.assets.get_library` unless one was given)."""
         if self._library is None:
@@ -560,8 +584,6 @@ class GLRenderer:
         if entry is None:
             entry = _upload_mesh(state, self.library.mesh(obj.asset_id, dict(obj.params)))
             self._meshes[key] = entry
-            while len(self._meshes) > self.cache_size:
-                self._meshes.popitem(last=False)[1].release()
         else:
             self._meshes.move_to_end(key)
         return entry
@@ -571,11 +593,17 @@ class GLRenderer:
         if tex is None:
             tex = _upload_texture(state.ctx, self.library.texture(texture_id))
             self._textures[texture_id] = tex
-            while len(self._textures) > self.cache_size:
-                self._textures.popitem(last=False)[1].release()
         else:
             self._textures.move_to_end(texture_id)
         return tex
+
+    def _trim_caches(self, in_use: int) -> None:
+        """Release least-recently used meshes / textures beyond ``cache_size``, never one of the
+        ``in_use`` most recent (those the render in progress uses)."""
+        for cache in (self._meshes, self._textures):
+            while len(cache) > max(self.cache_size, in_use):
+                entry = cache.popitem(last=False)[1]
+                entry.release()
 
     def close(self) -> None:
         """Release this renderer's GPU meshes and textures (the shared context stays)."""
@@ -617,7 +645,9 @@ class GLRenderer:
             light_clip, texel = self._shadow_pass(state, scene, grid, draws)
         targets = state.target(int(cam.width), int(cam.height))
         self._main_pass(state, scene, draws, targets, light_clip, texel)
-        return self._read(targets)
+        out = self._read(targets)
+        self._trim_caches(in_use=len(scene.objects))
+        return out
 
     def _shadow_pass(self, state: _GLState, scene: Scene, grid: ShadowGrid, draws: list[_Draw]
                      ) -> tuple[np.ndarray | None, float]:

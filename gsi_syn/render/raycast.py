@@ -15,7 +15,7 @@ two cores) but needs no OpenGL at all.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 import numpy as np
@@ -42,14 +42,23 @@ def pixel_rays(camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     world directions (float64 ``(H·W, 3)``); ray ``j·W + i`` passes through pixel centre
     ``(u, v) = (i, j)``.
     """
-    K = camera.K_array
-    T = camera.cam_from_world_array
-    u, v = np.meshgrid(np.arange(camera.width, dtype=np.float64), np.arange(camera.height, dtype=np.float64))
-    pix = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=1)
-    d_cam = pix @ np.linalg.inv(K).T
-    d_world = d_cam @ T[:3, :3]  # R^T d for each row
-    d_world /= np.linalg.norm(d_world, axis=1, keepdims=True)
+    K_inv = np.linalg.inv(camera.K_array)
+    R = camera.cam_from_world_array[:3, :3]
+    u = np.arange(camera.width, dtype=np.float64)[None, :]
+    v = np.arange(camera.height, dtype=np.float64)[:, None]
+    # camera-frame direction K⁻¹ [u, v, 1] (element-wise: BLAS is slow for (N, 3) @ (3, 3) here)
+    d_cam = [(K_inv[k, 0] * u + K_inv[k, 1] * v + K_inv[k, 2]).ravel() for k in range(3)]
+    d_world = np.empty((camera.width * camera.height, 3))
+    for k in range(3):  # world direction = Rᵀ d_cam
+        d_world[:, k] = R[0, k] * d_cam[0] + R[1, k] * d_cam[1] + R[2, k] * d_cam[2]
+    d_world /= np.sqrt(np.einsum("ij,ij->i", d_world, d_world))[:, None]
     return camera.position, d_world
+
+
+def _dot3(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row-wise ``a @ v`` for ``a`` ``(N, 3)``, ``v`` ``(3,)`` (element-wise: multi-threaded BLAS
+    matrix-vector products are erratic on small machines)."""
+    return a[:, 0] * v[0] + a[:, 1] * v[1] + a[:, 2] * v[2]
 
 
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -88,10 +97,10 @@ class RaycastRenderer:
         return self._library
 
     # -- appearance ---------------------------------------------------------------------------
-    def _mean_texture(self, key: str | tuple, image: np.ndarray) -> np.ndarray:
-        """Mean linear colour (float64 ``(3,)``) of an sRGB uint8 image, cached by ``key``."""
+    def _mean_texture(self, key: str | tuple, image: Callable[[], np.ndarray]) -> np.ndarray:
+        """Mean linear colour (float64 ``(3,)``) of the sRGB uint8 image ``image()``, cached by ``key``."""
         if key not in self._texture_means:
-            img = np.asarray(image, np.uint8)[..., :3].reshape(-1, 3)
+            img = np.asarray(image(), np.uint8)[..., :3].reshape(-1, 3)
             self._texture_means[key] = _srgb_to_linear(img / 255.0).mean(axis=0)
         return self._texture_means[key]
 
@@ -101,10 +110,10 @@ class RaycastRenderer:
         base = _srgb_to_linear(np.asarray(obj.material.color, np.float64) * np.asarray(mesh.base_color))
         if mesh.uv is not None and mesh.texture is not None:
             key = ("mesh", obj.asset_id, tuple(sorted(obj.params.items())))
-            return base * self._mean_texture(key, mesh.texture)
+            return base * self._mean_texture(key, lambda: mesh.texture)
         if obj.material.texture:
             tex_id = obj.material.texture
-            return base * self._mean_texture(tex_id, self.library.texture(tex_id))
+            return base * self._mean_texture(tex_id, lambda: self.library.texture(tex_id))
         return base
 
     # -- geometry -----------------------------------------------------------------------------
@@ -160,7 +169,7 @@ class RaycastRenderer:
         if len(tri) == 0:
             return
         T = cam.cam_from_world_array
-        z = loc @ T[2, :3] + T[2, 3]
+        z = _dot3(loc, T[2, :3]) + T[2, 3]
         ok = (z >= cam.near) & (z <= cam.far)
         tri, ray, loc, z = tri[ok], ray[ok], loc[ok], z[ok]
         obj_index = owner[tri]
@@ -170,10 +179,11 @@ class RaycastRenderer:
         # flat Lambert + ambient + shadow ray
         light = scene.light
         normals = np.asarray(world.face_normals, np.float64)[tri]
-        normals *= np.where(np.einsum("ij,ij->i", normals, dirs[ray]) > 0, -1.0, 1.0)[:, None]
+        facing = np.einsum("ij,ij->i", normals, dirs[ray]) > 0
+        normals[facing] *= -1.0
         to_light = -np.asarray(light.direction, np.float64)
         to_light /= np.linalg.norm(to_light)
-        ndl = np.clip(normals @ to_light, 0.0, None)
+        ndl = np.clip(_dot3(normals, to_light), 0.0, None)
         if self.shadows:
             lit = ndl > 0
             if lit.any():

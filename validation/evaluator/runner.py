@@ -138,21 +138,31 @@ def appearance(pred: np.ndarray, record: EditRecord, src, realised, synth: Synth
         import dataclasses
 
         cam = dataclasses.replace(src.camera, cam_from_world=realised.cam_from_world.tolist())
-        out = synth.shaded.render(src.with_camera(cam))
+        out = _exact_renderer(synth).render(src.with_camera(cam))
         ssim = imageops.masked_ssim(p, imageops.to_float(out.rgb))
         colour = float(np.exp(-np.linalg.norm(p.reshape(-1, 3).mean(0) - out.rgb.reshape(-1, 3).mean(0) / 255.0) / 0.1))
         return 100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour), "whole image vs render from the realised camera"
     if realised.obj is None:
         return 0.0, "object missing"
     tid = record.target.instance_id
-    alone = synth.flat.render(src.replace_object(realised.obj), only=[tid])
-    src_depth = record.source_depth.astype(np.float32) / 1000.0
-    visible = (alone.instances == tid) & ((record.source_instances == tid) | (src_depth == 0)
-                                          | (alone.depth < src_depth + 0.005))
+    full = _exact_renderer(synth).render(src.replace_object(realised.obj))
+    visible = full.instances == tid
     if visible.sum() < 4:
         return 0.0, "object not visible at its realised pose"
-    ssim, colour = imageops.region_similarity(p, imageops.to_float(alone.rgb), visible)
+    ssim, colour = imageops.region_similarity(p, imageops.to_float(full.rgb), visible)
     return 100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour), "object vs its render at the realised pose"
+
+
+def _exact_renderer(synth: Synthesizer):
+    """Full-resolution renders with the generator's settings (default shadow map)."""
+    if "exact" not in _STATE:
+        if getattr(synth.shaded, "name", "") == "gl":
+            from gsi_syn.render.gl import GLRenderer
+
+            _STATE["exact"] = GLRenderer()
+        else:
+            _STATE["exact"] = synth.shaded
+    return _STATE["exact"]
 
 
 def score_default(record: EditRecord, pred: np.ndarray, cfg: EvalConfig) -> dict:
@@ -328,6 +338,8 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
 
 
 def _init_child(cfg: EvalConfig, index: PredictionIndex) -> None:
+    # one rasteriser thread per worker process: the processes already use every core
+    os.environ.setdefault("LP_NUM_THREADS", "1")
     _STATE.clear()
     _WORK.update(cfg=cfg, index=index)
 

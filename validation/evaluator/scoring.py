@@ -12,7 +12,7 @@ report can cite them (``SCORING_CONSTANTS`` is written into ``summary.json``).
   the anchor is within ±50 % of the instructed one;
 * ``receptacle_place``: the realised base point lies inside the receptacle's support region and
   is closer to the instructed placement point than to the other four placements' points;
-* ``rotate``: realised signed yaw change within ``min(θ/2, 30°)`` of the instructed one (modulo the
+* ``rotate``: realised signed yaw change within ``min(θ/2, 20°)`` of the instructed one (modulo the
   object's symmetry period; a wrong sense is therefore always a failure for θ < 180°);
 * ``scale``: ``0.5 ≤ ln s / ln s* ≤ 2`` (right sense, at least half and at most double the change
   in log space);
@@ -54,6 +54,7 @@ from validation.evaluator.synthesis import _wrap
 MOVE_ANGLE_TOL_DEG = 45.0
 RATIO_RANGE = (0.5, 2.0)
 SIGMA_ROT_DEG = 30.0
+ROTATE_TOL_MAX_DEG = 20.0
 SIGMA_LOG_SCALE = 0.3
 EL_PSNR_CAP_DB = 40.0
 MASK_DILATION = 0.03
@@ -62,7 +63,7 @@ SCORING_CONSTANTS = {
     "move_angle_tol_deg": MOVE_ANGLE_TOL_DEG, "ratio_range": list(RATIO_RANGE),
     "sigma_translation": "0.5*max(|t*|, 0.05 m)", "sigma_rotation_deg": SIGMA_ROT_DEG,
     "sigma_log_scale": SIGMA_LOG_SCALE, "el_psnr_cap_db": EL_PSNR_CAP_DB,
-    "mask_dilation_fraction": MASK_DILATION, "rotate_tolerance_deg": "min(theta/2, 30)",
+    "mask_dilation_fraction": MASK_DILATION, "rotate_tolerance_deg": "min(theta/2, 20)",
 }
 
 _SYMMETRY_PERIOD = {"rotational": 0.0, "4fold": 90.0, "2fold": 180.0}
@@ -178,7 +179,7 @@ def score_rotation(record, src_scene, tgt_scene, realised) -> dict:
     period = symmetry_period(obj0.asset_id)
     err = min(abs(_wrap(delta + k * period - gt)) for k in range(-4, 5))
     theta = abs(gt)
-    tol = min(theta / 2, 30.0)
+    tol = min(theta / 2, ROTATE_TOL_MAX_DEG)
     ic = int(err <= tol)
     sa = gaussian_score(err, SIGMA_ROT_DEG)
     # sense: + = counterclockwise seen from above (world z up)

@@ -17,7 +17,7 @@ Searches are coarse-to-fine: a coarse grid (which always contains the unchanged 
 instructed edit and edits in the opposite sense), then three refinements that halve the step
 around the best hypothesis.
 
-Distance between a prediction ``P`` and a hypothesis ``H`` (both Gaussian-blurred, σ = 0.7 px):
+Distance between a prediction ``P`` and a hypothesis ``H`` (both blurred by a 3×3 box filter):
 the mean over pixels of ``min(|P − H|₁ / 3, 0.25)`` — a clipped L1, robust to colour shifts and
 to regions no hypothesis explains.
 """
@@ -36,11 +36,10 @@ from gsi_syn.scene import Camera, Scene, SceneObject
 
 #: Clip of the per-pixel L1 distance (mean over RGB, [0, 1] units).
 CLIP = 0.25
-BLUR_SIGMA = 0.7
 
 
 def _blur(img: np.ndarray) -> np.ndarray:
-    return ndimage.gaussian_filter(img, sigma=(BLUR_SIGMA, BLUR_SIGMA, 0), mode="nearest", truncate=2.5)
+    return ndimage.uniform_filter(img, size=(3, 3, 1), mode="nearest")
 
 
 def distance(pred_blurred: np.ndarray, hyp: np.ndarray, region: np.ndarray | None = None) -> float:
@@ -118,28 +117,60 @@ class Synthesizer:
         bg = self.shaded.render(small.without(tid))
         bg_depth = np.where(bg.depth > 0, bg.depth, np.inf)
         bg_rgb = bg.rgb.astype(np.float32) / 255.0
-        count = [0]
+        shaded = self.shaded
+        log: list[tuple[float, tuple, SceneObject | None]] = []
 
-        def render(obj: SceneObject | None) -> np.ndarray:
-            count[0] += 1
-            if obj is None:
-                return bg_rgb
-            alone = self.flat.render(small.replace_object(obj), only=[tid])
-            m = (alone.instances == tid) & (alone.depth < bg_depth)
-            out = bg_rgb.copy()
-            out[m] = alone.rgb[m].astype(np.float32) / 255.0
-            return out
+        class _R:
+            count = 1
 
-        return render, count
+            def render(self, obj: SceneObject | None) -> np.ndarray:
+                _R.count += 1
+                if obj is None:
+                    return bg_rgb
+                alone = self_flat.render(small.replace_object(obj), only=[tid])
+                m = (alone.instances == tid) & (alone.depth < bg_depth)
+                out = bg_rgb.copy()
+                out[m] = alone.rgb[m].astype(np.float32) / 255.0
+                return out
 
-    def _search(self, pred: np.ndarray, render, candidates: list[SceneObject | None]) -> tuple[int, list[float]]:
-        d = [distance(pred, render(c)) for c in candidates]
+            def exact(self, obj: SceneObject | None) -> np.ndarray:
+                _R.count += 1
+                if obj is None:
+                    return bg_rgb
+                return shaded.render(small.replace_object(obj)).rgb.astype(np.float32) / 255.0
+
+        self_flat = self.flat
+        r = _R()
+        r.log = log
+        return r, r
+
+    def _search(self, pred: np.ndarray, r, candidates: list[SceneObject | None]) -> tuple[int, list[float]]:
+        d = []
+        for c in candidates:
+            dist = distance(pred, r.render(c))
+            d.append(dist)
+            r.log.append((dist, _key(c), c))
         return int(np.argmin(d)), d
+
+    def _rerank(self, pred: np.ndarray, r, top: int = 4) -> tuple[SceneObject | None, float]:
+        """Re-score the ``top`` best distinct hypotheses with full shaded renders (shadows cast
+        and received), which separates near-ties the fast composite cannot."""
+        seen, picked = set(), []
+        for dist, key, obj in sorted(r.log, key=lambda x: (x[0], x[1])):  # ties: deterministic order
+            if key in seen:
+                continue
+            seen.add(key)
+            picked.append(obj)
+            if len(picked) == top:
+                break
+        scores = [distance(pred, r.exact(o)) for o in picked]
+        b = int(np.argmin(scores))
+        return picked[b], scores[b]
 
     def localise_translation(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                              levels: int = 3) -> Realised:
         """Target position on its support plane (and on the instructed receptacle's plane)."""
-        render, count = self._object_renderer(scene, tid)
+        render, r = self._object_renderer(scene, tid)
         obj = scene.get(tid)
         C = scene.camera.cam_from_world_array
         right, fwd = ground_direction(C, "right"), ground_direction(C, "forward")
@@ -147,20 +178,20 @@ class Synthesizer:
         pg = np.asarray(gt_obj.position, dtype=np.float64)
         dist = float(np.linalg.norm((pg - p0)[:2]))
         reach = max(1.5 * dist, 0.15)
-        step = reach / 3
+        step = reach / 2
 
         def at(p):
             return dataclasses.replace(gt_obj if abs(p[2] - pg[2]) < 1e-9 else obj,
                                        position=tuple(float(v) for v in p))
 
         cands: list[SceneObject | None] = [obj, gt_obj, None]
-        for i in range(-3, 4):
-            for j in range(-3, 4):
+        for i in range(-2, 3):
+            for j in range(-2, 3):
                 cands.append(at(p0 + (i * right + j * fwd) * step))
         if abs(pg[2] - p0[2]) > 0.005 or dist > reach * 0.8:
-            s2 = max(dist / 6, 0.02)
-            for i in range(-2, 3):
-                for j in range(-2, 3):
+            s2 = max(dist / 4, 0.02)
+            for i in range(-1, 2):
+                for j in range(-1, 2):
                     cands.append(at(pg + (i * right + j * fwd) * s2))
             step = min(step, s2 * 2)
         best, d = self._search(pred, render, cands)
@@ -176,11 +207,12 @@ class Synthesizer:
             b, dl = self._search(pred, render, local)
             if dl[b] < best_d:
                 cur, best_d = local[b], dl[b]
-        return Realised("object", obj=cur, distance=best_d, unchanged_distance=unchanged, hypotheses=count[0])
+        cur, best_d = self._rerank(pred, r)
+        return Realised("object", obj=cur, distance=best_d, unchanged_distance=unchanged, hypotheses=r.count)
 
     def localise_rotation(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                           levels: int = 3) -> Realised:
-        render, count = self._object_renderer(scene, tid)
+        render, r = self._object_renderer(scene, tid)
         obj = scene.get(tid)
         yaw0 = obj.yaw_deg
 
@@ -202,12 +234,12 @@ class Synthesizer:
             b, dl = self._search(pred, render, [rot(a) for a in local])
             if dl[b] < best_d:
                 cur, best_d = local[b], dl[b]
-        return Realised("object", obj=None if cur is None else rot(cur), distance=best_d,
-                        unchanged_distance=unchanged, hypotheses=count[0])
+        obj_best, best_d = self._rerank(pred, r)
+        return Realised("object", obj=obj_best, distance=best_d, unchanged_distance=unchanged, hypotheses=r.count)
 
     def localise_scale(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                        levels: int = 3) -> Realised:
-        render, count = self._object_renderer(scene, tid)
+        render, r = self._object_renderer(scene, tid)
         obj = scene.get(tid)
 
         def sc(logf):
@@ -228,8 +260,8 @@ class Synthesizer:
             b, dl = self._search(pred, render, [sc(x) for x in local])
             if dl[b] < best_d:
                 cur, best_d = local[b], dl[b]
-        return Realised("object", obj=None if cur is None else sc(cur), distance=best_d,
-                        unchanged_distance=unchanged, hypotheses=count[0])
+        obj_best, best_d = self._rerank(pred, r)
+        return Realised("object", obj=obj_best, distance=best_d, unchanged_distance=unchanged, hypotheses=r.count)
 
     # -- removal -------------------------------------------------------------------------------
     def localise_presence(self, pred: np.ndarray, scene: Scene, ids: list[int]) -> Realised:
@@ -288,6 +320,12 @@ class Synthesizer:
         C2 = C if cur[0] == "none" else moved_camera(C, *cur)
         return Realised("camera", cam_from_world=C2, camera_motion=cur, distance=best_d,
                         unchanged_distance=unchanged, hypotheses=len(cache))
+
+
+def _key(obj: SceneObject | None) -> tuple:
+    if obj is None:
+        return ((1e9, 1e9, 1e9), -1.0, -1.0)
+    return (tuple(round(v, 5) for v in obj.position), round(obj.yaw_deg % 360.0, 4), round(obj.scale, 5))
 
 
 def _wrap(deg: float) -> float:

@@ -11,7 +11,7 @@ Main pass (:func:`main_fragment_shader` variants + ``MAIN_VS``), three render ta
 
 Shading: albedo = linearised base colour × texture (``SRGB8`` textures, so samples come back
 linear); Lambert diffuse from the directional light times a shadow-map visibility, ambient, a small
-Blinn-Phong highlight ``(n·h)^48``.
+Blinn-Phong highlight ``(n·h)^64``.
 
 Texture modes (compile-time ``TEX_MODE``, because llvmpipe runs both sides of a branch and a
 texture fetch costs about a millisecond per 512² screen):
@@ -55,7 +55,7 @@ in vec3 in_normal;
 in vec2 in_uv;
 
 out vec3 v_normal;      // world
-out vec3 v_half;        // world, unnormalised Blinn half vector
+out vec3 v_view;        // world, surface → camera (unnormalised: affine, so exact)
 out vec3 v_shadow;      // shadow-map coordinates in [0, 1]^3
 out vec3 v_obj;         // object coordinates x texture repeats per metre
 out vec3 v_obj_normal;  // object-space normal
@@ -66,8 +66,8 @@ void main() {
     gl_Position = u_clip_from_obj * vec4(in_pos, 1.0);
     vec3 world = (u_world_from_obj * vec4(in_pos, 1.0)).xyz;
     v_normal = u_normal_world * in_normal;
-    v_half = normalize(u_cam_pos - world) + u_to_light;
-    // all maps below are affine, so interpolating them per pixel is exact
+    v_view = u_cam_pos - world;
+    // the maps below are affine in the position: interpolating them per pixel is exact
     vec3 offset = world + normalize(v_normal) * u_normal_offset;
     v_shadow = (u_light_clip_from_world * vec4(offset, 1.0)).xyz * 0.5 + 0.5;
     v_obj = in_pos * u_tex_scale;
@@ -88,7 +88,7 @@ uniform float u_ambient;
 uniform sampler2DShadow u_shadow;
 
 in vec3 v_normal;
-in vec3 v_half;
+in vec3 v_view;
 in vec3 v_shadow;
 in vec3 v_obj;
 in vec3 v_obj_normal;
@@ -140,9 +140,9 @@ void main() {
     if (!gl_FrontFacing) n = -n;
     vec3 a = albedo();
     float ndl = max(dot(n, u_to_light), 0.0);
-    float c = max(dot(n, normalize(v_half)), 0.0);
-    c *= c; c *= c; c *= c; c *= c;                       // (n.h)^16
-    float spec = ndl > 0.0 ? u_specular * c * c * c : 0.0;  // (n.h)^48
+    float c = max(dot(n, normalize(normalize(v_view) + u_to_light)), 0.0);
+    c *= c; c *= c; c *= c; c *= c; c *= c; c *= c;       // (n.h)^64
+    float spec = ndl > 0.0 ? u_specular * c : 0.0;
     vec3 rgb = u_ambient * a + lit_fraction() * u_light_rgb * (ndl * a + spec);
     f_color = vec4(rgb, 1.0);
     f_id = u_id;
