@@ -81,8 +81,10 @@ def _build_real(args: argparse.Namespace) -> int:
     try:
         report = build_real_folder(args.source_path, args.out, subset=args.subset, revision=args.revision,
                                    shard_size=args.shard_size, repo_id=args.repo_id)
-    except (FileNotFoundError, ValueError) as err:
-        return _fail(str(err))
+    except (OSError, ValueError) as err:  # includes huggingface_hub's offline / not-found errors
+        hint = " (downloading GSI-Bench/GSI-Bench needs network access; pass a local folder or zip)" \
+            if args.source_path == "hub" else ""
+        return _fail(f"{err}{hint}")
     for sub, n in sorted(report.converted.items()):
         print(f"{sub}: {n} records converted")
     if report.rejects:

@@ -37,6 +37,7 @@ from gsi_bench.hub_io import (
     write_shard_atomic,
 )
 from gsi_bench.operations import OPERATIONS
+from gsi_bench.schema import SUBSETS
 
 SPLIT_ORDER = ("test", "train")
 
@@ -102,11 +103,14 @@ def discover_configs(root: str | Path) -> list[ConfigFiles]:
     """The configs a Hub folder supports: one per subset folder under ``data/`` and, when every
     shard of a subset holds a single operation, one per (subset, operation).
 
-    Order: subsets as found (sorted), each followed by its operation configs in ClassLabel order.
+    Order: subsets in :data:`gsi_bench.schema.SUBSETS` order (tabletop, room, real; others after,
+    by name), each followed by its operation configs in ClassLabel order.
     """
     root = Path(root)
     configs: list[ConfigFiles] = []
-    for subset_dir in sorted(p for p in (root / "data").glob("*") if p.is_dir()):
+    subset_dirs = [p for p in (root / "data").glob("*") if p.is_dir()]
+    order = {name: i for i, name in enumerate(SUBSETS)}
+    for subset_dir in sorted(subset_dirs, key=lambda p: (order.get(p.name, len(order)), p.name)):
         subset = subset_dir.name
         shards = list_shards(root, subset)
         if not shards:

@@ -141,7 +141,7 @@ def _optional_module(name: str):
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as err:
-        if err.name == name:
+        if err.name and (name == err.name or name.startswith(err.name + ".")):
             return None
         raise
 

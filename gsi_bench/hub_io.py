@@ -50,6 +50,7 @@ def write_shard_atomic(path: str | Path, rows: Sequence[dict[str, Any]],
     try:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
                        use_dictionary=["id", "subset", "split", "frame"], write_statistics=False)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; shards are shared data
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -132,7 +132,7 @@ def _check(row: dict[str, Any], renderer, opts: Options, ctx: _Ctx) -> None:
 # ----------------------------------------------------------------------------------------------
 # Scene, instruction, boxes, Φ3D
 # ----------------------------------------------------------------------------------------------
-def _close(a: Any, b: Any, tol: float) -> float:
+def _close(a: Any, b: Any) -> float:
     """max |a − b| (inf on shape mismatch)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.abs(a - b).max()) if a.shape == b.shape else math.inf
@@ -141,7 +141,7 @@ def _close(a: Any, b: Any, tol: float) -> float:
 def _check_scene(row: dict[str, Any], op: str, src: Scene, tgt: Scene, ctx: _Ctx) -> bool:
     cam = row["camera"]
     for name, scene, key in (("source", src, "source_cam_from_world"), ("target", tgt, "target_cam_from_world")):
-        if _close(scene.camera.cam_from_world, cam[key], 0) > 1e-9 or _close(scene.camera.K, cam["K"], 0) > 1e-9:
+        if _close(scene.camera.cam_from_world, cam[key]) > 1e-9 or _close(scene.camera.K, cam["K"]) > 1e-9:
             ctx.bad("scene", f"camera.{key} / K differ from the {name} scene's camera")
         if (scene.camera.width, scene.camera.height) != (cam["width"], cam["height"]):
             ctx.bad("scene", f"{name} scene camera is {scene.camera.width}×{scene.camera.height}, "
@@ -233,7 +233,7 @@ def _check_boxes(row: dict[str, Any], op: str, src: Scene, tgt: Scene, tols: Tol
     boxes = row["boxes"]
     if op == "perspective":
         zero = {"center": np.zeros(3), "size": np.zeros(3), "rotation": np.eye(3)}
-        err = max(_close(boxes[w][k], v, 0) for w in ("source", "target") for k, v in zero.items())
+        err = max(_close(boxes[w][k], v) for w in ("source", "target") for k, v in zero.items())
         if err > tol:
             ctx.bad("boxes", "camera edits name no object: boxes must be the zero box", err)
         return
@@ -245,22 +245,22 @@ def _check_boxes(row: dict[str, Any], op: str, src: Scene, tgt: Scene, tols: Tol
         b = box_in_camera(object_box_world(obj), C)
         for k, v in (("center", b.center), ("size", b.size), ("rotation", b.rotation),
                      ("official_7vec", box_to_official_7vec(b.center, b.size, b.rotation))):
-            e = _close(boxes[which][k], v, 0)
+            e = _close(boxes[which][k], v)
             worst = max(worst, e)
             if e > tol:
                 ctx.bad("boxes", f"boxes.{which}.{k} differs from the scene object's box by {e:.3g}", e)
     phi = _phi(row)
     c0, c1 = np.asarray(boxes["source"]["center"]), np.asarray(boxes["target"]["center"])
     R, s = np.asarray(row["transform"]["rotation"]), np.asarray(row["transform"]["scale"])
-    for what, e in (("centre", _close(phi[:3, :3] @ c0 + phi[:3, 3], c1, 0)),
-                    ("rotation", _close(R @ np.asarray(boxes["source"]["rotation"]), boxes["target"]["rotation"], 0)),
-                    ("size", _close(s * np.asarray(boxes["source"]["size"]), boxes["target"]["size"], 0))):
+    for what, e in (("centre", _close(phi[:3, :3] @ c0 + phi[:3, 3], c1)),
+                    ("rotation", _close(R @ np.asarray(boxes["source"]["rotation"]), boxes["target"]["rotation"])),
+                    ("size", _close(s * np.asarray(boxes["source"]["size"]), boxes["target"]["size"]))):
         worst = max(worst, e)
         if e > tols.geometry_m:
             ctx.bad("boxes", f"box_after ≠ Φ3D(box_before): {what} off by {e:.3g}", e)
     # Φ3D must map the object's whole pose, not only its box centre
     W = np.linalg.inv(C) @ phi @ C
-    e = _close(W @ before.world_from_object(), after.world_from_object(), 0)
+    e = _close(W @ before.world_from_object(), after.world_from_object())
     if e > tols.geometry_m:
         ctx.bad("boxes", f"Φ3D does not map the source object pose to the target pose (off by {e:.3g})", e)
     ctx.metric("boxes", max(worst, e))
@@ -288,13 +288,13 @@ def _check_transform_params(row: dict[str, Any], op: str, src: Scene, tgt: Scene
     bad = lambda msg, e: ctx.bad("transform_params", msg, e)  # noqa: E731
     if op == "perspective":
         C2 = np.asarray(row["camera"]["target_cam_from_world"], np.float64)
-        e = _close(_phi(row), C2 @ np.linalg.inv(C), 0)
+        e = _close(_phi(row), C2 @ np.linalg.inv(C))
         if e > 1e-6:
             bad(f"Φ3D is not the target-from-source camera transform (off by {e:.3g})", e)
         motion = p["camera_motion"]
         amount = p["distance_m"] if motion == "move" else p["angle_deg"]
         direction = p["direction"] if motion == "move" else p["rotation_sense"]
-        e2 = _close(moved_camera(C, motion, direction, amount), C2, 0)
+        e2 = _close(moved_camera(C, motion, direction, amount), C2)
         if e2 > 1e-6:
             bad(f"the target camera is not the source camera after '{motion} {direction} {amount}' "
                 f"(off by {e2:.3g})", e2)
@@ -306,7 +306,7 @@ def _check_transform_params(row: dict[str, Any], op: str, src: Scene, tgt: Scene
     new_pos = lin @ pos + t
     err = 0.0
     if op in ("camera_relative_move", "object_relative_place", "receptacle_place", "remove"):
-        e = _close(lin, np.eye(3), 0)
+        e = _close(lin, np.eye(3))
         if e > 1e-6:
             bad(f"{op} must not rotate or scale the object (linear part off identity by {e:.3g})", e)
         err = max(err, e)
@@ -339,7 +339,7 @@ def _check_transform_params(row: dict[str, Any], op: str, src: Scene, tgt: Scene
                 max(e_rot, e_fix))
         err = max(err, e_fix)
     elif op == "scale":
-        e_lin = _close(lin, p["scale_factor"] * np.eye(3), 0)
+        e_lin = _close(lin, p["scale_factor"] * np.eye(3))
         e_fix = float(np.linalg.norm(new_pos - pos))
         if e_lin > 1e-6 or e_fix > tol:
             bad(f"Φ3D scales by {np.cbrt(np.linalg.det(lin)):.4g} about a point {e_fix:.3g} m from the base "
@@ -367,7 +367,7 @@ def _check_transform_params(row: dict[str, Any], op: str, src: Scene, tgt: Scene
                     f"placement point", e)
             err = max(err, e)
     elif op == "remove":
-        e = _close(W, np.eye(4), 0)
+        e = _close(W, np.eye(4))
         if e > 1e-9:
             bad(f"remove must have an identity Φ3D (off by {e:.3g})", e)
     ctx.metric("transform_params", err)

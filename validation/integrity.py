@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from gsi_bench.hub_io import CHECKSUMS_FILE, file_sha256
-from gsi_bench.operations import (CAMERA_MOTIONS, DIRECTIONS, OPERATION_FRAME, OPERATIONS, PLACEMENTS, REFERRING,
-                                  RELATIONS, SCALE_FACTORS, SENSES, num_templates)
+from gsi_bench.operations import (CAMERA_MOTIONS, DIRECTIONS, OPERATION_FRAME, OPERATIONS, PLACEMENTS, RELATIONS, SCALE_FACTORS, SENSES, num_templates)
 from gsi_bench.schema import MAX_IMAGE_PIXELS, SPLITS, SUBSETS
 from validation.layout import Layout, ShardInfo, missing_by_numbering
 from validation.report import Report
@@ -429,7 +428,10 @@ class DatasetIndex:
         self.ids: dict[str, str] = {}
         self.duplicates: list[tuple[str, str, str]] = []
         # key kind → key → {split: first record id}
-        self.keys: dict[str, dict[Any, dict[str, str]]] = {"scene": {}, "seed": {}, "object": {}}
+        # The random stream of a record is SeedSequence([seed, subset, split, scene_index]): the
+        # split is part of it, so train and test never share a stream even with the same --seed;
+        # what must not repeat across splits is the sampled content (scene, object instances).
+        self.keys: dict[str, dict[Any, dict[str, str]]] = {"scene": {}, "object": {}}
 
     def add(self, row: dict[str, Any], file: str) -> None:
         rid = row.get("id")
@@ -441,9 +443,7 @@ class DatasetIndex:
         if split not in SPLITS:
             return
         scene, objects = scene_keys(row)
-        prov = row.get("provenance") or {}
         entries = [("scene", scene)] if scene else []
-        entries.append(("seed", (prov.get("generator"), prov.get("seed"), prov.get("scene_index"))))
         entries += [("object", o) for o in objects]
         for kind, key in entries:
             self.keys[kind].setdefault(key, {}).setdefault(split, rid)
@@ -452,16 +452,14 @@ class DatasetIndex:
         report.checked("unique_ids", len(self.ids) + len(self.duplicates))
         for rid, first, file in self.duplicates:
             report.fail("unique_ids", f"id {rid!r} appears more than once (first in {first})", file=file, record=rid)
-        what = {"scene": "the same source scene", "seed": "the same (generator, seed, scene_index)",
-                "object": "the same object instance (asset, pose, material)"}
+        what = {"scene": "the same source scene", "object": "the same object instance (asset, pose, material)"}
         n = 0
         for kind, table in self.keys.items():
             for key, splits in table.items():
                 n += 1
                 if len(splits) > 1:
                     ids = " / ".join(f"{s}: {r}" for s, r in sorted(splits.items()))
-                    hint = " (generate train and test with different --seed)" if kind == "seed" else ""
-                    report.fail("split_hygiene", f"train and test share {what[kind]}: {ids}{hint}",
+                    report.fail("split_hygiene", f"train and test share {what[kind]}: {ids}",
                                 record=splits.get("test", next(iter(splits.values()))))
         report.checked("split_hygiene", n)
 

@@ -26,7 +26,7 @@ CHECKS: dict[str, str] = {
     "finite": "numbers that must be finite are finite (no NaN / inf)",
     "image_size": "every image is a PNG of the right mode whose size equals camera width × height",
     "unique_ids": "record ids are unique across the dataset",
-    "split_hygiene": "no scene, (seed, scene_index) or object instance is shared between train and test",
+    "split_hygiene": "no scene or object instance is shared between train and test (their random streams differ by construction)",
     # 3D consistency re-run
     "scene": "the stored scene spec parses and agrees with the record's camera, target and reference",
     "boxes": "boxes equal the scene objects' boxes, and box_after = Φ3D(box_before)",
