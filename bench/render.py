@@ -9,12 +9,16 @@ By default the scene is built from trimesh primitives through a small in-file as
 the numbers do not depend on the asset library's contents; ``--tabletop`` renders scenes sampled
 by :mod:`gsi_syn.tabletop` from the real asset library instead.
 
-``--parallel N`` also runs N processes rendering at the same time (as ``gsi-bench generate
---workers N`` does) and prints each one's per-frame time; llvmpipe's thread count is taken from
-``LP_NUM_THREADS`` (default: one per CPU), so compare e.g.
+Wall-clock times on a shared machine wander with the load; the CPU column (all threads of the
+process) is steadier, and with ``LP_NUM_THREADS=0`` (llvmpipe rasterising on the calling thread)
+it equals the single-core wall-clock time.
 
-    python bench/render.py --parallel 2
-    LP_NUM_THREADS=1 python bench/render.py --parallel 2
+``--parallel N`` also runs N processes rendering at the same time (as ``gsi-bench generate
+--workers N`` does), once per llvmpipe thread setting in ``--lp-threads`` (``LP_NUM_THREADS``:
+unset = one rasteriser thread per CPU; ``0`` = rasterise on the calling thread), and prints each
+process's per-frame time and the aggregate frame rate:
+
+    python bench/render.py --backends gl --parallel 2
 """
 
 from __future__ import annotations
@@ -95,16 +99,17 @@ def primitive_scene(width: int, height: int, num_objects: int = 10, seed: int = 
             SceneObject(1, "box", "table", (0.0, 0.0, 0.0), params={"x": 1.4, "y": 0.9, "z": 0.75},
                         material=Material((0.8, 0.7, 0.6), texture="stripes", texture_scale=2.0),
                         role="support")]
-    kinds = [("sphere", {"sub": 4}), ("cylinder", {}), ("capsule", {}), ("torus", {}), ("box", {"x": 0.1, "y": 0.08, "z": 0.15})]
+    kinds = [("sphere", {"sub": 4}), ("cylinder", {}), ("capsule", {}), ("torus", {}),
+             ("box", {"x": 0.1, "y": 0.08, "z": 0.15})]
     cols = int(np.ceil(np.sqrt(num_objects)))
     for k in range(num_objects):
         asset, params = kinds[k % len(kinds)]
         x = -0.45 + 0.9 * (k % cols) / max(cols - 1, 1)
         y = -0.25 + 0.5 * (k // cols) / max(cols - 1, 1)
         texture = "stripes" if k % 2 else None
+        material = Material(tuple(rng.uniform(0.2, 0.9, 3)), texture=texture, texture_scale=8.0, specular=0.3)
         objs.append(SceneObject(10 + k, asset, asset, (x, y, 0.75), yaw_deg=float(rng.uniform(0, 360)),
-                                params=params, material=Material(tuple(rng.uniform(0.2, 0.9, 3)), texture=texture,
-                                                                 texture_scale=8.0, specular=0.3)))
+                                params=params, material=material))
     K = intrinsics_from_fov(width, height, 50.0)
     T = look_at([0.25, -1.5, 1.7], [0.0, 0.0, 0.75])
     return Scene("tabletop", objs, Light(direction=(0.35, 0.45, -0.82)), Camera.create(K, T, width, height))
@@ -129,27 +134,57 @@ def _make(backend: str, library: object | None):
     return RaycastRenderer(library)
 
 
-def time_backend(backend: str, resolution: int, args: argparse.Namespace) -> tuple[float, float, int]:
-    """(median ms, best ms, triangles) per frame over ``args.frames`` renders after warm-up."""
+def time_backend(backend: str, resolution: int, args: argparse.Namespace) -> dict[str, float]:
+    """Per-frame wall-clock and CPU (all threads of this process) milliseconds over
+    ``args.frames`` renders after warm-up: ``median``, ``best``, ``cpu`` (median), plus the
+    scene's ``triangles``."""
     scenes, library = _scenes(args, resolution)
     renderer = _make(backend, library)
     for s in scenes:
         renderer.render(s)
-    times = []
+    wall, cpu = [], []
     frames = args.frames if backend == "gl" else max(3, args.frames // 10)
     for k in range(frames):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         renderer.render(scenes[k % len(scenes)])
-        times.append(time.perf_counter() - t0)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     lib = renderer.library
     tris = sum(len(lib.mesh(o.asset_id, dict(o.params)).faces) for o in scenes[0].objects)
-    return float(np.median(times) * 1e3), float(np.min(times) * 1e3), tris
+    return {"median": float(np.median(wall) * 1e3), "best": float(np.min(wall) * 1e3),
+            "cpu": float(np.median(cpu) * 1e3), "triangles": tris}
 
 
-def _worker(args: tuple[str, int, argparse.Namespace]) -> tuple[float, float, int, float]:
+def _worker(args: tuple[str, int, argparse.Namespace]) -> dict[str, float]:
     backend, resolution, ns = args
-    median, best, tris = time_backend(backend, resolution, ns)
-    return median, best, tris, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = time_backend(backend, resolution, ns)
+    out["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def run_parallel(args: argparse.Namespace) -> None:
+    """N processes rendering at once, for each llvmpipe thread setting in ``args.lp_threads``."""
+    ctx = mp.get_context("spawn")
+    for setting in args.lp_threads:
+        saved = os.environ.get("LP_NUM_THREADS")
+        if setting == "default":
+            os.environ.pop("LP_NUM_THREADS", None)
+        else:
+            os.environ["LP_NUM_THREADS"] = setting  # read by Mesa when each worker makes its context
+        try:
+            for res in args.resolutions:
+                with ctx.Pool(args.parallel) as pool:
+                    out = pool.map(_worker, [("gl", res, args)] * args.parallel)
+                per = ", ".join(f"{o['median']:.1f}/{o['best']:.1f}" for o in out)
+                rate = sum(1e3 / o["median"] for o in out)
+                print(f"gl x{args.parallel} processes LP_NUM_THREADS={setting:7s} {res:4d}²: "
+                      f"ms/frame median/best [{per}]  aggregate {rate:5.0f} frames/s  "
+                      f"worker peak RSS {max(o['rss'] for o in out):.0f} MiB")
+        finally:
+            if saved is None:
+                os.environ.pop("LP_NUM_THREADS", None)
+            else:
+                os.environ["LP_NUM_THREADS"] = saved
 
 
 def main() -> None:
@@ -159,28 +194,20 @@ def main() -> None:
     ap.add_argument("--objects", type=int, default=10)
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--tabletop", action="store_true", help="real tabletop scenes from the asset library")
-    ap.add_argument("--parallel", type=int, default=0, help="also time N processes rendering at once")
+    ap.add_argument("--parallel", type=int, default=0, help="also time N GL processes rendering at once")
+    ap.add_argument("--lp-threads", nargs="+", default=["default", "0", "1", "2"],
+                    help="LP_NUM_THREADS settings to try with --parallel ('default' = unset)")
     args = ap.parse_args()
     print(f"cpus={os.cpu_count()} LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', '(unset)')} "
           f"scene={'tabletop' if args.tabletop else f'primitives, {args.objects} objects'}")
     for backend in args.backends:
         for res in args.resolutions:
-            median, best, tris = time_backend(backend, res, args)
-            print(f"{backend:8s} {res:4d}²  {median:7.1f} ms/frame (median)  {best:7.1f} (best)  "
-                  f"{tris} triangles")
+            t = time_backend(backend, res, args)
+            print(f"{backend:8s} {res:4d}²  {t['median']:7.1f} ms/frame (median)  {t['best']:7.1f} (best)  "
+                  f"{t['cpu']:7.1f} ms CPU  {t['triangles']} triangles")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.parallel > 1:
-        ctx = mp.get_context("spawn")
-        for res in args.resolutions:
-            with ctx.Pool(args.parallel) as pool:
-                t0 = time.perf_counter()
-                out = pool.map(_worker, [("gl", res, args)] * args.parallel)
-                wall = time.perf_counter() - t0
-            per = ", ".join(f"{m:.1f}/{b:.1f}" for m, b, _, _ in out)
-            rss = max(r for *_, r in out)
-            print(f"gl x{args.parallel} processes {res:4d}²: ms/frame median/best per process [{per}]  "
-                  f"aggregate {args.parallel * 1e3 / np.mean([m for m, *_ in out]):.0f} frames/s  "
-                  f"(wall {wall:.1f} s incl. start-up)  worker peak RSS {rss:.0f} MiB")
+        run_parallel(args)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,11 +58,7 @@ class FakeLibrary:
     facing up), ``quad`` (1×1 m plane with UVs and its own quadrant texture); textures
     ``two_tone`` (left half red, right half blue) and ``quadrants``."""
 
-    def __init__(self) -> None:
-        self.calls = 0
-
     def mesh(self, asset_id: str, params: dict | None = None) -> AssetMesh:
-        self.calls += 1
         p = dict(params or {})
         if asset_id == "box":
             m = trimesh.creation.box((p.get("x", 1.0), p.get("y", 1.0), p.get("z", 1.0)))
@@ -134,7 +131,8 @@ def shadow_scene(width: int = 128, height: int = 128, with_b: bool = True) -> Sc
     objs = [_floor(), _box(20, (0.0, 0.0, 0.0))]
     if with_b:
         objs.append(_box(21, (-0.45, 0.4, 0.0), (0.15, 0.15, 0.15), color=(0.2, 0.5, 0.8)))
-    return Scene("tabletop", objs, LIGHT_X, _camera(width, height, (0.05, -0.9, 1.2), (0.0, 0.05, 0.0), fov=45.0))
+    camera = _camera(width, height, (0.05, -0.9, 1.2), (0.0, 0.05, 0.0), fov=45.0)
+    return Scene("tabletop", objs, LIGHT_X, camera)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,7 +184,7 @@ def gl_lazy(library):
 def _pixel(scene: Scene, point) -> tuple[int, int]:
     """(row, column) of the pixel whose centre is nearest to the projection of a world point."""
     uv, _ = project_points(scene.camera.K_array, scene.camera.cam_from_world_array, np.array([point], float))
-    return int(round(uv[0, 1])), int(round(uv[0, 0]))
+    return round(float(uv[0, 1])), round(float(uv[0, 0]))
 
 
 def _luma(out: RenderOutput, rc: tuple[int, int]) -> float:
@@ -301,7 +299,8 @@ def test_only_renders_the_given_instances(renderer):
 def test_shadow_of_a_box_darkens_the_floor(renderer):
     scene = shadow_scene()
     out = renderer.render(scene)
-    shadowed = [(0.2, 0.0, 0.0), (0.3, 0.05, 0.0), (0.115, -0.08, 0.0)]  # 1.5 cm from the box: no peter-panning
+    # the last point is 1.5 cm from the box's base: no peter-panning
+    shadowed = [(0.2, 0.0, 0.0), (0.3, 0.05, 0.0), (0.115, -0.08, 0.0)]
     lit = [(0.45, 0.0, 0.0), (-0.2, -0.2, 0.0), (0.2, 0.2, 0.0), (0.2, -0.2, 0.0)]
     lit_luma = []
     for p in lit:
@@ -348,13 +347,56 @@ def test_only_hides_other_objects_and_their_shadows(renderer):
     assert alone.instances[rc] == FLOOR and brighter[rc] <= 1
 
 
+def test_moving_one_object_leaves_other_shadows_in_place(renderer):
+    scene = shadow_scene(160, 160)
+    before = renderer.render(scene)
+    moved = scene.replace_object(_box(21, (-0.5, 0.15, 0.0), (0.15, 0.15, 0.15), color=(0.2, 0.5, 0.8)))
+    after = renderer.render(moved)
+    # pixels away from box B's old and new places (and their shadows) do not change at all,
+    # box A's shadow included: the shadow map's texel grid does not depend on where B stands
+    origin, dirs = pixel_rays(scene.camera)
+    t = -origin[2] / np.where(dirs[:, 2] < 0, dirs[:, 2], -1e-9)
+    x = (origin[0] + t * dirs[:, 0]).reshape(160, 160)
+    y = (origin[1] + t * dirs[:, 1]).reshape(160, 160)
+    away = (x > -0.2) & (y < 0.05) & (before.instances != 21) & (after.instances != 21)
+    assert away.sum() > 4000
+    assert np.array_equal(before.rgb[away], after.rgb[away])
+    a_shadow = (x > 0.12) & (x < 0.3) & (np.abs(y) < 0.08) & (before.instances == FLOOR)
+    assert a_shadow.sum() > 50 and before.rgb[a_shadow].mean() < 0.7 * before.rgb[away].mean()
+
+
+def test_tent_shadow_filter(library):
+    GLRenderer = _gl_or_skip()
+    tent = GLRenderer(library, shadow_filter="tent")
+    scene = shadow_scene()
+    out, ref = tent.render(scene), GLRenderer(library).render(scene)
+    for p in [(0.2, 0.0, 0.0), (0.3, 0.05, 0.0)]:
+        rc = _pixel(scene, p)
+        assert _luma(out, rc) == pytest.approx(_luma(ref, rc), abs=1.0)  # umbra: same darkness
+    assert 0 < np.count_nonzero(out.rgb != ref.rgb) < 0.05 * out.rgb.size  # only penumbrae differ
+    with pytest.raises(ValueError):
+        GLRenderer(library, shadow_filter="pcss")
+
+
+def test_shadows_can_be_switched_off(library):
+    GLRenderer = _gl_or_skip()
+    flat = GLRenderer(library, shadow_map_size=0)
+    scene = shadow_scene()
+    out = flat.render(scene)
+    assert _luma(out, _pixel(scene, (0.2, 0.0, 0.0))) == _luma(out, _pixel(scene, (0.45, 0.0, 0.0)))
+    assert isinstance(flat.device, str) and flat.device  # names the OpenGL driver in use
+    with pytest.raises(ValueError):
+        GLRenderer(library, shadow_map_size=4)
+
+
 # ---------------------------------------------------------------------------------------------
 # Textures
 # ---------------------------------------------------------------------------------------------
 
 def _top_down(objs: list[SceneObject], size: int = 96) -> Scene:
     return Scene("tabletop", objs, Light(direction=(0.0, 0.1, -1.0), ambient=0.4, intensity=0.8),
-                 _camera(size, size, (0.0, -0.05, 1.6), (0.0, 0.0, 0.0), fov=45.0), background=(0.0, 0.0, 0.0))
+                 _camera(size, size, (0.0, -0.05, 1.6), (0.0, 0.0, 0.0), fov=45.0),
+                 background=(0.0, 0.0, 0.0))
 
 
 def _colour_at(scene: Scene, out: RenderOutput, p) -> np.ndarray:
@@ -362,7 +404,8 @@ def _colour_at(scene: Scene, out: RenderOutput, p) -> np.ndarray:
 
 
 def test_uv_texture_is_mapped_the_right_way_round(gl):
-    quad = SceneObject(5, "quad", "poster", (0.0, 0.0, 0.0), material=Material(color=(1.0, 1.0, 1.0), specular=0.0))
+    quad = SceneObject(5, "quad", "poster", (0.0, 0.0, 0.0),
+                       material=Material(color=(1.0, 1.0, 1.0), specular=0.0))
     scene = _top_down([quad])
     out = gl.render(scene)
     # uv (0, 0) is the image's bottom-left: world (-x, -y) corner of the quad
@@ -424,11 +467,12 @@ def test_renders_are_deterministic(gl, ray, library):
     here = scene_digests()
     assert here == scene_digests()
     code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('t', sys.argv[1]); "
-            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); print(','.join(m.scene_digests()))")
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+            "print(','.join(m.scene_digests()))")
     root = Path(__file__).resolve().parents[1]
     res = subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve())], cwd=root,
-                         capture_output=True, text=True, timeout=120,
-                         env={**__import__("os").environ, "PYTHONPATH": str(root), "LP_NUM_THREADS": "1"})
+                         capture_output=True, text=True, timeout=120, check=False,
+                         env={**os.environ, "PYTHONPATH": str(root), "LP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().split(",") == here  # another process, another llvmpipe thread count
 
@@ -459,10 +503,16 @@ def test_closed_mesh_detection():
 
 
 def test_shadow_frustum_helpers():
-    from gsi_syn.render.gl import light_clip_from_world, plan_shadow_grid, shadow_casters, visible_region_vertices
+    from gsi_syn.render.gl import (
+        light_clip_from_world,
+        plan_shadow_grid,
+        shadow_casters,
+        visible_region_vertices,
+    )
 
     # the floor (top at z = 0) lies below everything else: it cannot shadow anything
-    keep = shadow_casters(np.array([-0.02, 0.0, 0.75]), np.array([0.0, 0.75, 0.9]), np.array([0.3, 0.4, -0.87]))
+    keep = shadow_casters(np.array([-0.02, 0.0, 0.75]), np.array([0.0, 0.75, 0.9]),
+                          np.array([0.3, 0.4, -0.87]))
     assert keep.tolist() == [False, True, True]
     assert shadow_casters(np.array([-0.02, 0.0]), np.array([0.0, 0.75]), np.array([1.0, 0.0, 0.0])).all()
 
@@ -521,7 +571,7 @@ def test_module_is_importable_without_moderngl_for_raycast():
             "from gsi_syn.render.raycast import RaycastRenderer; print('ok')")
     root = Path(__file__).resolve().parents[1]
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
-                         env={**__import__("os").environ, "PYTHONPATH": str(root)})
+                         check=False, env={**os.environ, "PYTHONPATH": str(root)})
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
 
 

@@ -10,4 +10,4 @@ Entry point: :func:`evaluate` with an :class:`EvalConfig`, or ``gsi-bench evalua
 
 from validation.evaluator.runner import PROTOCOLS, SCORER_VERSION, EvalConfig, evaluate
 
-__all__ = ["EvalConfig", "evaluate", "SCORER_VERSION", "PROTOCOLS"]
+__all__ = ["PROTOCOLS", "SCORER_VERSION", "EvalConfig", "evaluate"]

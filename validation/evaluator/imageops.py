@@ -60,7 +60,7 @@ def decode_prediction(data: bytes) -> np.ndarray:
         raise PredictionError("too_large", f"decompression bomb refused ({err})") from err
     except Image.UnidentifiedImageError as err:
         raise PredictionError("not_image", "not an image Pillow recognises") from err
-    except Exception as err:  # noqa: BLE001 - any decoder failure is a bad prediction, never a crash
+    except Exception as err:
         raise PredictionError("unreadable", f"cannot decode image ({type(err).__name__}: {err})") from err
     return np.asarray(rgb, dtype=np.uint8)
 
@@ -128,7 +128,7 @@ def ssim_map(a: np.ndarray, b: np.ndarray, win: int = 7) -> np.ndarray:
     a, b = a[..., None], b[..., None]
     c1, c2 = 0.01 ** 2, 0.03 ** 2
     size = (win, win, 1)
-    filt = lambda x: ndimage.uniform_filter(x, size=size, mode="reflect")  # noqa: E731
+    filt = lambda x: ndimage.uniform_filter(x, size=size, mode="reflect")
     mx, my = filt(a), filt(b)
     sxx = filt(a * a) - mx * mx
     syy = filt(b * b) - my * my

@@ -263,7 +263,7 @@ def compute_statistics(results: dict, mode: str, output_dir=None, show: bool = F
 
 
 def normalize_dataset_name(name: str) -> str:
-    return name[:-5] if name.endswith("_eval") else name
+    return name.removesuffix("_eval")
 
 
 def normalize_model_name(name: str) -> str:
@@ -353,8 +353,13 @@ def edit_meta(record) -> dict:
             "new_rotation_matrix": official_rotation(record.target_box.rotation).tolist()}
 
 
-def scene_detections(scene, category: str, K) -> list[dict]:
-    """Boxes of every movable object of ``category`` in ``scene`` (its camera), as detections."""
+#: The official detector reports 2D boxes in a frame whose longest side is this many pixels.
+DETECTOR_LONG_SIDE = 896
+
+
+def scene_detections(scene, category: str, K, frame_scale: float = 1.0) -> list[dict]:
+    """Boxes of every movable object of ``category`` in ``scene`` (its camera), as detections;
+    ``bbox_2d`` is multiplied by ``frame_scale`` (the official 896-long-side frame)."""
     from gsi_bench.geometry import box_to_official_7vec, official_rotation
     from gsi_syn.placement import box_in_camera, object_box_world
 
@@ -366,7 +371,8 @@ def scene_detections(scene, category: str, K) -> list[dict]:
         b = box_in_camera(object_box_world(o), C)
         v = box_to_official_7vec(b.center, b.size, b.rotation)
         R = official_rotation(b.rotation)
-        out.append({"bbox_3d": v, "rotation_matrix": R.tolist(), "bbox_2d": bbox_3d_to_2d(v, R, K),
+        out.append({"bbox_3d": v, "rotation_matrix": R.tolist(),
+                    "bbox_2d": [x * frame_scale for x in bbox_3d_to_2d(v, R, K)],
                     "label": category, "instance_id": o.instance_id})
     return out
 
@@ -377,8 +383,8 @@ def _box_mask(shape, boxes) -> np.ndarray:
     for b in boxes:
         if b is None:
             continue
-        x0, y0 = max(0, int(math.floor(b[0]))), max(0, int(math.floor(b[1])))
-        x1, y1 = min(w, int(math.ceil(b[2])) + 1), min(h, int(math.ceil(b[3])) + 1)
+        x0, y0 = max(0, math.floor(b[0])), max(0, math.floor(b[1]))
+        x1, y1 = min(w, math.ceil(b[2]) + 1), min(h, math.ceil(b[3]) + 1)
         if x1 > x0 and y1 > y0:
             m[y0:y1, x0:x1] = True
     return m
@@ -412,6 +418,7 @@ def score_record_official(record, pred, cfg, synth, state) -> dict:
                                            "lpips": lpips, "mse": float(((pred.astype(float) - record.target_image) ** 2).mean())})
     else:
         src, _ = scenes_of(record)
+        frame = DETECTOR_LONG_SIDE / max(pred.shape[:2])
         if cfg.detections:
             det = _load_detections(cfg.detections, state).get(record.id)
             if det is None:
@@ -420,7 +427,7 @@ def score_record_official(record, pred, cfg, synth, state) -> dict:
             new = det["new_result"]["detections"]
         else:
             K = record.K
-            origin = scene_detections(src, record.target.category, K)
+            origin = scene_detections(src, record.target.category, K, frame)
             if record.operation == "remove":
                 realised_scene = src
                 for iid, present in realised.present.items():
@@ -430,12 +437,13 @@ def score_record_official(record, pred, cfg, synth, state) -> dict:
                 realised_scene = src.without(record.target.instance_id)
             else:
                 realised_scene = src.replace_object(dataclasses.replace(realised.obj))
-            new = scene_detections(realised_scene, record.target.category, K)
+            new = scene_detections(realised_scene, record.target.category, K, frame)
         o2d = origin_bbox_2d(origin, meta)
         unmatched = [d for d in new if not (check_same(d["bbox_3d"], meta["original_bbox_3d"], 0.1)
                                             or (o2d is not None and check_same(d["bbox_2d"], o2d, 100)))]
         new2d = unmatched[-1]["bbox_2d"] if unmatched else None
-        keep = ~_box_mask(pred.shape[:2], [o2d, new2d]) if (o2d is not None or new2d is not None) else None
+        to_px = lambda b: None if b is None else [x / frame for x in b]
+        keep = ~_box_mask(pred.shape[:2], [to_px(o2d), to_px(new2d)]) if (o2d is not None or new2d is not None) else None
         ssim = imageops.masked_ssim(p, g, keep)
         if not math.isfinite(ssim):
             ssim = 1.0
@@ -481,7 +489,7 @@ def summarise(results: list[dict], cfg) -> dict:
         sa[k] = {"operation": off["operation"], "edit_score": off["edit_score"]}
         el[k] = {"operation": off["operation"], "ssim": off["ssim"], "lpips": off["lpips"]}
         ac[k] = off.get("ac_score")
-    round_tree = lambda v: ({k: round_tree(x) for k, x in v.items()} if isinstance(v, dict)  # noqa: E731
+    round_tree = lambda v: ({k: round_tree(x) for k, x in v.items()} if isinstance(v, dict)
                             else round(v, 6) if isinstance(v, float) else v)
     return {"dataset_gate": cfg.official_dataset,
             "statistics": {m: round_tree(compute_statistics(r, m)) for m, r in

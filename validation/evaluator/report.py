@@ -189,8 +189,8 @@ def _thumb(arr, size: int = 192) -> str:
 
 
 def _table(groups: dict[str, dict], label: str) -> str:
-    rows = [f"<tr><th>{html.escape(label)}</th><th>n</th><th>IC</th><th>SA</th><th>EL</th><th>AC</th><th>Avg</th>"
-            "<th>gated Avg</th><th>missing</th><th>unreadable</th><th>unscorable</th></tr>"]
+    rows = [(f"<tr><th>{html.escape(label)}</th><th>n</th><th>IC</th><th>SA</th><th>EL</th><th>AC</th><th>Avg</th>"
+             "<th>gated Avg</th><th>missing</th><th>unreadable</th><th>unscorable</th></tr>")]
     for k, g in groups.items():
         c = g.get("counts", {})
         rows.append(f"<tr><td>{html.escape(k)}</td><td>{g['n']}</td>" + "".join(f"<td>{g[m]:.1f}</td>" for m in METRICS)
@@ -204,7 +204,7 @@ def html_report(cfg, summary: dict, results: list[dict]) -> str:
     from validation.evaluator.runner import load_prediction, resolve_data
 
     ok = [s for s in results if s["status"] == "ok"]
-    key = lambda s: (s["ic"] + s["sa"] + s["el"] / 100 + s["ac"] / 100, s["id"])  # noqa: E731
+    key = lambda s: (s["ic"] + s["sa"] + s["el"] / 100 + s["ac"] / 100, s["id"])
     ranked = sorted(ok, key=key)
     n = max(0, int(cfg.html_examples))
     worst, best = ranked[:n], ranked[::-1][:n]

@@ -1,0 +1,97 @@
+"""GSI-Real human review: decision log durability, the local server's API, export of accepted."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from gsi_bench.hub_io import iter_records, shard_path, update_checksums, write_shard_atomic
+from gsi_bench.schema import Box3D, EditParams, EditRecord, ObjectRef, Provenance
+from gsi_real.review import DecisionLog, export_accepted, make_server, read_decisions
+
+
+def _record(i: int) -> EditRecord:
+    h, w = 24, 32
+    rgb = np.full((h, w, 3), 10 * i, np.uint8)
+    mask = np.zeros((h, w), bool)
+    mask[5:9, 5:9] = True
+    box = Box3D([0, 0, 1], [0.1, 0.1, 0.1], np.eye(3).tolist(), [0, 0, 1, 0.1, 0.1, 0.1, 0])
+    return EditRecord(
+        id=f"real-test-0-{i:06d}", subset="real", split="test", operation="remove", frame="scene",
+        instruction="Remove the cup.", instruction_zh="移除杯子。", template_id="remove/0",
+        target=ObjectRef(instance_id=7, category="cup"), reference=ObjectRef(), params=EditParams(),
+        transform_translation=[0, 0, 0], transform_rotation=np.eye(3).tolist(), transform_scale=[1, 1, 1],
+        source_image=rgb, target_image=rgb, source_mask=mask, target_mask=np.zeros_like(mask),
+        source_instances=np.zeros((h, w), np.uint16), target_instances=np.zeros((h, w), np.uint16),
+        source_depth=np.zeros((h, w), np.uint16), target_depth=np.zeros((h, w), np.uint16),
+        K=np.eye(3).tolist(), source_cam_from_world=np.eye(4).tolist(), target_cam_from_world=np.eye(4).tolist(),
+        source_box=box, target_box=box, target_present=False,
+        scene=json.dumps({"source": {}, "target": {}, "human_review": None}),
+        provenance=Provenance("gsi_real.pipeline", "0", 0, i, "x", "forward_warp+harmonic", "y"))
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    root = tmp_path / "cand"
+    p = write_shard_atomic(shard_path(root, "real", "test", 0, 1), [_record(i).to_example() for i in range(3)])
+    update_checksums(root, [p])
+    return root
+
+
+def test_decision_log_survives_a_torn_line(tmp_path):
+    path = tmp_path / "review" / "decisions.jsonl"
+    log = DecisionLog(path)
+    log.append("a", "accept", "looks right")
+    with open(path, "ab") as f:
+        f.write(b'{"id": "b", "decis')  # crash mid-write
+    log2 = DecisionLog(path)  # reopening terminates the torn line
+    log2.append("b", "reject")
+    log2.append("a", "reject", "changed my mind")
+    d = read_decisions(path)
+    assert d["a"]["decision"] == "reject" and d["a"]["note"] == "changed my mind"
+    assert d["b"]["decision"] == "reject"
+
+
+def _post(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    return urllib.request.urlopen(req, timeout=5)
+
+
+def test_server_records_decisions_and_export_keeps_only_accepted(folder, tmp_path):
+    srv = make_server(folder, port=0)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        host, port = srv.server_address[:2]
+        assert host == "127.0.0.1"
+        base = f"http://{host}:{port}"
+        page = urllib.request.urlopen(base + "/", timeout=5).read().decode()
+        assert "Accept (a)" in page
+        items = json.loads(urllib.request.urlopen(base + "/api/items", timeout=5).read())
+        assert [it["id"] for it in items] == [f"real-test-0-{i:06d}" for i in range(3)]
+        png = urllib.request.urlopen(base + f"/img/{items[0]['id']}/target_image.png", timeout=5).read()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert _post(base + "/api/decision", {"id": items[0]["id"], "decision": "accept", "note": "ok"}).status == 200
+        _post(base + "/api/decision", {"id": items[1]["id"], "decision": "reject"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            _post(base + "/api/decision", {"id": "../../etc/passwd", "decision": "accept"})
+        assert err.value.code == 400
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(base + "/img/..%2F..%2Fx/target_image.png", timeout=5)
+        # a reload sees the decisions
+        dec = json.loads(urllib.request.urlopen(base + "/api/decisions", timeout=5).read())
+        assert dec[items[0]["id"]]["decision"] == "accept" and dec[items[1]["id"]]["decision"] == "reject"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    s = export_accepted(folder, tmp_path / "accepted")
+    assert (s["accepted"], s["rejected"], s["undecided"]) == (1, 1, 1)
+    out = list(iter_records(tmp_path / "accepted"))
+    assert [r.id for r in out] == ["real-test-0-000000"]
+    assert json.loads(out[0].scene)["human_review"]["decision"] == "accept"
