@@ -296,10 +296,23 @@ class EditRecord:
             raise ValueError(f"record {self.id!r} is invalid: " + "; ".join(problems))
 
     # -- conversion -----------------------------------------------------------------------------
-    def to_example(self, png_compress_level: int = 6) -> dict[str, Any]:
-        """The Arrow row (plain Python values; images as ``{"bytes": png, "path": None}``)."""
+    def to_example(self, png_compress_level: int = 1, png_cache: dict[int, tuple[np.ndarray, bytes]] | None = None
+                   ) -> dict[str, Any]:
+        """The Arrow row (plain Python values; images as ``{"bytes": png, "path": None}``).
+
+        ``png_cache``: records that share image arrays (the edits of one scene share its source
+        render) pass the same dict, so each array is encoded once.
+        """
         self.validate()
-        png = lambda a: {"bytes": encode_png(a, png_compress_level), "path": None}  # noqa: E731
+
+        def png(a: np.ndarray) -> dict[str, Any]:
+            if png_cache is None:
+                return {"bytes": encode_png(a, png_compress_level), "path": None}
+            hit = png_cache.get(id(a))
+            if hit is None or hit[0] is not a:
+                hit = png_cache[id(a)] = (a, encode_png(a, png_compress_level))
+            return {"bytes": hit[1], "path": None}
+
         box = lambda b: {"center": list(map(float, b.center)), "size": list(map(float, b.size)),  # noqa: E731
                          "rotation": _floats2(b.rotation), "official_7vec": list(map(float, b.official_7vec))}
         return {

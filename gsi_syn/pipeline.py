@@ -51,7 +51,8 @@ def _unit_examples(args: tuple[GenerationConfig, int]) -> list[dict]:
     if "renderer" not in _WORKER:
         _init_worker(cfg.renderer)
     records = generate_unit(cfg, unit, _WORKER["renderer"])
-    return [r.to_example(cfg.png_compress_level) for r in records]
+    cache: dict = {}  # the edits of a scene share its source images: encode them once
+    return [r.to_example(cfg.png_compress_level, cache) for r in records]
 
 
 # -- driver -------------------------------------------------------------------------------------
@@ -135,6 +136,9 @@ class _example_stream:
         if self.workers <= 1 or len(self.jobs) <= 1:
             return map(_unit_examples, self.jobs)
         ctx = mp.get_context("spawn")
+        # workers start fresh interpreters: single-threaded BLAS there (multi-threaded BLAS on
+        # tiny matrices is erratic on this kind of machine and competes with the renderer)
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         self.pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.renderer,))
         return self.pool.imap(_unit_examples, self.jobs, chunksize=1)
 

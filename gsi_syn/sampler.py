@@ -59,7 +59,8 @@ class GenerationConfig:
     operations: tuple[str, ...] = ()
     edits_per_scene: int = 2
     shard_size: int = 200
-    png_compress_level: int = 6
+    #: zlib level of the PNGs: 1 is 4× faster than 6 on rendered RGB for ~9 % more bytes
+    png_compress_level: int = 1
     thresholds: CheckThresholds = field(default_factory=CheckThresholds)
     tabletop: TabletopConfig = field(default_factory=TabletopConfig)
     room: RoomConfig = field(default_factory=RoomConfig)
@@ -117,6 +118,7 @@ class _SceneState:
         self.scene = scene
         self.renderer = renderer
         self.source = renderer.render(scene)
+        self.source_depth_mm = depth_to_mm(self.source.depth)
         self._alone: dict[int, RenderOutput] = {}
         ids, n = np.unique(self.source.instances, return_counts=True)
         #: ids with at least ``min_pixels`` visible pixels in the source image
@@ -239,7 +241,7 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
         source_mask=empty if camera_edit else state.source.instances == tid,
         target_mask=(target_render.instances == tid) if p.target_present else empty,
         source_instances=state.source.instances, target_instances=target_render.instances,
-        source_depth=depth_to_mm(state.source.depth), target_depth=depth_to_mm(target_render.depth),
+        source_depth=state.source_depth_mm, target_depth=depth_to_mm(target_render.depth),
         K=src_scene.camera.K, source_cam_from_world=src_scene.camera.cam_from_world,
         target_cam_from_world=tgt_scene.camera.cam_from_world,
         source_box=_box(target_before, C), target_box=_box(target_after, C),  # zero box for camera edits
