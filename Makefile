@@ -1,10 +1,11 @@
 # One-command entry points. `make demo` and `make test` set everything up on a fresh machine.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+GSI := $(VENV)/bin/gsi-bench
 STAMP := $(VENV)/.gsi-installed
 OUT ?= out/demo
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench hub real-demo clean
 
 setup: $(STAMP)
 
@@ -13,20 +14,38 @@ $(STAMP): pyproject.toml
 	@ldconfig -p | grep -q libEGL_mesa || { apt-get update -qq && apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	@# the local CPU build of torch first (a plain `torch` would pull GBs of CUDA wheels)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test,models]'
 	@# extract the packaged assets (robosuite's MIT meshes and textures) into the cache once
-	$(VENV)/bin/gsi-bench assets
+	$(GSI) assets
 	touch $(STAMP)
 
+# The main job: generate a test split of both subsets, validate it, run the baselines,
+# score them, print the leaderboard; reports in $(OUT)/leaderboard.html.
 demo: setup
-	$(VENV)/bin/gsi-bench generate syn --subset tabletop --split test --num 40 --seed 0 --out $(OUT) --resolution 512 --workers 2
-	$(VENV)/bin/gsi-bench preview $(OUT) --out $(OUT)/preview.png --num 12
+	$(GSI) demo --out $(OUT) --per-op 4 --resolution 512 --workers 2
 
 test: setup
 	$(PY) -m pytest -q
 
 bench: setup
 	$(PY) bench/generate.py --workers 2
+	$(PY) bench/generate.py --subset room --workers 2
+	$(PY) bench/render.py
+	$(PY) bench/validate.py --workers 2
+	$(PY) bench/evaluate.py --num 70 --resolution 512 --workers 2
+
+# The Hub folder of both subsets (test + train presets are large: pass --test-per-op/--train-per-op),
+# installed into the local Hugging Face cache so load_dataset("gsi-bench/syn") works offline.
+hub: setup
+	$(GSI) build syn --out out/hub/syn --subsets tabletop,room --workers 2
+	$(GSI) install-cache out/hub/syn --repo-id gsi-bench/syn
+
+real-demo: setup
+	$(GSI) real demo-captures --out out/real/captures
+	$(GSI) real run out/real/captures --out out/real/records
+	$(GSI) real evaluate out/real/captures
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

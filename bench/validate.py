@@ -1,8 +1,7 @@
 """Throughput of `gsi-bench validate`: records/s for the integrity-only and the full check, and
 peak memory.
 
-    gsi-bench generate syn --num 40 --workers 2 --out /tmp/v512     # 512² test set
-    python bench/validate.py /tmp/v512 --workers 2
+    python bench/validate.py /tmp/v512 --workers 2    # generates 40 records at 512² if the folder is missing
 
 Imports happen before timing (they are a one-off cost of the process, not of the data); mesh
 and texture caches start cold, as in a real run. Targets (2 cores, 512²): integrity-only
@@ -14,6 +13,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from pathlib import Path
 
 from validation.consistency import Options
 from validation.runner import RunConfig, validate
@@ -38,7 +38,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--renderer", default="raycast", choices=["raycast", "gl"])
     ap.add_argument("--repeat", type=int, default=3, help="integrity-only repetitions (best is reported)")
+    ap.add_argument("--num", type=int, default=40, help="records to generate when DIR does not exist")
     args = ap.parse_args()
+    if not Path(args.dir).exists():
+        from gsi_syn.pipeline import generate
+        from gsi_syn.sampler import GenerationConfig
+
+        print(f"generating {args.num} tabletop test records at 512² into {args.dir} …")
+        generate(GenerationConfig(num=args.num, resolution=512), args.dir, workers=args.workers, progress=False)
 
     best = float("inf")
     for _ in range(args.repeat):

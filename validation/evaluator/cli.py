@@ -1,9 +1,10 @@
-"""``gsi-bench evaluate`` and ``gsi-bench baseline`` (registered by :mod:`gsi_bench.cli`)."""
+"""``gsi-bench evaluate``, ``baseline``, ``leaderboard`` and ``demo`` (registered by :mod:`gsi_bench.cli`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -93,3 +94,37 @@ def register(subparsers) -> None:
     b.add_argument("--device", default="cpu", help="diffusers: torch device")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=_cmd_baseline)
+
+    lb = subparsers.add_parser("leaderboard", help="combine evaluation reports into one table + HTML")
+    lb.add_argument("reports", nargs="+", type=Path, help="folders written by `gsi-bench evaluate`")
+    lb.add_argument("--out", type=Path, default=None, help="write leaderboard.json / .html here")
+    lb.set_defaults(func=_cmd_leaderboard)
+
+    d = subparsers.add_parser("demo", help="the main job: generate both subsets, validate, run baselines, "
+                                           "score, leaderboard + HTML report")
+    d.add_argument("--out", type=Path, default=Path("out/demo"))
+    d.add_argument("--per-op", type=int, default=4, help="test records per operation and subset")
+    d.add_argument("--resolution", type=int, default=512)
+    d.add_argument("--workers", type=int, default=2)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=_cmd_demo)
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from validation.evaluator.leaderboard import format_table, load_entries, write_outputs
+
+    entries = load_entries(args.reports)
+    print(format_table(entries))
+    if args.out is not None:
+        write_outputs(entries, args.out, args.reports)
+        print(f"wrote {args.out / 'leaderboard.html'}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from validation.evaluator.demo import run_demo
+
+    if args.per_op < 1 or args.resolution < 64:
+        raise SystemExit("error: --per-op must be ≥ 1 and --resolution ≥ 64")
+    return run_demo(args.out, args.per_op, args.resolution, args.workers, args.seed, args.quiet)
