@@ -67,15 +67,22 @@ def _build_real(args: argparse.Namespace) -> int:
         REJECTS_FILE,
         PipelineMissing,
         build_real_folder,
-        regenerate_records,
     )
 
     if args.config == "regenerate":
+        if not args.source_path:
+            return _fail("`build real --config regenerate` needs --from CAPTURES (a capture folder; "
+                         "`gsi-bench real demo-captures --out CAPS` makes one)")
         try:
-            next(iter(regenerate_records(args.source_path or ".")), None)
-        except PipelineMissing as err:
-            return _fail(str(err))
-        return _fail("`build real --config regenerate` writes no folder yet; call builders.gsi_real.GsiReal")
+            from gsi_real.pipeline import run
+        except ImportError as err:
+            return _fail(str(PipelineMissing(f"the GSI-Real pipeline is not importable ({err})")))
+        try:
+            done = run(args.source_path, args.out)
+        except (OSError, ValueError, RuntimeError) as err:
+            return _fail(f"{args.source_path}: {err}")
+        print(f"regenerate: {done['records']} records from {done['proposals']} proposals in {args.out}")
+        return 0
     if not args.source_path:
         return _fail("`build real` needs --from PATH (release folder or zip) or --from hub")
     try:

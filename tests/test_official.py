@@ -308,10 +308,30 @@ def test_build_real_folder_loads_and_reports(release, tmp_path):
     assert len(load_dataset(str(out), "tabletop-scale", split="test")) == 2
 
 
-def test_regenerate_names_the_missing_pipeline(tmp_path):
-    import importlib.util
+def test_regenerate_runs_the_real_pipeline(tmp_path):
+    """The `regenerate` config runs GSI-Real on captures; a missing pipeline is named clearly."""
+    import subprocess
+    import sys
 
-    if importlib.util.find_spec("gsi_real.pipeline") is not None:
-        pytest.skip("the GSI-Real pipeline exists")
-    with pytest.raises(PipelineMissing, match="gsi_real.pipeline.iter_records"):
-        next(iter(regenerate_records(tmp_path)))
+    import builders.gsi_real as real
+
+    caps, out = tmp_path / "caps", tmp_path / "real"
+    cli = [sys.executable, "-m", "gsi_bench.cli"]
+    done = subprocess.run(cli + ["real", "demo-captures", "--out", str(caps), "--num", "2", "--frames", "1",
+                                 "--width", "256", "--height", "192"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    recs = list(regenerate_records(caps))
+    assert recs and all(r.subset == "real" for r in recs)
+    done = subprocess.run(cli + ["build", "real", "--config", "regenerate", "--from", str(caps), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert list((out / "data" / "real").glob("*.parquet"))
+    done = subprocess.run(cli + ["build", "real", "--config", "regenerate", "--from", str(tmp_path / "nope"),
+                                 "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert done.returncode != 0 and "nope" in done.stderr
+    # without the pipeline module the error names what is missing
+    import unittest.mock
+
+    with unittest.mock.patch.dict(sys.modules, {"gsi_real.pipeline": None}):
+        with pytest.raises(PipelineMissing, match="gsi_real.pipeline.iter_records"):
+            next(iter(real.regenerate_records(tmp_path)))
