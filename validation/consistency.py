@@ -442,15 +442,11 @@ def _decode_maps(row: dict[str, Any], ctx: _Ctx, rgb: bool) -> _Maps | None:
 
 
 def geometry_raycaster():
-    """The raycast backend for instance ids and depth only: no shadow rays and flat albedo (the
-    re-run never compares raycast colours, and skipping them avoids loading textures)."""
+    """The raycast backend for instance ids and depth only (the re-run never compares raycast
+    colours; skipping them avoids shading, shadow rays and texture loading)."""
     from gsi_syn.render.raycast import RaycastRenderer
 
-    class _GeometryRaycaster(RaycastRenderer):
-        def _albedo(self, obj, mesh) -> np.ndarray:  # colours are not used by the re-run
-            return np.full(3, 0.5)
-
-    return _GeometryRaycaster(shadows=False)
+    return RaycastRenderer(shadows=False, colours=False)
 
 
 def subsampled_camera(cam: Camera, stride: int) -> Camera:

@@ -90,13 +90,16 @@ class RaycastRenderer:
         library: asset source with ``mesh(asset_id, params)`` and ``texture(texture_id)``;
             defaults (lazily) to :func:`gsi_syn.assets.get_library`.
         shadows: cast a shadow ray per lit hit (about doubles the cost).
+        colours: shade the hits; ``False`` renders geometry only (instance ids and depth; ``rgb``
+            stays the background colour), for checks that never look at colours.
     """
 
     name = "raycast"
 
-    def __init__(self, library: MeshLibrary | None = None, *, shadows: bool = True):
+    def __init__(self, library: MeshLibrary | None = None, *, shadows: bool = True, colours: bool = True):
         self._library = library
         self.shadows = shadows
+        self.colours = colours
         self._texture_means: dict[str | tuple, np.ndarray] = {}
 
     @property
@@ -187,6 +190,8 @@ class RaycastRenderer:
         obj_index = owner[tri]
         ids[ray] = np.array([o.instance_id for o in objects], np.uint16)[obj_index]
         depth[ray] = z.astype(np.float32)
+        if not self.colours:
+            return
 
         # flat Lambert + ambient + shadow ray
         light = scene.light
