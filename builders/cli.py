@@ -10,19 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value}")
-    return value
+from gsi_bench.argtypes import non_negative_int, positive_int
 
 
 def _csv(text: str) -> list[str]:
@@ -158,18 +146,18 @@ def register(subparsers) -> None:
     b.add_argument("source", choices=["syn", "real"])
     b.add_argument("--out", required=True, type=Path, help="output Hub folder")
     b.add_argument("--repo-id", default=None, help="repo id named in the card (default gsi-bench/<source>)")
-    b.add_argument("--shard-size", type=_positive, default=200, help="rows per Parquet shard")
+    b.add_argument("--shard-size", type=positive_int, default=200, help="rows per Parquet shard")
     b.add_argument("--quiet", action="store_true")
     g = b.add_argument_group("syn")
     g.add_argument("--subsets", type=_csv, default=["tabletop"], help="comma-separated (default tabletop)")
     g.add_argument("--operations", type=_csv, default=[], help="comma-separated subset of operations")
-    g.add_argument("--test-per-op", type=_non_negative, default=100, help="test records per operation")
-    g.add_argument("--train-per-op", type=_non_negative, default=0, help="train records per operation (0 = none)")
-    g.add_argument("--resolution", type=_positive, default=512, help="image width = height (px)")
+    g.add_argument("--test-per-op", type=non_negative_int, default=100, help="test records per operation")
+    g.add_argument("--train-per-op", type=non_negative_int, default=0, help="train records per operation (0 = none)")
+    g.add_argument("--resolution", type=positive_int, default=512, help="image width = height (px)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
-    g.add_argument("--workers", type=_positive, default=1)
-    g.add_argument("--edits-per-scene", type=_positive, default=2)
+    g.add_argument("--workers", type=positive_int, default=1)
+    g.add_argument("--edits-per-scene", type=positive_int, default=2)
     r = b.add_argument_group("real")
     r.add_argument("--config", default="official", choices=["official", "regenerate"])
     r.add_argument("--from", dest="source_path", default=None,

@@ -11,22 +11,14 @@ import sys
 from pathlib import Path
 
 import gsi_bench
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
+from gsi_bench.argtypes import positive_int
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     if args.source != "syn":
         raise SystemExit(f"error: unknown source {args.source!r}; only 'syn' is generated here")
     from gsi_syn.pipeline import generate
-    from gsi_syn.sampler import GenerationConfig
-
-    from gsi_syn.sampler import SPLIT_PRESETS, SUBSET_OPERATIONS
+    from gsi_syn.sampler import SPLIT_PRESETS, SUBSET_OPERATIONS, GenerationConfig
 
     ops = tuple(o.strip() for o in args.operations.split(",")) if args.operations else ()
     num = args.num
@@ -90,17 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--subset", default="tabletop", help="tabletop (default) or room")
     g.add_argument("--split", default="test", choices=["train", "test"])
     size = g.add_mutually_exclusive_group()
-    size.add_argument("--num", type=_positive, default=40, help="number of edit records (default 40)")
+    size.add_argument("--num", type=positive_int, default=40, help="number of edit records (default 40)")
     size.add_argument("--preset", action="store_true",
                       help="the split's preset size: 100 (test) or 1,500 (train) records per operation")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", required=True, type=Path, help="output folder (Hub layout)")
-    g.add_argument("--resolution", type=_positive, default=512, help="image width = height (px)")
-    g.add_argument("--workers", type=_positive, default=1)
+    g.add_argument("--resolution", type=positive_int, default=512, help="image width = height (px)")
+    g.add_argument("--workers", type=positive_int, default=1)
     g.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
     g.add_argument("--operations", default="", help="comma-separated subset of operations (default: all of the subset's)")
-    g.add_argument("--shard-size", type=_positive, default=200, help="records per Parquet shard")
-    g.add_argument("--edits-per-scene", type=_positive, default=2)
+    g.add_argument("--shard-size", type=positive_int, default=200, help="records per Parquet shard")
+    g.add_argument("--edits-per-scene", type=positive_int, default=2)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_cmd_generate)
 
@@ -109,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output PNG path")
     p.add_argument("--config", default=None, help="subset folder under data/ (default: all)")
     p.add_argument("--split", default=None)
-    p.add_argument("--num", type=_positive, default=12, help="how many records")
-    p.add_argument("--tile", type=_positive, default=256, help="tile size (px)")
+    p.add_argument("--num", type=positive_int, default=12, help="how many records")
+    p.add_argument("--tile", type=positive_int, default=256, help="tile size (px)")
     p.set_defaults(func=_cmd_preview)
 
     a = sub.add_parser("assets", help="fetch / list the asset library (extracts packaged assets at first use)")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
-from gsi_bench.operations import FRAMES, OPERATIONS
+from gsi_bench.operations import FRAMES, OPERATIONS, EditParams
 
 SCHEMA_VERSION = "1.0.0"
 SUBSETS = ("tabletop", "room", "real")
@@ -193,20 +193,6 @@ class ObjectRef:
     description: str = ""
     referring_expression: str = ""
     asset_id: str = ""
-
-
-@dataclass
-class EditParams:
-    """Operation parameters; unused fields stay empty / NaN (see FIELD_DOCS)."""
-
-    direction: str = ""
-    distance_m: float = math.nan
-    relation: str = ""
-    angle_deg: float = math.nan
-    rotation_sense: str = ""
-    scale_factor: float = math.nan
-    placement: str = ""
-    camera_motion: str = ""
 
 
 @dataclass

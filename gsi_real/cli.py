@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-
-def _positive(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {v}")
-    return v
+from gsi_bench.argtypes import positive_int
 
 
 def _fail(msg: str) -> int:
@@ -101,10 +95,10 @@ def register(subparsers) -> None:
 
     d = sub.add_parser("demo-captures", help="render demo RGB-D captures (GSI-Syn rooms + depth noise)")
     d.add_argument("--out", required=True, type=Path)
-    d.add_argument("--num", type=_positive, default=3, help="captures (rooms)")
-    d.add_argument("--frames", type=_positive, default=2, help="frames per capture")
-    d.add_argument("--width", type=_positive, default=256)
-    d.add_argument("--height", type=_positive, default=192)
+    d.add_argument("--num", type=positive_int, default=3, help="captures (rooms)")
+    d.add_argument("--frames", type=positive_int, default=2, help="frames per capture")
+    d.add_argument("--width", type=positive_int, default=256)
+    d.add_argument("--height", type=positive_int, default=192)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
     d.set_defaults(func=_cmd_demo)
@@ -114,7 +108,7 @@ def register(subparsers) -> None:
     r.add_argument("--out", required=True, type=Path)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--split", default="test", choices=["train", "test"])
-    r.add_argument("--edits-per-frame", type=_positive, default=3)
+    r.add_argument("--edits-per-frame", type=positive_int, default=3)
     r.add_argument("--operations", default="", help="comma-separated subset of camera_relative_move, "
                    "object_relative_place, rotate, scale, remove")
     r.add_argument("--inpainter", default="harmonic", help="harmonic (default) or diffusers:<checkpoint id or path>")
@@ -123,7 +117,7 @@ def register(subparsers) -> None:
 
     e = sub.add_parser("evaluate", help="measure lifting and filters against demo ground truth")
     e.add_argument("captures", type=Path)
-    e.add_argument("--proposals", type=_positive, default=3, help="raw proposals per operation and frame")
+    e.add_argument("--proposals", type=positive_int, default=3, help="raw proposals per operation and frame")
     e.add_argument("--json", default=None, help="write the full report (per object / per candidate) here")
     e.set_defaults(func=_cmd_evaluate)
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from gsi_bench.schema import Checks
 from gsi_syn.placement import min_clearance, support_margin
 from gsi_syn.scene import Scene
 
@@ -43,20 +44,9 @@ class CheckThresholds:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
 
-@dataclass
-class Measurements:
-    """Measured quantities, named like the record's ``checks`` fields."""
-
-    visible_fraction_source: float = math.nan
-    visible_fraction_target: float = math.nan
-    visible_pixels_source: int = 0
-    visible_pixels_target: int = 0
-    min_clearance_m: float = math.nan
-    support_margin_m: float = math.nan
-    ambiguity_margin: float = math.inf
-    changed_pixel_fraction: float = math.nan
-    view_overlap: float = math.nan
-    settle_drift_m: float = math.nan
+#: The measured quantities of an edit are exactly the record's ``checks`` struct (its
+#: ``thresholds`` field is filled in when the record is built).
+Measurements = Checks
 
 
 def placement_measurements(scene: Scene, instance_id: int) -> tuple[float, float]:

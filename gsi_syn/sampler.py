@@ -8,6 +8,7 @@ Determinism: scene unit ``k`` of a run draws every random number from
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import gsi_bench
 from gsi_bench.geometry import box_to_official_7vec
 from gsi_bench.operations import (OPERATION_FRAME, OPERATIONS, noun_phrase, num_templates, render_instruction,
                                   template_index)
-from gsi_bench.schema import Box3D, Checks, EditRecord, ObjectRef, Provenance, depth_to_mm
+from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
 from gsi_syn.checks import (CheckThresholds, Measurements, changed_fraction, failed_checks, view_overlap,
                             visibility)
@@ -252,7 +253,7 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
                               seed=cfg.seed, scene_index=unit,
                               asset_manifest_sha256=get_library().manifest_sha256,
                               renderer=cfg.renderer, config_sha256=cfg.sha256),
-        checks=Checks(**asdict(m), thresholds=cfg.thresholds.to_json()),
+        checks=dataclasses.replace(m, thresholds=cfg.thresholds.to_json()),
     )
 
 

@@ -9,19 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value}")
-    return value
+from gsi_bench.argtypes import non_negative_int, positive_int
 
 
 def register(subparsers) -> None:
@@ -32,14 +20,14 @@ def register(subparsers) -> None:
                     "Writes validation.json and prints a summary; exit 0 only when everything holds.")
     v.add_argument("source", help="dataset folder, or a Hub dataset id such as gsi-bench/syn")
     v.add_argument("--out", type=Path, default=Path("validation.json"), help="report path (default ./validation.json)")
-    v.add_argument("--sample", type=_non_negative, default=0,
+    v.add_argument("--sample", type=non_negative_int, default=0,
                    help="re-run 3D consistency on K records chosen deterministically (default 0 = all)")
-    v.add_argument("--workers", type=_positive, default=1, help="processes for the 3D re-run")
+    v.add_argument("--workers", type=positive_int, default=1, help="processes for the 3D re-run")
     v.add_argument("--integrity-only", action="store_true", help="skip the 3D-consistency re-run")
     v.add_argument("--renderer", choices=["raycast", "gl"], default="raycast",
                    help="re-render with the GL-free raycast backend on a pixel subsample (default) or "
                         "with GL at full resolution (exact; also compares RGB)")
-    v.add_argument("--stride", type=_non_negative, default=0,
+    v.add_argument("--stride", type=non_negative_int, default=0,
                    help="raycast: compare every N-th pixel in each direction (default 0 = about 128 across)")
     v.add_argument("--no-physics", action="store_true", help="do not re-simulate the settle drift of placements")
     v.add_argument("--quiet", action="store_true", help="print only the verdict line")
