@@ -70,12 +70,11 @@ def _moved(obj: SceneObject, position: np.ndarray | None = None, yaw_deg: float 
 def in_view(scene: Scene, obj: SceneObject, margin_px: float = 2.0) -> bool:
     """Cheap pre-render test: every corner of the object's 3D box projects inside the image and in
     front of the camera (occlusion is checked later on the render)."""
-    from gsi_bench.geometry import box_corners, project_points
+    from gsi_bench.geometry import project_points
     from gsi_syn.placement import object_box_world
 
     cam = scene.camera
-    b = object_box_world(obj)
-    uv, z = project_points(cam.K_array, cam.cam_from_world_array, box_corners(b.center, b.size, b.rotation))
+    uv, z = project_points(cam.K_array, cam.cam_from_world_array, object_box_world(obj).corners())
     return bool((z > cam.near).all() and (uv >= margin_px).all()
                 and (uv[:, 0] <= cam.width - 1 - margin_px).all() and (uv[:, 1] <= cam.height - 1 - margin_px).all())
 

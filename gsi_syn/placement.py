@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPoint, Polygon
 
-from gsi_bench.geometry import rot_z, transform_points
+from gsi_bench.geometry import box_corners, rot_z, transform_points
 from gsi_syn.assets import get_library
 from gsi_syn.scene import Scene, SceneObject
 
@@ -28,6 +28,10 @@ class ObjectBox:
     center: np.ndarray
     size: np.ndarray
     rotation: np.ndarray
+
+    def corners(self) -> np.ndarray:
+        """float64 ``(8, 3)`` corners, in the box's frame."""
+        return box_corners(self.center, self.size, self.rotation)
 
 
 def _params_key(params: dict[str, float]) -> tuple[tuple[str, float], ...]:

@@ -20,7 +20,6 @@ from gsi_syn.materials import sample_surface_material
 from gsi_syn.placement import footprint, object_box_world, polygons_overlap_any
 from gsi_syn.scatter import scatter_objects, small_object_entries
 from gsi_syn.scene import Camera, Light, Scene, SceneObject
-from gsi_syn.tabletop import _box_points
 
 FLOOR_ID = 2
 WALL_IDS = (3, 4, 5)
@@ -172,7 +171,7 @@ def _camera(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float, furni
     holders = [f for f in furniture if any(o.support_id == f.instance_id for o in objects)] or furniture
     focus = holders[int(rng.integers(len(holders)))]
     on_it = [o for o in objects if o.support_id == focus.instance_id] or [focus]
-    pts = np.concatenate([_box_points(object_box_world(o)) for o in on_it])
+    pts = np.concatenate([object_box_world(o).corners() for o in on_it])
     look = (pts.min(axis=0) + pts.max(axis=0)) / 2
     blocked = [footprint(f).buffer(0.25) for f in furniture]
     fov = _u(rng, cfg.fov_x)

@@ -104,7 +104,7 @@ def frame_camera(rng: np.random.Generator, cfg: TabletopConfig, objects: list[Sc
     """A camera on the viewer's side looking at the objects' centre, backed off until every
     object's 3D box projects inside the image."""
     boxes = [object_box_world(o) for o in objects]
-    pts = np.concatenate([_box_points(b) for b in boxes])
+    pts = np.concatenate([b.corners() for b in boxes])
     centre = (pts.min(axis=0) + pts.max(axis=0)) / 2
     radius = float(np.max(np.linalg.norm(pts[:, :2] - centre[:2], axis=1)))
     fov = _u(rng, cfg.fov_x)
@@ -126,12 +126,6 @@ def frame_camera(rng: np.random.Generator, cfg: TabletopConfig, objects: list[Sc
             break
         dist *= 1.1
     return Camera.create(K, T, width, height, near=0.05, far=30.0)
-
-
-def _box_points(b) -> np.ndarray:
-    from gsi_bench.geometry import box_corners
-
-    return box_corners(b.center, b.size, b.rotation)
 
 
 def sample_tabletop_scene(rng: np.random.Generator, width: int, height: int,
