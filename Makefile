@@ -12,6 +12,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@# headless EGL for the moderngl renderer (normally present; installed only when missing)
 	@ldconfig -p | grep -q libEGL_mesa || { apt-get update -qq && apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri; }
+	@# headless Chromium + chromedriver for the review page's browser test (installed only when missing)
+	@{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@# the local CPU build of torch first (a plain `torch` would pull GBs of CUDA wheels)

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from gsi_bench.hub_io import iter_rows, list_shards
+from gsi_bench.operations import OPERATIONS
 from gsi_bench.schema import EditRecord
 
 DECISIONS = ("accept", "reject")
@@ -96,7 +97,10 @@ class ReviewData:
         cols = ["id", "operation", "instruction", "instruction_zh"]
         self.items = []
         for row in iter_rows(self.shards, columns=cols):
-            self.items.append({k: row[k] for k in cols})
+            item = {k: row[k] for k in cols}
+            if isinstance(item["operation"], int):  # ClassLabel index in the shards → operation id
+                item["operation"] = OPERATIONS[item["operation"]]
+            self.items.append(item)
         self.ids = {it["id"]: k for k, it in enumerate(self.items)}
         self._cache: dict[str, dict[str, bytes]] = {}
         self._lock = threading.Lock()
@@ -127,7 +131,7 @@ body{font-family:sans-serif;margin:1em;background:#fafafa}
 <figure><img id="source_mask" alt="source mask"><figcaption>source mask</figcaption></figure>
 <figure><img id="target_mask" alt="target mask"><figcaption>target mask</figcaption></figure>
 </div>
-<p><input id="note" size="80" placeholder="note (press n to edit, Enter to save with the decision)"></p>
+<p><input id="note" size="80" placeholder="note (n to edit, Esc to leave; saved with the next accept / reject)"></p>
 <p><button id="accept">Accept (a)</button><button id="reject">Reject (r)</button>
 <button id="prev">Prev (k / ←)</button><button id="next">Next (j / →)</button></p>
 <p id="status"></p>

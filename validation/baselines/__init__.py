@@ -64,18 +64,21 @@ def get_editor(name: str, **kwargs) -> Callable:
 
 def run_baseline(name: str, data: str, out: str, config: str | None = "tabletop", split: str = "test",
                  limit: int | None = None, progress: bool = False, **kwargs) -> int:
-    """Write one ``<id>.png`` per record of ``data`` (config / split) into ``out``; returns the count."""
+    """Write one ``<id>.png`` per record of ``data`` (a folder or a Hub dataset id; config / split)
+    into ``out``; returns the count."""
     from PIL import Image
 
     from gsi_bench.hub_io import iter_records, list_shards
+    from validation.evaluator.hubdata import resolve_dataset
 
-    if not list_shards(data, config, split):
-        raise FileNotFoundError(f"no Parquet shards for config {config!r}, split {split!r} under {Path(data) / 'data'}")
+    root = resolve_dataset(data, config, split).root  # a folder or a Hub dataset id
+    if not list_shards(root, config, split):
+        raise FileNotFoundError(f"no Parquet shards for config {config!r}, split {split!r} under {Path(root) / 'data'}")
     editor = get_editor(name, **kwargs)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     n = 0
-    it = iter_records(data, config, split)
+    it = iter_records(root, config, split)
     if progress:
         from tqdm.auto import tqdm
 

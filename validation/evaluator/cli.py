@@ -57,7 +57,9 @@ def register(subparsers) -> None:
     from validation.evaluator.runner import PROTOCOLS
 
     e = subparsers.add_parser("evaluate", help="score predictions (IC / SA / EL / AC) and write reports")
-    e.add_argument("--data", required=True, help="Hub-layout dataset folder")
+    e.add_argument("--data", required=True,
+                   help="Hub-layout dataset folder, or a Hub dataset id (namespace/name[@revision]; "
+                        "from the local cache when HF_HUB_OFFLINE=1)")
     e.add_argument("--config", default="tabletop", help="subset (data/<config>/); default tabletop")
     e.add_argument("--split", default="test")
     e.add_argument("--predictions", required=True,
@@ -83,7 +85,7 @@ def register(subparsers) -> None:
 
     b = subparsers.add_parser("baseline", help="run a baseline editor over a split, writing <id>.png predictions")
     b.add_argument("name", choices=sorted(EDITORS))
-    b.add_argument("--data", required=True)
+    b.add_argument("--data", required=True, help="Hub-layout dataset folder or Hub dataset id")
     b.add_argument("--config", default="tabletop")
     b.add_argument("--split", default="test")
     b.add_argument("--out", required=True, help="prediction folder")

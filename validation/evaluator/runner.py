@@ -277,26 +277,34 @@ def record_ids(shards: list[Path]) -> list[str]:
 
 
 def resolve_data(data: str, config: str | None, split: str) -> list[Path]:
-    shards = list_shards(data, config, split) if Path(data).is_dir() else []
+    """The shards of ``config`` / ``split`` of ``data`` (a folder or a Hub dataset id, see
+    :mod:`validation.evaluator.hubdata`)."""
+    from validation.evaluator.hubdata import resolve_dataset
+
+    source = resolve_dataset(data, config, split)
+    shards = list_shards(source.root, config, split)
     if not shards:
-        where = Path(data) / "data" / (config or "")
-        raise FileNotFoundError(f"no Parquet shards for config {config!r}, split {split!r} under {where}")
+        where = source.root / "data" / (config or "")
+        named = f" (Hub dataset {source.repo_id})" if source.repo_id else ""
+        raise FileNotFoundError(f"no Parquet shards for config {config!r}, split {split!r} under {where}{named}")
     return shards
 
 
-def dataset_revision(data: str, shards: list[Path]) -> dict:
+def dataset_revision(data: str, shards: list[Path], config: str | None = None, split: str | None = None) -> dict:
     """Identify the data: the sha256 of the checksum manifest when present, else of the shards."""
     import hashlib
 
     from gsi_bench.hub_io import CHECKSUMS_FILE, file_sha256
+    from validation.evaluator.hubdata import resolve_dataset
 
-    root = Path(data)
+    source = resolve_dataset(data, config, split)
+    root = source.root
     h = hashlib.sha256()
     for p in shards:
         h.update(p.relative_to(root).as_posix().encode())
         h.update(file_sha256(p).encode())
     return {"shards": [p.relative_to(root).as_posix() for p in shards], "sha256": h.hexdigest(),
-            "checksums_manifest": (root / CHECKSUMS_FILE).exists()}
+            "checksums_manifest": (root / CHECKSUMS_FILE).exists(), **source.describe()}
 
 
 def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
@@ -341,7 +349,7 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
     if bar:
         bar.close()
     meta = {"dataset": {"path": str(cfg.data), "config": cfg.config, "split": cfg.split,
-                        "revision": dataset_revision(cfg.data, shards), "duplicate_record_ids": dupes},
+                        "revision": dataset_revision(cfg.data, shards, cfg.config, cfg.split), "duplicate_record_ids": dupes},
             "predictions": {"path": str(cfg.predictions), "layout": index.layout, "issues": index.issues},
             "scorer_version": SCORER_VERSION, "gsi_bench_version": gsi_bench.__version__,
             "protocol": cfg.protocol, "resize_policy": {"name": cfg.resize, "description": imageops.RESIZE_POLICIES[cfg.resize]},
