@@ -119,6 +119,13 @@ def build_summary(results: list[dict], meta: dict) -> dict:
     }
     if meta.get("official"):
         summary["official"] = meta["official"]
+    judged = [s["judge"] for s in results if isinstance(s.get("judge"), dict)]
+    if judged:
+        scores = [j["score"] for j in judged if j.get("score") is not None]
+        # parse failures and unreachable judges are counted, never turned into a silent 0
+        summary["judge"] = {"asked": len(judged), "parsed": len(scores),
+                            "parse_failed": sum(1 for j in judged if j.get("parse_failed")),
+                            "mean_score_0_10": round(sum(scores) / len(scores), 6) if scores else None}
     return summary
 
 
