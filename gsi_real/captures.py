@@ -197,7 +197,7 @@ def _labels(value, where: str) -> dict[int, Label]:
 
 
 def iter_generic(folder: Path, fill=None) -> Iterator[Frame]:
-    """Frames of a generic-layout capture. ``fill``: a :class:`gsi_real.backends.Fill` for missing
+    """Frames of a generic-layout capture. ``fill``: e.g. a :class:`gsi_real.backends.TransformersFill` for missing
     depth / instances (frames lacking them are skipped otherwise)."""
     meta = _read_json(folder / "capture.json") if (folder / "capture.json").is_file() else {}
     name = str(meta.get("name", folder.name))
@@ -222,6 +222,7 @@ def iter_generic(folder: Path, fill=None) -> Iterator[Frame]:
         per_frame_labels = folder / "labels" / f"{fid}.json"
         if per_frame_labels.is_file():
             frame_labels = {**labels, **_labels(_read_json(per_frame_labels), str(per_frame_labels))}
+        filled = _fill_meta(fill, depth, inst)
         if depth is None or inst is None:
             if fill is None:
                 continue
@@ -232,7 +233,17 @@ def iter_generic(folder: Path, fill=None) -> Iterator[Frame]:
         pose = poses.get(fid)
         yield Frame(capture=name, frame_id=fid, rgb=rgb, depth=depth, K=K,
                     cam_from_world=_parse_pose(pose, f"{folder}/poses.json[{fid}]") if pose is not None else np.eye(4),
-                    instances=inst, labels=frame_labels, source=str(rgb_path), pose_known=pose is not None)
+                    instances=inst, labels=frame_labels, source=str(rgb_path), pose_known=pose is not None,
+                    meta=filled)
+
+
+def _fill_meta(fill, depth, inst) -> dict:
+    """``{"filled": {"depth": backend info, ...}}`` for what ``fill`` is about to supply."""
+    missing = [n for n, a in (("depth", depth), ("instances", inst)) if a is None]
+    if not missing or fill is None:
+        return {}
+    info = fill.info() if hasattr(fill, "info") else {}
+    return {"filled": {n: info.get(n, {"backend": type(fill).__name__}) for n in missing}}
 
 
 _GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -277,6 +288,7 @@ def iter_scannetpp(folder: Path, fill=None, frame_stride: int = 10, pose_convent
             if inst.shape != rgb.shape[:2]:
                 inst = np.asarray(Image.fromarray(inst).resize(rgb.shape[1::-1], Image.NEAREST)).astype(np.uint16)
         frame_labels = labels
+        filled = _fill_meta(fill, depth, inst)
         if depth is None or inst is None:
             if fill is None:
                 continue
@@ -289,7 +301,8 @@ def iter_scannetpp(folder: Path, fill=None, frame_stride: int = 10, pose_convent
                 wfc = wfc @ _GL_TO_CV
             cfw = np.linalg.inv(wfc)
         yield Frame(capture=folder.name, frame_id=fid, rgb=rgb, depth=depth, K=K, cam_from_world=cfw,
-                    instances=inst, labels=frame_labels, source=str(rgb_path), pose_known=pose is not None)
+                    instances=inst, labels=frame_labels, source=str(rgb_path), pose_known=pose is not None,
+                    meta=filled)
 
 
 def iter_frames(root: str | Path, fill=None, **scannetpp_options) -> Iterator[Frame]:

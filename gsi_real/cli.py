@@ -27,13 +27,18 @@ def _cmd_run(args) -> int:
     from gsi_real.pipeline import run
 
     opts = {"seed": args.seed, "split": args.split, "edits_per_frame": args.edits_per_frame,
-            "inpainter": args.inpainter, "use_pose_gravity": args.pose_gravity}
+            "inpainter": args.inpainter, "inpaint_steps": args.inpaint_steps, "use_pose_gravity": args.pose_gravity,
+            "depth_model": args.depth_model, "detector": args.detector, "box_threshold": args.box_threshold}
     if args.operations:
         opts["operations"] = tuple(o.strip() for o in args.operations.split(","))
+    if args.labels:
+        opts["detector_labels"] = tuple(x.strip() for x in args.labels.split(",") if x.strip())
     try:
-        summary = run(args.captures, args.out, **opts)
+        summary = run(args.captures, args.out, device=args.device, **opts)
     except (CaptureError, ValueError, RuntimeError) as err:
         return _fail(str(err))
+    except ImportError as err:
+        return _fail(f"{err} (model backends need torch + transformers, and diffusers for inpainting)")
     print(f"{summary['records']} candidate record(s) from {summary['proposals']} proposals "
           f"({summary['rejected']} rejected by the filters) in {Path(args.out) / 'data' / 'real'}; "
           f"review with `gsi-bench real review {args.out}`")
@@ -112,6 +117,15 @@ def register(subparsers) -> None:
     r.add_argument("--operations", default="", help="comma-separated subset of camera_relative_move, "
                    "object_relative_place, rotate, scale, remove")
     r.add_argument("--inpainter", default="harmonic", help="harmonic (default) or diffusers:<checkpoint id or path>")
+    r.add_argument("--inpaint-steps", type=positive_int, default=20, help="denoising steps of a diffusers inpainter")
+    r.add_argument("--depth-model", default="", help="transformers metric depth-estimation checkpoint (Hub id or "
+                   "folder) that fills frames without depth")
+    r.add_argument("--detector", default="", help="transformers zero-shot object detector (Hub id or folder; "
+                   "OWL-ViT / OWLv2 / Grounding DINO) that fills frames without instance maps")
+    r.add_argument("--labels", default="", help="comma-separated categories for --detector (default: the movable "
+                   "categories of the capture's labels.json)")
+    r.add_argument("--box-threshold", type=float, default=0.1, help="minimum detector score")
+    r.add_argument("--device", default=None, help="device of the model backends (default: cuda when available)")
     r.add_argument("--pose-gravity", action="store_true", help="take 'up' from gravity-aligned poses when known")
     r.set_defaults(func=_cmd_run)
 

@@ -43,6 +43,12 @@ class RealConfig:
     attempts_per_edit: int = 12
     min_object_pixels: int = 60
     inpainter: str = "harmonic"
+    inpaint_steps: int = 20
+    #: optional model backends filling frames that lack depth / instances (Hub id or local folder)
+    depth_model: str = ""
+    detector: str = ""
+    detector_labels: tuple[str, ...] = ()
+    box_threshold: float = 0.1
     use_pose_gravity: bool = False
     thresholds: RealThresholds = field(default_factory=RealThresholds)
     lift: LiftConfig = field(default_factory=LiftConfig)
@@ -55,6 +61,8 @@ class RealConfig:
             raise ValueError(f"split must be train or test, not {self.split!r}")
         if self.edits_per_frame < 1 or self.attempts_per_edit < 1:
             raise ValueError("edits_per_frame and attempts_per_edit must be ≥ 1")
+        if self.inpaint_steps < 1:
+            raise ValueError("inpaint_steps must be ≥ 1")
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -77,13 +85,13 @@ def lift(frame: Frame, cfg: RealConfig, rng: np.random.Generator) -> LiftedFrame
                       rgb=frame.rgb, categories=cats, up_prior=prior)
 
 
-def make_inpainter(name: str):
+def make_inpainter(name: str, steps: int = 20, seed: int = 0, device: str | None = None):
     if name == "harmonic":
         return None
     if name.startswith("diffusers:"):
         from gsi_real.backends import DiffusersInpainter
 
-        return DiffusersInpainter(name.split(":", 1)[1])
+        return DiffusersInpainter(name.split(":", 1)[1], steps=steps, seed=seed, device=device)
     raise ValueError(f"unknown inpainter {name!r}; use 'harmonic' or 'diffusers:<checkpoint id or path>'")
 
 
@@ -183,6 +191,7 @@ def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: 
         # the frame the edit was sampled on (its identity: leak checks hash this)
         "source": {"kind": "rgbd_capture", "capture": f.capture, "frame": f.frame_id, "source_path": f.source,
                    "pose_known": f.pose_known, "width": int(f.rgb.shape[1]), "height": int(f.rgb.shape[0]),
+                   **({"filled_by_models": f.meta["filled"]} if f.meta.get("filled") else {}),
                    "lifting": {"up": c.lifted.up.tolist(),
                                "up_plane": c.lifted.up_plane.to_dict() if c.lifted.up_plane else None,
                                "support_plane": obj.plane.to_dict(), "support_fit": obj.support_fit,
@@ -222,14 +231,34 @@ def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: 
     )
 
 
-def iter_records(captures: str | Path, log: list | None = None, fill=None, **options) -> Iterator[EditRecord]:
+def _normalise(options: dict) -> dict:
+    for key in ("operations", "detector_labels"):
+        if key in options and isinstance(options[key], (list, str)):
+            v = options[key]
+            options[key] = tuple(x.strip() for x in (v.split(",") if isinstance(v, str) else v) if x.strip())
+    return options
+
+
+def make_fill(cfg: RealConfig, device: str | None = None):
+    """The :class:`gsi_real.backends.TransformersFill` the config names (None without models)."""
+    if not (cfg.depth_model or cfg.detector):
+        return None
+    from gsi_real.backends import TransformersFill
+
+    return TransformersFill(depth_model=cfg.depth_model or None, detector_model=cfg.detector or None,
+                            box_threshold=cfg.box_threshold, vocabulary=cfg.detector_labels, device=device)
+
+
+def iter_records(captures: str | Path, log: list | None = None, fill=None, device: str | None = None,
+                 **options) -> Iterator[EditRecord]:
     """Candidate records of the pipeline on every frame under ``captures`` (the builder's
-    ``regenerate`` entry point). ``options``: :class:`RealConfig` fields."""
-    if "operations" in options and isinstance(options["operations"], (list, str)):
-        ops = options["operations"]
-        options["operations"] = tuple(ops.split(",") if isinstance(ops, str) else ops)
-    cfg = RealConfig(**options)
-    inpainter = make_inpainter(cfg.inpainter)
+    ``regenerate`` entry point). ``options``: :class:`RealConfig` fields. ``fill``: a ready
+    ``fill`` hook (default: the models ``depth_model`` / ``detector`` name, if any); ``device``:
+    where model backends run (default cuda when available)."""
+    cfg = RealConfig(**_normalise(options))
+    inpainter = make_inpainter(cfg.inpainter, cfg.inpaint_steps, cfg.seed, device)
+    if fill is None:
+        fill = make_fill(cfg, device)
     index = 0
     for fi, frame in enumerate(iter_frames(captures, fill=fill)):
         rng = frame_rng(cfg, fi)
@@ -241,15 +270,16 @@ def iter_records(captures: str | Path, log: list | None = None, fill=None, **opt
             yield rec
 
 
-def run(captures: str | Path, out_dir: str | Path, shard_size: int = 100, **options) -> dict:
+def run(captures: str | Path, out_dir: str | Path, shard_size: int = 100, fill=None, device: str | None = None,
+        **options) -> dict:
     """Write candidate records to ``out_dir/data/real/<split>-NNNNN-of-NNNNN.parquet`` (atomic
     shards, checksums) plus ``out_dir/rejections.jsonl`` (every rejected proposal and why)."""
     from gsi_bench.hub_io import shard_path, update_checksums, write_shard_atomic
 
     out = Path(out_dir)
     log: list = []
-    rows = [r.to_example() for r in iter_records(captures, log=log, **options)]
-    cfg = RealConfig(**{k: v for k, v in options.items() if k != "operations"})
+    rows = [r.to_example() for r in iter_records(captures, log=log, fill=fill, device=device, **options)]
+    cfg = RealConfig(**_normalise(dict(options)))
     split = cfg.split
     if not rows:
         raise RuntimeError(f"no edit passed the filters on the captures under {captures}")
