@@ -19,9 +19,23 @@ from pathlib import Path
 import numpy as np
 
 import gsi_bench
+from gsi_bench.config import HashedConfig
 from gsi_bench.geometry import box_to_official_7vec
-from gsi_bench.operations import OPERATION_FRAME, noun_phrase, num_templates, render_instruction, template_index
-from gsi_bench.schema import Box3D, Checks, EditRecord, ObjectRef, Provenance, depth_to_mm
+from gsi_bench.operations import (
+    OPERATION_FRAME,
+    noun_phrase,
+    num_templates,
+    render_instruction,
+    template_index,
+)
+from gsi_bench.schema import (
+    Box3D,
+    Checks,
+    EditRecord,
+    ObjectRef,
+    Provenance,
+    depth_to_mm,
+)
 from gsi_real.captures import Frame, iter_frames
 from gsi_real.edits import RealProposal, propose
 from gsi_real.filters import RealMeasurements, RealThresholds, failed_filters, measure
@@ -35,7 +49,7 @@ REAL_OPERATIONS = ("camera_relative_move", "object_relative_place", "rotate", "s
 
 
 @dataclass(frozen=True)
-class RealConfig:
+class RealConfig(HashedConfig):
     seed: int = 0
     split: str = "test"
     operations: tuple[str, ...] = REAL_OPERATIONS
@@ -64,14 +78,6 @@ class RealConfig:
         if self.inpaint_steps < 1:
             raise ValueError("inpaint_steps must be ≥ 1")
 
-    def to_json(self) -> str:
-        d = asdict(self)
-        d["generator_version"] = gsi_bench.__version__
-        return json.dumps(d, sort_keys=True, separators=(",", ":"))
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
 
 
 def frame_rng(cfg: RealConfig, index: int) -> np.random.Generator:

@@ -9,29 +9,55 @@ Determinism: scene unit ``k`` of a run draws every random number from
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
 import gsi_bench
+from gsi_bench.config import HashedConfig
 from gsi_bench.geometry import box_to_official_7vec
-from gsi_bench.operations import (OPERATION_FRAME, OPERATIONS, noun_phrase, num_templates, render_instruction,
-                                  template_index)
+from gsi_bench.operations import (
+    OPERATION_FRAME,
+    OPERATIONS,
+    noun_phrase,
+    num_templates,
+    render_instruction,
+    template_index,
+)
 from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
-from gsi_syn.checks import (CheckThresholds, Measurements, changed_fraction, failed_checks, view_overlap,
-                            visibility)
-from gsi_syn.edits import (Proposal, camera_frame_transform, propose_camera_relative_move,
-                           propose_object_relative_place, propose_perspective, propose_receptacle_place,
-                           propose_remove, propose_rotate, propose_scale, unique_category_objects)
+from gsi_syn.checks import (
+    CheckThresholds,
+    Measurements,
+    changed_fraction,
+    failed_checks,
+    view_overlap,
+    visibility,
+)
+from gsi_syn.edits import (
+    Proposal,
+    camera_frame_transform,
+    propose_camera_relative_move,
+    propose_object_relative_place,
+    propose_perspective,
+    propose_receptacle_place,
+    propose_remove,
+    propose_rotate,
+    propose_scale,
+    unique_category_objects,
+)
 from gsi_syn.physics import settle
-from gsi_syn.placement import box_in_camera, min_clearance, object_box_world, support_margin
+from gsi_syn.placement import (
+    box_in_camera,
+    min_clearance,
+    object_box_world,
+    support_margin,
+)
 from gsi_syn.render.base import Renderer, RenderOutput
-from gsi_syn.scene import Scene, SceneObject
 from gsi_syn.room import RoomConfig, sample_room_scene
+from gsi_syn.scene import Scene, SceneObject
 from gsi_syn.tabletop import TabletopConfig, sample_tabletop_scene
 
 SUBSET_CODES = {"tabletop": 1, "room": 2}
@@ -47,7 +73,7 @@ SUBSET_OPERATIONS = {"tabletop": CYCLE_ORDER, "room": CYCLE_ORDER}
 
 
 @dataclass(frozen=True)
-class GenerationConfig:
+class GenerationConfig(HashedConfig):
     """Everything that determines a GSI-Syn run's output (with the generator version)."""
 
     subset: str = "tabletop"
@@ -86,14 +112,6 @@ class GenerationConfig:
         if self.shard_size % self.edits_per_scene:
             raise ValueError("shard_size must be a multiple of edits_per_scene")
 
-    def to_json(self) -> str:
-        d = asdict(self)
-        d["generator_version"] = gsi_bench.__version__
-        return json.dumps(d, sort_keys=True, separators=(",", ":"))
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
 
     @property
     def num_units(self) -> int:
