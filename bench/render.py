@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a sourc
 
 from gsi_bench.geometry import intrinsics_from_fov, look_at
 from gsi_syn.assets.mesh import AssetMesh
-from gsi_syn.scene import Camera, Light, Material, Scene, SceneObject
+from gsi_bench.scene import Camera, Light, Material, Scene, SceneObject
 
 
 class PrimitiveLibrary:

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from builders.card import read_card_metadata
-from gsi_bench.hub_io import CHECKSUMS_FILE, file_sha256
+from gsi_bench.hashing import file_sha256
+from gsi_bench.hub_io import CHECKSUMS_FILE
 
 ARROW_VERSION = "0.0.0"
 

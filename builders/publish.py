@@ -10,7 +10,8 @@ from pathlib import Path
 
 from builders.card import CARD_FILE, read_card_metadata
 from builders.hub_cache import check_repo_id, upload_files
-from gsi_bench.hub_io import CHECKSUMS_FILE, file_sha256
+from gsi_bench.hashing import file_sha256
+from gsi_bench.hub_io import CHECKSUMS_FILE
 
 
 @dataclass

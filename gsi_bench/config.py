@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict
+
+from gsi_bench.hashing import bytes_sha256, canonical_json
 
 
 class HashedConfig:
@@ -16,8 +16,8 @@ class HashedConfig:
 
         d = asdict(self)  # type: ignore[call-overload]
         d["generator_version"] = gsi_bench.__version__
-        return json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return canonical_json(d)
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
+        return bytes_sha256(self.to_json().encode())

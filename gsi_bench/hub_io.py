@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gsi_bench.hashing import canonical_json, file_sha256
 from gsi_bench.schema import EditRecord, features
 
 #: Rows per Parquet row group: small, so the Hub's viewer can page through image rows.
@@ -33,7 +34,7 @@ def arrow_schema(run_metadata: dict[str, Any] | None = None) -> pa.Schema:
     schema = features().arrow_schema
     if run_metadata is not None:
         meta = dict(schema.metadata or {})
-        meta[b"gsi_bench"] = json.dumps(run_metadata, sort_keys=True, separators=(",", ":")).encode()
+        meta[b"gsi_bench"] = canonical_json(run_metadata).encode()
         schema = schema.with_metadata(meta)
     return schema
 
@@ -107,16 +108,6 @@ def iter_records(root: str | Path, config: str | None = None, split: str | None 
 # ----------------------------------------------------------------------------------------------
 #: File at the root of a Hub-layout folder listing every shard with its sha256 and row count.
 CHECKSUMS_FILE = "gsi_checksums.json"
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def update_checksums(root: str | Path, shards: Sequence[str | Path]) -> Path:

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from gsi_bench.operations import FRAMES, OPERATIONS, EditParams
+from gsi_bench.scene import Scene, decode_scene_pair
 
 SCHEMA_VERSION = "1.0.0"
 SUBSETS = ("tabletop", "room", "real")
@@ -280,6 +281,22 @@ class EditRecord:
         problems = list(record_problems(self))
         if problems:
             raise ValueError(f"record {self.id!r} is invalid: " + "; ".join(problems))
+
+    # -- scene spec ---------------------------------------------------------------------------
+    def scenes(self) -> tuple[Scene, Scene]:
+        """The (source, target) :class:`~gsi_bench.scene.Scene` specs stored in ``scene``,
+        decoded once per distinct ``scene`` string (the result is cached on the record; edit
+        the scenes through their copy-returning methods, never in place).
+
+        Raises :class:`gsi_bench.scene.SceneFormatError` (a ``ValueError``, never ``KeyError``)
+        when the record carries no GSI-Syn scene pair: GSI-Real records (``"kind": "real"``),
+        converted official-release records (``"{}"``), or another ``format_version``.
+        """
+        cached = self.__dict__.get("_scenes_cache")
+        if cached is None or cached[0] is not self.scene:
+            cached = (self.scene, decode_scene_pair(self.scene))
+            self.__dict__["_scenes_cache"] = cached
+        return cached[1]
 
     # -- conversion -----------------------------------------------------------------------------
     def to_example(self, png_compress_level: int = 1, png_cache: dict[int, tuple[np.ndarray, bytes]] | None = None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gsi_bench.geometry import ground_direction_cam
 from gsi_bench.operations import DIRECTIONS, REFERRING, RELATIONS, SCALE_FACTORS, SENSES, EditParams
 from gsi_real.lifting import LiftedFrame, LiftedObject
 
@@ -61,19 +62,6 @@ class RealProposal:
     def apply_warp(self, points: np.ndarray) -> np.ndarray:
         R, t, s = self.warp
         return (s * np.asarray(points)) @ R.T + t
-
-
-def ground_direction_cam(up: np.ndarray, name: str) -> np.ndarray:
-    """Camera-frame unit vector on the plane ⟂ ``up`` for left/right/forward/backward."""
-    axes = {"right": np.array([1.0, 0, 0]), "left": np.array([-1.0, 0, 0]),
-            "forward": np.array([0, 0, 1.0]), "backward": np.array([0, 0, -1.0])}
-    if name not in axes:
-        raise ValueError(f"unknown direction {name!r}")
-    v = axes[name] - (axes[name] @ up) * up
-    n = np.linalg.norm(v)
-    if n < 1e-6:
-        raise ValueError(f"direction {name!r} is vertical for this view")
-    return v / n
 
 
 def axis_angle(axis: np.ndarray, angle_deg: float) -> np.ndarray:

@@ -22,7 +22,8 @@ import numpy as np
 from gsi_real.captures import iter_frames
 from gsi_real.demo import load_ground_truth
 from gsi_real.edits import break_collision, break_off_support, break_out_of_frame, break_warp, propose
-from gsi_real.lifting import box_iou_upright, yaw_error_deg
+from gsi_bench.geometry import upright_box_iou
+from gsi_real.lifting import yaw_error_deg
 from gsi_real.pipeline import REAL_OPERATIONS, RealConfig, evaluate_proposal, frame_rng, lift
 
 
@@ -51,7 +52,7 @@ def lifting_report(captures: str | Path, cfg: RealConfig = RealConfig()) -> dict
                          "size_error_m": float(np.abs(s - gs).max()),
                          "height_error_m": float(abs(s[2] - gs[2])),
                          "yaw_error_deg": yaw if fp[1] > 1.25 * fp[0] else None,
-                         "iou": box_iou_upright(o.center, o.size, o.rotation, gc, gs, gr)})
+                         "iou": upright_box_iou(o.center, o.size, o.rotation, gc, gs, gr)})
 
     def stats(key):
         v = np.array([r[key] for r in rows if r[key] is not None], dtype=np.float64)
@@ -70,7 +71,7 @@ def true_validity(gt: dict, frame, p) -> tuple[bool, dict]:
     """Apply the proposal's Φ3D to the true scene and run GSI-Syn's checks."""
     from gsi_syn.edits import in_view
     from gsi_syn.placement import min_clearance, support_margin
-    from gsi_syn.scene import Scene
+    from gsi_bench.scene import Scene
 
     if p.broken == "wrong_warp":
         return False, {"reason": "wrong_warp"}

@@ -5,72 +5,93 @@
   90°, for objects whose footprint is not square) and the median distance from the target's
   object points to Φ3D(source points) (catches a warp that disagrees with the recorded Φ3D).
 * **holes** — inpainted background and unfilled silhouette fractions.
-* **visibility** — visible fraction / pixels in source and target (``gsi_syn.checks.visibility``
+* **visibility** — visible fraction / pixels in source and target (``gsi_bench.checks.visibility``
   with the occluder-free splat as the "alone" render), and the fraction of warped points that
   stay inside the image.
-* **collision** — footprint gap to every other lifted object on the same support (shapely, as
-  ``gsi_syn.placement.signed_gap``) and scene depth points inside the moved box.
+* **collision** — footprint gap to every other lifted object on the same support
+  (``gsi_bench.geometry.signed_gap``) and scene depth points inside the moved box.
 * **support** — points sampled on the moved footprint, projected into the source view: the
   surface seen there must be the support plane (or something in front of it), not something
   behind it (off the edge: the floor far below).
 * **ambiguity** — the referring expression's margin; **changed** — instance-changed pixel fraction.
+
+Thresholds, measurements and the decision extend the shared ones of :mod:`gsi_bench.checks`
+(:class:`RealThresholds` is a :class:`~gsi_bench.checks.CheckThresholds`, :class:`RealMeasurements`
+is the record's :class:`~gsi_bench.schema.Checks` plus the 3D-consistency quantities, and
+:func:`failed_filters` is :func:`~gsi_bench.checks.failed_checks` plus the filters above).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from gsi_bench.checks import CheckThresholds, changed_fraction, failed_checks, visibility
+from gsi_bench.geometry import backproject, footprint_polygon, signed_gap
+from gsi_bench.hashing import canonical_json
+from gsi_bench.schema import Checks
 from gsi_real.edits import RealProposal
-from gsi_real.lifting import LiftConfig, LiftedFrame, LiftedObject, lift_object, yaw_error_deg, backproject
+from gsi_real.lifting import LiftConfig, LiftedFrame, LiftedObject, lift_object, yaw_error_deg
 from gsi_real.synthesis import Synthesis
-from gsi_syn.checks import changed_fraction, visibility
-from gsi_syn.placement import signed_gap
+
+#: Shared thresholds GSI-Real does not apply (no support-margin geometry, perspective edits or
+#: physics settling on real captures): left out of the recorded ``checks.thresholds``.
+_NOT_APPLIED = ("min_support_margin_m", "min_view_overlap", "max_settle_drift_m")
 
 
 @dataclass(frozen=True)
-class RealThresholds:
+class RealThresholds(CheckThresholds):
+    """The shared :class:`~gsi_bench.checks.CheckThresholds` (visibility, ambiguity, changed
+    pixels; ``min_clearance_m`` is the collision gap, 0 here) plus the 3D-consistency filters."""
+
+    min_clearance_m: float = 0.0
     max_center_error_m: float = 0.03
     max_center_error_rel: float = 0.03  # + this fraction of the object's distance
     max_yaw_error_deg: float = 12.0
     max_point_error_m: float = 0.015
     max_inpainted_fraction: float = 0.08
     max_object_hole_fraction: float = 0.25
-    min_visible_fraction: float = 0.5
-    min_visible_area: float = 0.0015
     min_in_frame_fraction: float = 0.98
-    min_clearance_m: float = 0.0
     max_intruding_points: int = 8
     min_support_fraction: float = 0.9
-    min_ambiguity_margin_m: float = 0.05
-    min_changed_fraction: float = 0.001
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """Canonical JSON of the thresholds GSI-Real applies (what ``checks.thresholds`` stores)."""
+        return canonical_json({k: v for k, v in asdict(self).items() if k not in _NOT_APPLIED})
 
 
 @dataclass
-class RealMeasurements:
+class RealMeasurements(Checks):
+    """The record's :class:`~gsi_bench.schema.Checks` plus the 3D-consistency quantities.
+
+    ``visible_fraction_source`` is 0 or 1 on real data (the unoccluded extent is unknown: 0 when
+    the mask touches the image border); ``min_clearance_m`` is ``inf`` when no other object
+    stands on the same support.
+    """
+
+    min_clearance_m: float = math.inf
     center_error_m: float = math.nan
     yaw_error_deg: float = math.nan
     point_error_m: float = math.nan
     inpainted_fraction: float = math.nan
     object_hole_fraction: float = math.nan
-    visible_fraction_source: float = math.nan
-    visible_pixels_source: int = 0
-    visible_fraction_target: float = math.nan
-    visible_pixels_target: int = 0
     in_frame_fraction: float = math.nan
-    min_clearance_m: float = math.inf
     intruding_points: int = 0
     support_fraction: float = math.nan
-    support_margin_m: float = math.nan
-    ambiguity_margin: float = math.inf
-    changed_pixel_fraction: float = math.nan
     extra: dict = field(default_factory=dict)
+
+    def filter_values(self) -> dict:
+        """The measured values GSI-Real reports (the shared ones it measures and its own),
+        without ``extra`` and the shared fields it never measures."""
+        skip = {"extra", "thresholds", "view_overlap", "settle_drift_m"}
+        return {k: v for k, v in asdict(self).items() if k not in skip}
+
+
+#: Order of the filter names :func:`failed_filters` reports.
+_FILTER_ORDER = ("visible_source", "ambiguous", "unchanged", "holes", "out_of_frame", "visible_target",
+                 "pose", "collision", "support", "placement", "unstable", "view_overlap")
 
 
 def _plane_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,10 +101,7 @@ def _plane_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _footprint_polygon(corners: np.ndarray, up: np.ndarray):
-    from shapely.geometry import MultiPoint
-
-    e1, e2 = _plane_basis(up)
-    return MultiPoint(np.stack([corners @ e1, corners @ e2], axis=1)).convex_hull
+    return footprint_polygon(corners, *_plane_basis(up))
 
 
 def moved_box(obj: LiftedObject, p: RealProposal) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,31 +217,24 @@ def _support_fraction(frame, lifted: LiftedFrame, obj: LiftedObject, corners: np
 
 def failed_filters(m: RealMeasurements, p: RealProposal, image_area: int, th: RealThresholds,
                    distance_m: float) -> list[str]:
-    """Names of the failed filters (empty = accepted)."""
-    failed = []
-    if m.visible_fraction_source < 1.0 or m.visible_pixels_source < th.min_visible_area * image_area:
-        failed.append("visible_source")
-    if m.ambiguity_margin < th.min_ambiguity_margin_m:
-        failed.append("ambiguous")
-    if not m.changed_pixel_fraction >= th.min_changed_fraction:
-        failed.append("unchanged")
+    """Names of the failed filters (empty = accepted): the shared
+    :func:`~gsi_bench.checks.failed_checks` (visibility, ambiguity, changed pixels; placement is
+    judged by the collision and support filters instead) plus holes, out-of-frame, pose,
+    collision and support."""
+    failed = failed_checks(m, image_area, th, target_present=p.target_present, placement=False)
     if m.inpainted_fraction > th.max_inpainted_fraction:
         failed.append("holes")
-    if not p.target_present:
-        return failed
-    if m.object_hole_fraction > th.max_object_hole_fraction:
-        failed.append("holes")
-    if not (m.in_frame_fraction >= th.min_in_frame_fraction):
-        failed.append("out_of_frame")
-    if not (m.visible_fraction_target >= th.min_visible_fraction
-            and m.visible_pixels_target >= th.min_visible_area * image_area):
-        failed.append("visible_target")
-    tol = th.max_center_error_m + th.max_center_error_rel * distance_m
-    if not (m.center_error_m <= tol and m.yaw_error_deg <= th.max_yaw_error_deg
-            and m.point_error_m <= th.max_point_error_m):
-        failed.append("pose")
-    if m.min_clearance_m < th.min_clearance_m or m.intruding_points > th.max_intruding_points:
-        failed.append("collision")
-    if not (m.support_fraction >= th.min_support_fraction):
-        failed.append("support")
-    return sorted(set(failed), key=failed.index)
+    if p.target_present:
+        if m.object_hole_fraction > th.max_object_hole_fraction:
+            failed.append("holes")
+        if not (m.in_frame_fraction >= th.min_in_frame_fraction):
+            failed.append("out_of_frame")
+        tol = th.max_center_error_m + th.max_center_error_rel * distance_m
+        if not (m.center_error_m <= tol and m.yaw_error_deg <= th.max_yaw_error_deg
+                and m.point_error_m <= th.max_point_error_m):
+            failed.append("pose")
+        if m.min_clearance_m < th.min_clearance_m or m.intruding_points > th.max_intruding_points:
+            failed.append("collision")
+        if not (m.support_fraction >= th.min_support_fraction):
+            failed.append("support")
+    return sorted(set(failed), key=_FILTER_ORDER.index)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from gsi_bench.geometry import box_to_official_7vec
+from gsi_bench.geometry import backproject, box_to_official_7vec, pixels_to_camera
 
 #: Camera-frame "up" when nothing better is known: −y (image up).
 CAMERA_UP = np.array([0.0, -1.0, 0.0])
@@ -67,7 +67,7 @@ class Plane:
         """Camera-frame z where each pixel's ray meets the plane (0 where it does not, or behind)."""
         h, w = shape
         v, u = np.mgrid[0:h, 0:w].astype(np.float64)
-        rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=-1)
+        rays = pixels_to_camera(u, v, np.ones_like(u), K)
         denom = rays @ self.normal
         with np.errstate(divide="ignore", invalid="ignore"):
             z = -self.offset / denom
@@ -132,14 +132,6 @@ class LiftedFrame:
 
 
 # ----------------------------------------------------------------------------------------------
-def backproject(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Camera-frame points ``(H, W, 3)`` float64 of a depth map (z, metres; 0 = invalid)."""
-    h, w = depth.shape
-    v, u = np.mgrid[0:h, 0:w].astype(np.float64)
-    z = depth.astype(np.float64)
-    return np.stack([(u - K[0, 2]) * z / K[0, 0], (v - K[1, 2]) * z / K[1, 1], z], axis=-1)
-
-
 def _plane_from3(p: np.ndarray) -> tuple[np.ndarray, float] | None:
     n = np.cross(p[1] - p[0], p[2] - p[0])
     norm = np.linalg.norm(n)
@@ -402,33 +394,3 @@ def yaw_error_deg(rot_a: np.ndarray, rot_b: np.ndarray, period: float = 90.0) ->
     ang = np.degrees(np.arctan2(np.cross(xb, xa) @ up, xa @ xb))
     r = np.mod(ang, period)
     return float(min(r, period - r))
-
-
-def box_iou_upright(c1, s1, r1, c2, s2, r2) -> float:
-    """3D IoU of two boxes that share (approximately) the up axis ``r2[:, 2]``: footprint polygon
-    overlap × vertical overlap."""
-    from shapely.geometry import Polygon
-
-    up = np.asarray(r2)[:, 2]
-    e1 = np.asarray(r2)[:, 0]
-    e2 = np.cross(up, e1)
-
-    def poly_and_range(c, s, r):
-        c, s, r = map(lambda a: np.asarray(a, dtype=np.float64), (c, s, r))
-        corners = np.array([c + r @ (np.array([sx, sy, sz]) * s / 2)
-                            for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
-        xy = np.stack([corners @ e1, corners @ e2], axis=1)
-        from shapely.geometry import MultiPoint
-        hz = corners @ up
-        return MultiPoint(xy).convex_hull, (hz.min(), hz.max()), float(np.prod(s))
-
-    p1, z1, v1 = poly_and_range(c1, s1, r1)
-    p2, z2, v2 = poly_and_range(c2, s2, r2)
-    if not isinstance(p1, Polygon) or not isinstance(p2, Polygon):
-        return 0.0
-    dz = max(0.0, min(z1[1], z2[1]) - max(z1[0], z2[0]))
-    inter = p1.intersection(p2).area * dz
-    vol1 = p1.area * (z1[1] - z1[0])
-    vol2 = p2.area * (z2[1] - z2[0])
-    union = vol1 + vol2 - inter
-    return float(inter / union) if union > 0 else 0.0

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ import numpy as np
 import gsi_bench
 from gsi_bench.config import HashedConfig
 from gsi_bench.geometry import box_to_official_7vec
+from gsi_bench.hashing import canonical_json
 from gsi_bench.operations import (
     OPERATION_FRAME,
     noun_phrase,
@@ -205,7 +206,7 @@ def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: 
         # how the target image was made and what the filters measured on it
         "target": {"kind": "synthesized", "method": "forward_warp+" + cfg.inpainter,
                    "filters": {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                               for k, v in asdict(m).items() if k != "extra"}},
+                               for k, v in m.filter_values().items()}},
         "mllm_gate": None, "human_review": None,
     }
     checks = Checks(visible_fraction_source=m.visible_fraction_source,
@@ -229,7 +230,7 @@ def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: 
         K=np.asarray(f.K).tolist(), source_cam_from_world=np.asarray(f.cam_from_world).tolist(),
         target_cam_from_world=np.asarray(f.cam_from_world).tolist(),
         source_box=src_box, target_box=tgt_box, target_present=p.target_present,
-        scene=json.dumps(scene, sort_keys=True, separators=(",", ":"), allow_nan=False),
+        scene=canonical_json(scene, allow_nan=False),
         provenance=Provenance(generator=GENERATOR, generator_version=gsi_bench.__version__, seed=cfg.seed,
                               scene_index=frame_index, asset_manifest_sha256=capture_manifest_sha256(f),
                               renderer="forward_warp+" + cfg.inpainter, config_sha256=cfg.sha256),

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from gsi_bench.hashing import canonical_json
 from gsi_bench.hub_io import iter_rows, list_shards
 from gsi_bench.operations import OPERATIONS
 from gsi_bench.schema import EditRecord
@@ -255,7 +256,7 @@ def export_accepted(root: str | Path, out_dir: str | Path, decisions: str | Path
         scene = json.loads(rec.scene)
         scene["human_review"] = {"decision": "accept", "note": d.get("note", ""), "time": d.get("time", ""),
                                  "reviewer": d.get("reviewer", "")}
-        rec.scene = json.dumps(scene, sort_keys=True, separators=(",", ":"))
+        rec.scene = canonical_json(scene)
         rows.append((rec.split, rec.to_example()))
     out = Path(out_dir)
     if Path(root).resolve() == out.resolve():

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse.linalg import spsolve
 
+from gsi_bench.geometry import pixels_to_camera
 from gsi_real.lifting import LiftedObject
 
 
@@ -140,7 +141,7 @@ def object_samples(depth: np.ndarray, instances: np.ndarray, rgb: np.ndarray, ob
     for oy in offs:
         for ox in offs:
             u, v = xs + ox, ys + oy
-            pts.append(np.stack([(u - K[0, 2]) * z / K[0, 0], (v - K[1, 2]) * z / K[1, 1], z], axis=1))
+            pts.append(pixels_to_camera(u, v, z, K))
             cols.append(col)
     return np.concatenate(pts), np.concatenate(cols)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gsi_syn.scene import Material
+from gsi_bench.scene import Material
 
 #: Named sRGB colours usable in descriptions: name → (rgb in [0, 1], Chinese name).
 PALETTE: dict[str, tuple[tuple[float, float, float], str]] = {

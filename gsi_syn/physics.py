@@ -14,7 +14,7 @@ import numpy as np
 import pybullet as pb
 
 from gsi_syn.assets import get_library
-from gsi_syn.scene import Scene, SceneObject
+from gsi_bench.scene import Scene, SceneObject
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPoint, Polygon
 
-from gsi_bench.geometry import box_corners, rot_z, transform_points
+from gsi_bench.geometry import box_corners, rot_z, signed_gap, transform_points
 from gsi_syn.assets import get_library
-from gsi_syn.scene import Scene, SceneObject
+from gsi_bench.scene import Scene, SceneObject
 
 
 @dataclass(frozen=True)
@@ -141,14 +141,6 @@ def support_polygon(support: SceneObject, z: float | None = None) -> Polygon:
 def support_height(support: SceneObject, z: float | None = None) -> float:
     """World z (m) of the support surface :func:`support_region` picks."""
     return support_region(support, z)[1]
-
-
-def signed_gap(a: Polygon, b: Polygon) -> float:
-    """Horizontal gap (m) between two footprints: the distance when they are apart, minus the
-    square root of the overlap area when they overlap (so any overlap is negative)."""
-    if a.intersects(b):
-        return -float(np.sqrt(a.intersection(b).area))
-    return float(a.distance(b))
 
 
 def min_clearance(scene: Scene, instance_id: int) -> float:

@@ -19,7 +19,7 @@ from gsi_syn.assets import get_library
 from gsi_syn.materials import sample_surface_material
 from gsi_syn.placement import footprint, object_box_world, polygons_overlap_any
 from gsi_syn.scatter import scatter_objects, small_object_entries
-from gsi_syn.scene import Camera, Light, Scene, SceneObject
+from gsi_bench.scene import Camera, Light, Scene, SceneObject
 
 FLOOR_ID = 2
 WALL_IDS = (3, 4, 5)

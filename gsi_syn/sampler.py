@@ -9,7 +9,6 @@ Determinism: scene unit ``k`` of a run draws every random number from
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,9 +25,10 @@ from gsi_bench.operations import (
     render_instruction,
     template_index,
 )
+from gsi_bench.scene import Scene, SceneObject, encode_scene_pair
 from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
-from gsi_syn.checks import (
+from gsi_bench.checks import (
     CheckThresholds,
     Measurements,
     changed_fraction,
@@ -57,7 +57,6 @@ from gsi_syn.placement import (
 )
 from gsi_syn.render.base import Renderer, RenderOutput
 from gsi_syn.room import RoomConfig, sample_room_scene
-from gsi_syn.scene import Scene, SceneObject
 from gsi_syn.tabletop import TabletopConfig, sample_tabletop_scene
 
 SUBSET_CODES = {"tabletop": 1, "room": 2}
@@ -182,7 +181,7 @@ def _propose(op: str, scene: Scene, rng: np.random.Generator, th: CheckThreshold
 
 def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None,
              area: int, th: CheckThresholds) -> Measurements:
-    """Every check quantity of a proposal (see :class:`gsi_syn.checks.Measurements`)."""
+    """Every check quantity of a proposal (see :data:`gsi_bench.checks.Measurements`)."""
     tid = p.target_id
     m = Measurements()
     m.changed_pixel_fraction = changed_fraction(state.source.instances, target_render.instances)
@@ -264,8 +263,7 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
         target_cam_from_world=tgt_scene.camera.cam_from_world,
         source_box=_box(target_before, C), target_box=_box(target_after, C),  # zero box for camera edits
         target_present=p.target_present,
-        scene=json.dumps({"source": src_scene.to_dict(), "target": tgt_scene.to_dict()},
-                         sort_keys=True, separators=(",", ":")),
+        scene=encode_scene_pair(src_scene, tgt_scene),
         provenance=Provenance(generator=f"gsi_syn.{cfg.subset}", generator_version=gsi_bench.__version__,
                               seed=cfg.seed, scene_index=unit,
                               asset_manifest_sha256=get_library().manifest_sha256,

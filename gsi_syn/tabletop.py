@@ -17,7 +17,7 @@ from gsi_syn.assets import get_library
 from gsi_syn.materials import sample_surface_material
 from gsi_syn.placement import object_box_world
 from gsi_syn.scatter import scatter_objects, small_object_entries
-from gsi_syn.scene import Camera, Light, Scene, SceneObject
+from gsi_bench.scene import Camera, Light, Scene, SceneObject
 
 TABLE_ID = 1
 FLOOR_ID = 2

@@ -25,7 +25,8 @@ from gsi_syn.assets import (
 )
 from gsi_syn.assets.canonical import canonicalize, crease_normals, source_to_canonical
 from gsi_syn.assets.generators import PROCEDURAL_VERSION
-from gsi_syn.assets.hashing import canonical_json_bytes, file_sha256, mesh_sha256
+from gsi_bench.hashing import file_sha256
+from gsi_syn.assets.hashing import canonical_json_bytes, mesh_sha256
 from gsi_syn.assets.maintain import procedural_sha256
 from gsi_syn.assets.manifest import MANIFEST_PATH, ManifestError, dump_manifest, parse_manifest, read_manifest
 from gsi_syn.assets.objfile import load_obj

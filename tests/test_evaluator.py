@@ -78,9 +78,7 @@ def test_reports_written(baseline_scores, tmp_path_factory):
 def _render_moved(record, sign: float) -> np.ndarray:
     """Render the source scene with the target moved by ``sign`` × the instructed displacement."""
     from gsi_syn.render.gl import GLRenderer
-    from validation.evaluator.synthesis import scenes_of
-
-    src, tgt = scenes_of(record)
+    src, tgt = record.scenes()
     tid = record.target.instance_id
     p0, p1 = np.asarray(src.get(tid).position), np.asarray(tgt.get(tid).position)
     moved = dataclasses.replace(src.get(tid), position=tuple(float(v) for v in p0 + sign * (p1 - p0)))

@@ -9,13 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from gsi_bench.geometry import ground_direction, rotation_angle_deg
+from gsi_bench.geometry import ground_direction, pixels_to_camera, rotation_angle_deg
 from gsi_bench.hub_io import iter_records, list_shards
 from gsi_bench.operations import parse_instruction, split_referring
 from gsi_syn.pipeline import generate
 from gsi_syn.render.base import get_renderer
 from gsi_syn.sampler import GenerationConfig
-from gsi_syn.scene import Scene
 
 RES = 128
 
@@ -32,17 +31,12 @@ def run40(request, tmp_path_factory):
     return out, list(iter_records(out))
 
 
-def _scenes(rec):
-    d = json.loads(rec.scene)
-    return Scene.from_dict(d["source"]), Scene.from_dict(d["target"])
-
-
 def _backproject(rec, mask, depth_mm):
     """Camera-frame points (N, 3) of the masked pixels, from stored depth and K."""
     K = np.asarray(rec.K)
     v, u = np.nonzero((mask > 0) & (depth_mm > 0))
     z = depth_mm[v, u] / 1000.0
-    return np.stack([(u - K[0, 2]) * z / K[0, 0], (v - K[1, 2]) * z / K[1, 1], z], axis=1)
+    return pixels_to_camera(u, v, z, K)
 
 
 def test_records_cover_all_seven_operations(run40):
@@ -80,7 +74,7 @@ def test_boxes_differ_exactly_by_phi3d(run40):
 def test_instructions_parse_back_to_the_labels(run40):
     _, recs = run40
     for r in recs:
-        src, _ = _scenes(r)
+        src, _ = r.scenes()
         for text, lang in ((r.instruction, "en"), (r.instruction_zh, "zh")):
             p = parse_instruction(text)
             assert p.operation == r.operation and p.template_id == r.template_id
@@ -102,7 +96,7 @@ def test_instructions_parse_back_to_the_labels(run40):
 def test_camera_relative_moves_go_the_stated_way(run40):
     _, recs = run40
     for r in (r for r in recs if r.operation == "camera_relative_move"):
-        src, tgt = _scenes(r)
+        src, tgt = r.scenes()
         C = np.asarray(r.source_cam_from_world)
         d_world = np.asarray(tgt.get(r.target.instance_id).position) - np.asarray(src.get(r.target.instance_id).position)
         np.testing.assert_allclose(d_world, ground_direction(C, r.params.direction) * r.params.distance_m, atol=1e-6)
@@ -123,7 +117,7 @@ def test_object_relative_placements_match_relation(run40):
     _, recs = run40
     names = {"left of": "left", "right of": "right", "in front of": "backward", "behind": "forward"}
     for r in (r for r in recs if r.operation == "object_relative_place"):
-        src, tgt = _scenes(r)
+        src, tgt = r.scenes()
         C = np.asarray(r.source_cam_from_world)
         anchor = np.asarray(tgt.get(r.reference.instance_id).position)
         placed = np.asarray(tgt.get(r.target.instance_id).position)
@@ -155,7 +149,7 @@ def test_scaling_changes_size_about_the_base(run40):
     for r in (r for r in recs if r.operation == "scale"):
         f = r.params.scale_factor
         np.testing.assert_allclose(r.transform_scale, [f, f, f])
-        src, tgt = _scenes(r)
+        src, tgt = r.scenes()
         np.testing.assert_allclose(tgt.get(r.target.instance_id).position, src.get(r.target.instance_id).position)
         a0, a1 = np.count_nonzero(r.source_mask), np.count_nonzero(r.target_mask)
         assert (a1 - a0) * (f - 1) > 0, (r.id, f, a0, a1)
@@ -165,7 +159,7 @@ def test_masks_and_depth_agree_with_the_gl_free_renderer(run40):
     _, recs = run40
     ray = get_renderer("raycast")
     for r in recs[:14]:
-        src, tgt = _scenes(r)
+        src, tgt = r.scenes()
         for scene, inst, depth in ((src, r.source_instances, r.source_depth), (tgt, r.target_instances, r.target_depth)):
             out = ray.render(scene)
             agree = np.mean(out.instances == inst)
@@ -186,7 +180,7 @@ def test_receptacle_placements_rest_at_the_stated_place(run40):
 
     _, recs = run40
     for r in (r for r in recs if r.operation == "receptacle_place"):
-        src, tgt = _scenes(r)
+        src, tgt = r.scenes()
         obj, rec = tgt.get(r.target.instance_id), tgt.get(r.reference.instance_id)
         assert obj.support_id == rec.instance_id
         region, height = support_region(rec)
@@ -213,7 +207,7 @@ def test_removals_name_the_right_instance(run40):
     _, recs = run40
     removals = [r for r in recs if r.operation == "remove"]
     for r in removals:
-        src, tgt = _scenes(r)
+        src, tgt = r.scenes()
         tid = r.target.instance_id
         assert tid not in {o.instance_id for o in tgt.objects}
         assert not (r.target_instances == tid).any()
@@ -252,7 +246,7 @@ def test_perspective_cameras_move_as_stated(run40):
         np.testing.assert_allclose(np.asarray(r.transform_rotation), (C1 @ np.linalg.inv(C0))[:3, :3], atol=1e-9)
         assert r.checks.view_overlap >= 0.5
         # the target image is exactly the render from the target camera
-        _, tgt = _scenes(r)
+        _, tgt = r.scenes()
         np.testing.assert_allclose(tgt.camera.cam_from_world_array, C1)
         assert np.array_equal(gl.render(tgt).rgb, r.target_image)
 
@@ -267,7 +261,7 @@ def test_train_and_test_share_no_scene_or_asset_instance(tmp_path):
         scenes = {json.dumps(json.loads(r.scene)["source"], sort_keys=True) for r in recs}
         instances = set()
         for r in recs:
-            for o in _scenes(r)[0].movable():
+            for o in r.scenes()[0].movable():
                 if get_library().entry(o.asset_id).recolorable and o.description != o.category:
                     instances.add((o.asset_id, o.description))
         keys[split] = (scenes, instances, {r.id for r in recs})

@@ -11,7 +11,8 @@ pytest.importorskip("moderngl")
 
 from gsi_real.captures import CaptureError, iter_frames  # noqa: E402
 from gsi_real.demo import make_demo_captures  # noqa: E402
-from gsi_real.edits import ground_direction_cam, propose, rotation_about_base  # noqa: E402
+from gsi_bench.geometry import ground_direction_cam  # noqa: E402
+from gsi_real.edits import propose, rotation_about_base  # noqa: E402
 from gsi_real.pipeline import RealConfig, evaluate_proposal, frame_rng, iter_records, lift, run  # noqa: E402
 from gsi_real.synthesis import harmonic_fill  # noqa: E402
 

@@ -3,7 +3,7 @@
 From the stored scene specs alone this module re-derives what the record claims: the boxes and
 Φ3D, the operation and parameters stated by the instruction, the masks / instance maps / depth
 (by re-rendering), and the generator's validity checks. It calls the generator's own functions
-(:mod:`gsi_syn.checks`, :mod:`gsi_syn.placement`, :mod:`gsi_syn.edits`, :mod:`gsi_syn.physics`):
+(:mod:`gsi_bench.checks`, :mod:`gsi_syn.placement`, :mod:`gsi_syn.edits`, :mod:`gsi_syn.physics`):
 one implementation of every filter, not two.
 
 Re-rendering: the GL-free ``raycast`` backend is cheap when it casts rays through a subsample of
@@ -22,15 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from gsi_bench.checks import CheckThresholds, Measurements, changed_fraction, failed_checks, view_overlap, visibility
 from gsi_bench.geometry import (box_to_official_7vec, ground_direction, project_points, rot_z,
                                 rotation_angle_deg)
 from gsi_bench.operations import OPERATIONS, noun_phrase, parse_instruction, split_referring
+from gsi_bench.scene import Camera, Scene, SceneFormatError, decode_scene_pair
 from gsi_bench.schema import decode_image
-from gsi_syn.checks import CheckThresholds, Measurements, changed_fraction, failed_checks, view_overlap, visibility
 from gsi_syn.edits import (PLACEMENT_DIRECTION, RELATION_DIRECTION, moved_camera, placement_point,
                            resolve_referring)
 from gsi_syn.placement import box_in_camera, footprint, min_clearance, object_box_world, support_margin, support_region
-from gsi_syn.scene import Camera, Scene
 from validation.integrity import Finding
 
 
@@ -115,9 +115,8 @@ def _check(row: dict[str, Any], renderer, opts: Options, ctx: _Ctx) -> None:
         return
     ctx.run("scene")
     try:
-        spec = json.loads(row["scene"])
-        src, tgt = Scene.from_dict(spec["source"]), Scene.from_dict(spec["target"])
-    except (KeyError, TypeError, ValueError) as err:
+        src, tgt = decode_scene_pair(row["scene"])
+    except SceneFormatError as err:
         ctx.bad("scene", f"scene spec does not load ({err})")
         return
     if not _check_scene(row, op, src, tgt, ctx):

@@ -8,7 +8,6 @@ to :mod:`validation.consistency`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -18,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from gsi_bench.hub_io import CHECKSUMS_FILE, file_sha256
+from gsi_bench.hashing import bytes_sha256, canonical_json, file_sha256
+from gsi_bench.hub_io import CHECKSUMS_FILE
 from gsi_bench.operations import (CAMERA_MOTIONS, DIRECTIONS, OPERATION_FRAME, OPERATIONS, PLACEMENTS, RELATIONS, SCALE_FACTORS, SENSES, num_templates)
 from gsi_bench.schema import MAX_IMAGE_PIXELS, SPLITS, SUBSETS
 from validation.layout import Layout, ShardInfo, missing_by_numbering
@@ -412,7 +412,7 @@ def scene_keys(row: dict[str, Any]) -> tuple[str, list[Any]]:
     scene = parsed_scene(row)
     try:
         src = scene["source"]
-        digest = hashlib.sha256(json.dumps(src, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        digest = bytes_sha256(canonical_json(src).encode())
         objs = [(o["asset_id"], tuple(sorted(o.get("params", {}).items())), tuple(o["position"]),
                  o.get("yaw_deg"), o.get("scale"))
                 for o in src.get("objects", []) if o.get("role") in ("object", "receptacle")]

@@ -1,6 +1,6 @@
 """Bring a raw mesh into the asset canonical frame and give it vertex normals.
 
-Canonical frame (see :mod:`gsi_syn.scene`): metres, ``+z`` up, the footprint (x–y bounding box)
+Canonical frame (see :mod:`gsi_bench.scene`): metres, ``+z`` up, the footprint (x–y bounding box)
 centred on the origin, the lowest point at ``z = 0``, the front facing ``-y``.
 
 All arithmetic is float64 and uses only correctly rounded operations after the input is fixed,

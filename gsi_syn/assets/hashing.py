@@ -12,27 +12,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-_CHUNK = 1 << 20
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def bytes_sha256(data: bytes) -> str:
-    """Hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
+from gsi_bench.hashing import canonical_json
 
 
 def mesh_sha256(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray | None = None,
@@ -58,5 +42,4 @@ def canonical_json_bytes(obj: Any) -> bytes:
     >>> canonical_json_bytes({"b": 1, "a": [1.5, "é"]})
     b'{"a":[1.5,"\\xc3\\xa9"],"b":1}'
     """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return canonical_json(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")

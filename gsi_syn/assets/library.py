@@ -25,7 +25,8 @@ import numpy as np
 
 from gsi_syn.assets.canonical import canonicalize
 from gsi_syn.assets.fetch import ensure_robosuite_assets
-from gsi_syn.assets.hashing import bytes_sha256, canonical_json_bytes, file_sha256
+from gsi_bench.hashing import bytes_sha256, file_sha256
+from gsi_syn.assets.hashing import canonical_json_bytes
 from gsi_syn.assets.manifest import MANIFEST_PATH, AssetEntry, TextureEntry, parse_manifest, read_manifest
 from gsi_syn.assets.mesh import AssetMesh
 from gsi_syn.assets.objfile import load_obj

@@ -17,7 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from gsi_syn.assets.hashing import file_sha256, mesh_sha256
+from gsi_bench.hashing import file_sha256
+from gsi_syn.assets.hashing import mesh_sha256
 from gsi_syn.assets.library import AssetLibrary
 from gsi_syn.assets.manifest import MANIFEST_PATH, AssetEntry, dump_manifest
 

@@ -40,7 +40,7 @@ class ManifestError(ValueError):
 class TextureEntry:
     """One texture image of the library.
 
-    ``id``: texture id (used by :class:`gsi_syn.scene.Material`); ``source``: ``pybullet_data``
+    ``id``: texture id (used by :class:`gsi_bench.scene.Material`); ``source``: ``pybullet_data``
     or ``robosuite``; ``source_path``: file path inside that source; ``license``; ``sha256`` of
     the file bytes; ``size_px``: original ``(width, height)`` in pixels (loaded images are
     downsampled to at most 512 px a side); ``kind``: ``"material"`` or ``"uv"``;

@@ -9,7 +9,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class AssetMesh:
-    """A triangle mesh in the asset canonical frame (see :mod:`gsi_syn.scene`).
+    """A triangle mesh in the asset canonical frame (see :mod:`gsi_bench.scene`).
 
     Attributes:
         vertices: float32 ``(V, 3)``, metres; ``+z`` up, footprint centre at the origin, lowest

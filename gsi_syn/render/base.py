@@ -1,6 +1,6 @@
 """Renderer backend interface.
 
-A backend turns a :class:`gsi_syn.scene.Scene` (its objects, light and camera) into three aligned
+A backend turns a :class:`gsi_bench.scene.Scene` (its objects, light and camera) into three aligned
 images:
 
 * ``rgb`` — uint8 ``(H, W, 3)`` sRGB;
@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from gsi_syn.scene import Scene
+from gsi_bench.scene import Scene
 
 
 @dataclass

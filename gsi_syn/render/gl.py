@@ -44,7 +44,7 @@ import numpy as np
 from gsi_syn.assets.mesh import AssetMesh
 from gsi_syn.render import shaders
 from gsi_syn.render.base import RenderOutput
-from gsi_syn.scene import Camera, Scene, SceneObject
+from gsi_bench.scene import Camera, Scene, SceneObject
 
 __all__ = [
     "GLRenderer",

@@ -23,7 +23,7 @@ import numpy as np
 
 from gsi_syn.assets.mesh import AssetMesh
 from gsi_syn.render.base import RenderOutput
-from gsi_syn.scene import BACKGROUND_ID, Camera, Scene, SceneObject
+from gsi_bench.scene import BACKGROUND_ID, Camera, Scene, SceneObject
 
 __all__ = ["MeshLibrary", "RaycastRenderer", "pixel_rays"]
 

@@ -402,7 +402,6 @@ def score_record_official(record, pred, cfg, synth, state) -> dict:
 
     from validation.evaluator import imageops
     from validation.evaluator.runner import score_default
-    from validation.evaluator.synthesis import scenes_of
 
     op = OFFICIAL_OPERATION[record.operation]
     meta = edit_meta(record)
@@ -417,7 +416,7 @@ def score_record_official(record, pred, cfg, synth, state) -> dict:
         res.update(ic=ic, sa=sa, official={"operation": op, "compliance": ic, "edit_score": sa, "ssim": ssim,
                                            "lpips": lpips, "mse": float(((pred.astype(float) - record.target_image) ** 2).mean())})
     else:
-        src, _ = scenes_of(record)
+        src, _ = record.scenes()
         frame = DETECTOR_LONG_SIDE / max(pred.shape[:2])
         if cfg.detections:
             det = _load_detections(cfg.detections, state).get(record.id)

@@ -25,7 +25,7 @@ from gsi_bench.hub_io import iter_rows, list_shards
 from gsi_bench.schema import EditRecord
 from validation.evaluator import imageops, scoring
 from validation.evaluator.predictions import PredictionIndex, open_predictions
-from validation.evaluator.synthesis import Synthesizer, scenes_of
+from validation.evaluator.synthesis import Synthesizer
 
 SCORER_VERSION = "1.0.0"
 PROTOCOLS = ("default", "official")
@@ -167,7 +167,7 @@ def _exact_renderer(synth: Synthesizer):
 
 def score_default(record: EditRecord, pred: np.ndarray, cfg: EvalConfig) -> dict:
     synth = _synth(cfg)
-    src, tgt = scenes_of(record)
+    src, tgt = record.scenes()
     small_pred = synth.prediction(pred, src)
     op = record.operation
     if op in OBJECT_TRANSLATIONS:
@@ -294,7 +294,8 @@ def dataset_revision(data: str, shards: list[Path], config: str | None = None, s
     """Identify the data: the sha256 of the checksum manifest when present, else of the shards."""
     import hashlib
 
-    from gsi_bench.hub_io import CHECKSUMS_FILE, file_sha256
+    from gsi_bench.hashing import file_sha256
+    from gsi_bench.hub_io import CHECKSUMS_FILE
     from validation.evaluator.hubdata import resolve_dataset
 
     source = resolve_dataset(data, config, split)

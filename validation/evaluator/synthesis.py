@@ -25,14 +25,13 @@ to regions no hypothesis explains.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 
 from gsi_bench.geometry import ground_direction
-from gsi_syn.scene import Camera, Scene, SceneObject
+from gsi_bench.scene import Camera, Scene, SceneObject
 
 #: Clip of the per-pixel L1 distance (mean over RGB, [0, 1] units).
 CLIP = 0.25
@@ -333,7 +332,3 @@ def _wrap(deg: float) -> float:
     a = (float(deg) + 180.0) % 360.0 - 180.0
     return 180.0 if a == -180.0 else a
 
-
-def scenes_of(record) -> tuple[Scene, Scene]:
-    d = json.loads(record.scene)
-    return Scene.from_dict(d["source"]), Scene.from_dict(d["target"])

@@ -1,8 +1,13 @@
 """The scene specification: everything needed to re-render a GSI-Syn image exactly.
 
+The spec is part of the record (its ``scene`` field holds ``{"source": Scene, "target": Scene}``
+as canonical JSON, see :func:`encode_scene_pair` / :func:`decode_scene_pair` and
+:meth:`gsi_bench.schema.EditRecord.scenes`), so it lives in the core: the generator
+(:mod:`gsi_syn`) builds and renders scenes, ``validation`` re-renders them.
+
 A :class:`Scene` is plain data (JSON round-trippable via :meth:`Scene.to_json` /
 :meth:`Scene.from_json`). It names assets by id from the versioned asset manifest
-(:mod:`gsi_syn.assets`), places each with a pose in the world frame (metres, ``+z`` up), gives it a
+(``gsi_syn.assets``), places each with a pose in the world frame (metres, ``+z`` up), gives it a
 material, and carries the light and the camera.
 
 Asset canonical frame (every asset mesh, after canonicalisation by the asset library): metres,
@@ -21,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from gsi_bench.geometry import make_transform, rot_z
+from gsi_bench.hashing import canonical_json
 
 SCENE_FORMAT_VERSION = 1
 
@@ -174,12 +180,12 @@ class Scene:
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no whitespace): equal scenes give equal strings."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return canonical_json(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Scene":
         if d.get("format_version") != SCENE_FORMAT_VERSION:
-            raise ValueError(f"unsupported scene format_version {d.get('format_version')!r} "
+            raise SceneFormatError(f"unsupported scene format_version {d.get('format_version')!r} "
                              f"(this gsi-bench reads {SCENE_FORMAT_VERSION})")
         objs = []
         for o in d["objects"]:
@@ -197,3 +203,41 @@ class Scene:
     @classmethod
     def from_json(cls, text: str) -> "Scene":
         return cls.from_dict(json.loads(text))
+
+
+class SceneFormatError(ValueError):
+    """A record's ``scene`` field is not a GSI-Syn scene pair this version can read.
+
+    Raised for GSI-Real records (their ``scene`` describes an RGB-D capture, ``"kind": "real"``),
+    converted official-release records (``"{}"``), malformed JSON, missing ``source`` /
+    ``target`` or fields, and other ``format_version`` values. A ``ValueError``, so callers that
+    already treat bad input as ``ValueError`` keep working.
+    """
+
+
+def encode_scene_pair(source: Scene, target: Scene) -> str:
+    """The record's ``scene`` field: canonical JSON of ``{"source": ..., "target": ...}``."""
+    return canonical_json({"source": source.to_dict(), "target": target.to_dict()})
+
+
+def decode_scene_pair(text: str) -> tuple[Scene, Scene]:
+    """Inverse of :func:`encode_scene_pair`: the (source, target) scenes of a record's ``scene``
+    field. Raises :class:`SceneFormatError` (never ``KeyError``) when it holds no GSI-Syn scene
+    pair; the message says what it holds instead."""
+    try:
+        d = json.loads(text)
+    except (TypeError, ValueError) as err:
+        raise SceneFormatError(f"scene is not valid JSON ({err})") from err
+    if not isinstance(d, dict):
+        raise SceneFormatError(f"scene JSON is a {type(d).__name__}, expected an object")
+    if d.get("kind") == "real":
+        raise SceneFormatError("scene describes a GSI-Real capture (kind 'real'), not a GSI-Syn scene spec")
+    if not {"source", "target"} <= set(d):
+        raise SceneFormatError("scene JSON has no 'source' / 'target' scene spec "
+                               "(official-release and other converted records carry none)")
+    try:
+        return Scene.from_dict(d["source"]), Scene.from_dict(d["target"])
+    except SceneFormatError:
+        raise
+    except (KeyError, TypeError, ValueError) as err:
+        raise SceneFormatError(f"scene spec does not load ({type(err).__name__}: {err})") from err

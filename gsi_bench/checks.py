@@ -1,0 +1,149 @@
+"""Validity checks of an edit (DESIGN §3), shared by GSI-Syn, GSI-Real and ``validation``:
+the thresholds, the generator-independent measurements and the accept decision.
+
+* :class:`CheckThresholds` — the acceptance thresholds (part of a generation config, stored in
+  every record as ``checks.thresholds``). GSI-Real extends them with its 3D-consistency
+  thresholds (:class:`gsi_real.filters.RealThresholds`).
+* :data:`Measurements` — the measured quantities: exactly the record's
+  :class:`~gsi_bench.schema.Checks` struct.
+* :func:`visibility`, :func:`changed_fraction`, :func:`view_overlap` — measurements that need
+  only instance maps / depth / cameras. Measurements that need the generator (GSI-Syn's
+  footprints on asset meshes, GSI-Real's re-lifting) live with it and fill the same struct.
+* :func:`failed_checks` — the accept decision: the names of the failed checks (empty = accept).
+
+The generators apply these functions and ``validation`` re-runs them on published data: one
+implementation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from gsi_bench.geometry import pixels_to_camera
+from gsi_bench.hashing import canonical_json
+from gsi_bench.schema import Checks
+
+__all__ = ["CheckThresholds", "Measurements", "visibility", "visibility_ok", "placement_ok",
+           "changed_fraction", "view_overlap", "failed_checks"]
+
+
+@dataclass(frozen=True)
+class CheckThresholds:
+    """Acceptance thresholds (part of the generation config; recorded per sample).
+
+    ``min_clearance_m``: smallest horizontal gap to any other object on the same support.
+    ``min_support_margin_m``: smallest distance from the footprint to the support's edge.
+    ``min_visible_fraction``: visible / unoccluded pixels of the target, source and target images.
+    ``min_visible_area``: visible target pixels as a fraction of the image area.
+    ``min_changed_fraction``: pixels whose instance id changes between source and target.
+    ``min_ambiguity_margin_m``: margin by which a referring expression beats the runner-up.
+    ``min_view_overlap``: fraction of source-visible scene points still in view (perspective).
+    ``max_settle_drift_m``: how far a placed object may move when physics settles it.
+    """
+
+    min_clearance_m: float = 0.01
+    min_support_margin_m: float = 0.01
+    min_visible_fraction: float = 0.5
+    min_visible_area: float = 0.0015
+    min_changed_fraction: float = 0.001
+    min_ambiguity_margin_m: float = 0.05
+    min_view_overlap: float = 0.5
+    max_settle_drift_m: float = 0.01
+
+    def to_json(self) -> str:
+        """Canonical JSON of the thresholds (what ``checks.thresholds`` stores)."""
+        return canonical_json(asdict(self))
+
+
+#: The measured quantities of an edit are exactly the record's ``checks`` struct (its
+#: ``thresholds`` field is filled in when the record is built).
+Measurements = Checks
+
+
+def placement_ok(clearance: float, margin: float, th: CheckThresholds) -> bool:
+    """Clearance and support margin (m) both at least their thresholds."""
+    return clearance >= th.min_clearance_m and margin >= th.min_support_margin_m
+
+
+def visibility(instances_full: np.ndarray, instances_alone: np.ndarray, instance_id: int) -> tuple[float, int]:
+    """(visible fraction, visible pixel count) of ``instance_id``: pixels where it is the visible
+    surface in the full render over pixels it covers when rendered alone (uint16 ``(H, W)``
+    instance maps; 0.0 when it covers none)."""
+    visible = int(np.count_nonzero(instances_full == instance_id))
+    alone = int(np.count_nonzero(instances_alone == instance_id))
+    return (visible / alone if alone else 0.0), visible
+
+
+def visibility_ok(fraction: float, pixels: int, image_area: int, th: CheckThresholds) -> bool:
+    """Visible fraction and visible area (pixels / ``image_area``) at least their thresholds."""
+    return fraction >= th.min_visible_fraction and pixels >= th.min_visible_area * image_area
+
+
+def changed_fraction(instances_a: np.ndarray, instances_b: np.ndarray) -> float:
+    """Fraction of pixels whose instance id differs between two aligned instance maps."""
+    return float(np.count_nonzero(instances_a != instances_b)) / instances_a.size
+
+
+def view_overlap(source_depth: np.ndarray, K: np.ndarray, source_cam_from_world: np.ndarray,
+                 target_cam_from_world: np.ndarray, target_depth: np.ndarray, stride: int = 4,
+                 tolerance_m: float = 0.03) -> float:
+    """Fraction of the surface points seen by the source camera (depth ``(H, W)`` float m, a
+    ``stride`` subsample) that the target camera also sees: inside its image, in front of it and
+    not hidden (its depth there within ``tolerance_m``)."""
+    h, w = source_depth.shape
+    v, u = np.mgrid[0:h:stride, 0:w:stride]
+    z = source_depth[v, u]
+    ok = z > 0
+    if not ok.any():
+        return 0.0
+    u, v, z = u[ok], v[ok], z[ok].astype(np.float64)
+    K = np.asarray(K, dtype=np.float64)
+    pc = pixels_to_camera(u, v, z, K)
+    rel = np.asarray(target_cam_from_world) @ np.linalg.inv(np.asarray(source_cam_from_world))
+    q = pc @ rel[:3, :3].T + rel[:3, 3]
+    zq = q[:, 2]
+    front = zq > 1e-6
+    uq = np.rint(q[:, 0] / np.where(front, zq, 1) * K[0, 0] + K[0, 2]).astype(np.int64)
+    vq = np.rint(q[:, 1] / np.where(front, zq, 1) * K[1, 1] + K[1, 2]).astype(np.int64)
+    inside = front & (uq >= 0) & (uq < w) & (vq >= 0) & (vq < h)
+    seen = np.zeros_like(inside)
+    d = target_depth[vq[inside], uq[inside]]
+    seen[inside] = (d > 0) & (np.abs(d - zq[inside]) <= tolerance_m)
+    return float(seen.mean())
+
+
+def failed_checks(m: Measurements, image_area: int, th: CheckThresholds, *, target_present: bool = True,
+                  object_edit: bool = True, perspective: bool = False, placement: bool = True) -> list[str]:
+    """Names of the checks ``m`` fails (empty list = accepted).
+
+    ``target_present``: the edited object exists after the edit (false for ``remove``);
+    ``object_edit``: the edit acts on an object (false for camera edits); ``perspective``: apply
+    the view-overlap check; ``placement``: apply the clearance / support-margin check (GSI-Real
+    judges placement with its own collision and support filters instead).
+
+    >>> m = Measurements(visible_fraction_source=0.9, visible_pixels_source=500, visible_fraction_target=0.2,
+    ...                  visible_pixels_target=500, min_clearance_m=0.05, support_margin_m=0.05,
+    ...                  changed_pixel_fraction=0.01)
+    >>> failed_checks(m, 100 * 100, CheckThresholds())
+    ['visible_target']
+    """
+    failed = []
+    if not math.isnan(m.settle_drift_m) and m.settle_drift_m > th.max_settle_drift_m:
+        failed.append("unstable")
+    if object_edit:
+        if not visibility_ok(m.visible_fraction_source, m.visible_pixels_source, image_area, th):
+            failed.append("visible_source")
+        if target_present and not visibility_ok(m.visible_fraction_target, m.visible_pixels_target, image_area, th):
+            failed.append("visible_target")
+        if placement and target_present and not placement_ok(m.min_clearance_m, m.support_margin_m, th):
+            failed.append("placement")
+        if m.ambiguity_margin < th.min_ambiguity_margin_m:
+            failed.append("ambiguous")
+    if not (m.changed_pixel_fraction >= th.min_changed_fraction):
+        failed.append("unchanged")
+    if perspective and not (m.view_overlap >= th.min_view_overlap):
+        failed.append("view_overlap")
+    return failed
