@@ -33,9 +33,8 @@ from PIL import Image as PILImage
 
 import gsi_bench
 from builders.release_files import ReleaseFiles
-from gsi_bench.geometry import box_to_official_7vec
+from gsi_bench.assembly import EditView, InstructionText, Transform, assemble_record
 from gsi_bench.operations import (
-    OPERATION_FRAME,
     EditParams,
     parse_instruction,
     split_referring,
@@ -434,8 +433,7 @@ def convert_edit(files: ReleaseFiles, edit: EditFiles, subset: str, index: int) 
         target_box = box_from_official(vec1, r1 if r1 is not None else r0)
     else:  # rotate without a new box: same centre / size, new rotation
         rot = rotation_from_official(r1)
-        target_box = Box3D(list(source_box.center), list(source_box.size), rot.tolist(),
-                           box_to_official_7vec(source_box.center, source_box.size, rot))
+        target_box = Box3D.from_pose(source_box.center, source_box.size, rot)
     if op in ("remove", "perspective"):
         translation, rotation, scale = [0.0, 0.0, 0.0], np.eye(3).tolist(), [1.0, 1.0, 1.0]
     else:
@@ -445,28 +443,25 @@ def convert_edit(files: ReleaseFiles, edit: EditFiles, subset: str, index: int) 
     referring, _ = split_referring(target_phrase) if target_phrase else ("", "")
     zeros8 = np.zeros((h, w), np.uint8)
     zeros16 = np.zeros((h, w), np.uint16)
-    eye4 = np.eye(4).tolist()
-    record = EditRecord(
-        id=f"{folder_label(edit.folder) + '-' if folder_label(edit.folder) else ''}{edit.img_id}_edit_{edit.qid}",
-        subset=subset, split="test", operation=op, frame=OPERATION_FRAME[op],
-        instruction=prompt, instruction_zh="", template_id=inferred.template_id,
+    eye4 = np.eye(4)
+    label = folder_label(edit.folder)
+    return assemble_record(
+        id=f"{label + '-' if label else ''}{edit.img_id}_edit_{edit.qid}",
+        subset=subset, split="test", operation=op, params=inferred.params,
+        instruction=InstructionText(en=prompt, zh="", template_id=inferred.template_id),
         target=ObjectRef(category=data["target"].strip(), description=target_phrase, referring_expression=referring),
         reference=ObjectRef(category=inferred.reference_phrase, description=inferred.reference_phrase),
-        params=inferred.params,
-        transform_translation=translation, transform_rotation=rotation, transform_scale=scale,
-        source_image=source, target_image=target_image,
-        source_mask=zeros8, target_mask=zeros8.copy(), source_instances=zeros16, target_instances=zeros16.copy(),
-        source_depth=zeros16.copy(), target_depth=zeros16.copy(),
-        K=k.tolist(), source_cam_from_world=eye4, target_cam_from_world=[list(r) for r in eye4],
-        source_box=source_box, target_box=target_box, target_present=present, scene="{}",
+        transform=Transform(rotation, scale, translation),
+        source=EditView(image=source, mask=zeros8, instances=zeros16, depth_mm=zeros16.copy(), cam_from_world=eye4),
+        target_view=EditView(image=target_image, mask=zeros8.copy(), instances=zeros16.copy(), depth_mm=zeros16.copy(),
+                             cam_from_world=eye4),
+        K=k, source_box=source_box, target_box=target_box, target_present=present, scene="{}",
         provenance=Provenance(generator=f"official-release:{inferred.method}", generator_version=gsi_bench.__version__,
                               seed=0, scene_index=index, asset_manifest_sha256="", renderer="",
                               config_sha256=hashlib.sha256(raw).hexdigest()),
         checks=Checks(thresholds=json.dumps({"source": "official release", "has_target_image": edit.gt_name is not None,
                                              "json": edit.json_name}, sort_keys=True)),
     )
-    record.validate()
-    return record
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
+from gsi_bench.geometry import box_to_official_7vec
 from gsi_bench.operations import FRAMES, OPERATIONS, EditParams
 from gsi_bench.scene import Scene, decode_scene_pair
 
@@ -204,6 +205,18 @@ class Box3D:
     size: list[float]
     rotation: list[list[float]]
     official_7vec: list[float]
+
+    @classmethod
+    def from_pose(cls, center, size, rotation) -> "Box3D":
+        """The box with centre ``(3,)`` (m), extents ``(3,)`` along the object's x, y, z (m) and
+        rotation ``(3, 3)`` object→camera; ``official_7vec`` is derived from them."""
+        c, s, r = (np.asarray(a, dtype=np.float64) for a in (center, size, rotation))
+        return cls(center=c.tolist(), size=s.tolist(), rotation=r.tolist(), official_7vec=box_to_official_7vec(c, s, r))
+
+    @classmethod
+    def zero(cls) -> "Box3D":
+        """The all-zero box of edits that name no object (camera edits)."""
+        return cls(center=[0.0] * 3, size=[0.0] * 3, rotation=np.eye(3).tolist(), official_7vec=[0.0] * 7)
 
 
 @dataclass

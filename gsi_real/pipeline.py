@@ -19,16 +19,10 @@ from pathlib import Path
 import numpy as np
 
 import gsi_bench
+from gsi_bench.assembly import EditView, Transform, assemble_record, render_instructions
 from gsi_bench.config import HashedConfig
-from gsi_bench.geometry import box_to_official_7vec
 from gsi_bench.hashing import canonical_json
-from gsi_bench.operations import (
-    OPERATION_FRAME,
-    noun_phrase,
-    num_templates,
-    render_instruction,
-    template_index,
-)
+from gsi_bench.operations import num_templates
 from gsi_bench.schema import (
     Box3D,
     Checks,
@@ -160,11 +154,6 @@ def _ref(frame: Frame, iid: int, referring: str = "") -> ObjectRef:
                      description=lab.description or lab.category, referring_expression=referring)
 
 
-def _box(center, size, rotation) -> Box3D:
-    c, s, r = (np.asarray(a, dtype=np.float64) for a in (center, size, rotation))
-    return Box3D(center=c.tolist(), size=s.tolist(), rotation=r.tolist(), official_7vec=box_to_official_7vec(c, s, r))
-
-
 def capture_manifest_sha256(frame: Frame) -> str:
     """sha256 naming the input frame (its source path, image sizes and K): real data has no asset
     manifest, so this stands in for it in provenance."""
@@ -181,16 +170,14 @@ def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: 
     obj = c.lifted.objects[p.target_id]
     lab = f.labels[p.target_id]
     ref_lab = f.labels[p.reference_id] if p.reference_id else None
-    en = render_instruction(p.operation, template, "en", p.params,
-                            target=noun_phrase(lab.description or lab.category, p.referring, "en"),
-                            reference=noun_phrase(ref_lab.description or ref_lab.category, "", "en") if ref_lab else "")
-    zh = render_instruction(p.operation, template, "zh", p.params,
-                            target=noun_phrase(lab.description_zh or lab.category_zh or lab.category, p.referring, "zh"),
-                            reference=noun_phrase(ref_lab.description_zh or ref_lab.category_zh or ref_lab.category, "", "zh")
-                            if ref_lab else "")
-    src_box = _box(obj.center, obj.size, obj.rotation)
+    text = render_instructions(
+        p.operation, template, p.params, referring=p.referring,
+        target=(lab.description or lab.category, lab.description_zh or lab.category_zh or lab.category),
+        reference=(ref_lab.description or ref_lab.category, ref_lab.description_zh or ref_lab.category_zh or ref_lab.category)
+        if ref_lab else ("", ""))
+    src_box = Box3D.from_pose(obj.center, obj.size, obj.rotation)
     if p.target_present:
-        tgt_box = _box(p.apply(obj.center[None])[0], obj.size * p.s, p.R @ obj.rotation)
+        tgt_box = Box3D.from_pose(p.apply(obj.center[None])[0], obj.size * p.s, p.R @ obj.rotation)
     else:
         tgt_box = src_box
     scene = {
@@ -216,20 +203,16 @@ def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: 
                     support_margin_m=m.support_margin_m if p.target_present else math.nan, ambiguity_margin=m.ambiguity_margin,
                     changed_pixel_fraction=m.changed_pixel_fraction, thresholds=cfg.thresholds.to_json())
     empty = np.zeros(f.instances.shape, bool)
-    return EditRecord(
+    return assemble_record(
         id=f"real-{cfg.split}-{cfg.seed}-{record_index:06d}", subset="real", split=cfg.split,
-        operation=p.operation, frame=OPERATION_FRAME[p.operation], instruction=en, instruction_zh=zh,
-        template_id=f"{p.operation}/{template_index(p.operation, template, p.params)}",
+        operation=p.operation, params=p.params, instruction=text,
         target=_ref(f, p.target_id, p.referring), reference=_ref(f, p.reference_id),
-        params=p.params, transform_translation=np.asarray(p.t, dtype=np.float64).tolist(),
-        transform_rotation=np.asarray(p.R, dtype=np.float64).tolist(), transform_scale=[float(p.s)] * 3,
-        source_image=f.rgb, target_image=syn.rgb,
-        source_mask=f.instances == p.target_id, target_mask=syn.mask if p.target_present else empty,
-        source_instances=f.instances.astype(np.uint16), target_instances=syn.instances,
-        source_depth=depth_to_mm(f.depth), target_depth=depth_to_mm(syn.depth),
-        K=np.asarray(f.K).tolist(), source_cam_from_world=np.asarray(f.cam_from_world).tolist(),
-        target_cam_from_world=np.asarray(f.cam_from_world).tolist(),
-        source_box=src_box, target_box=tgt_box, target_present=p.target_present,
+        transform=Transform(p.R, [float(p.s)] * 3, p.t),
+        source=EditView(image=f.rgb, mask=f.instances == p.target_id, instances=f.instances.astype(np.uint16),
+                        depth_mm=depth_to_mm(f.depth), cam_from_world=f.cam_from_world),
+        target_view=EditView(image=syn.rgb, mask=syn.mask if p.target_present else empty, instances=syn.instances,
+                             depth_mm=depth_to_mm(syn.depth), cam_from_world=f.cam_from_world),
+        K=f.K, source_box=src_box, target_box=tgt_box, target_present=p.target_present,
         scene=canonical_json(scene, allow_nan=False),
         provenance=Provenance(generator=GENERATOR, generator_version=gsi_bench.__version__, seed=cfg.seed,
                               scene_index=frame_index, asset_manifest_sha256=capture_manifest_sha256(f),

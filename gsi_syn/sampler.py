@@ -15,19 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import gsi_bench
-from gsi_bench.config import HashedConfig
-from gsi_bench.geometry import box_to_official_7vec
-from gsi_bench.operations import (
-    OPERATION_FRAME,
-    OPERATIONS,
-    noun_phrase,
-    num_templates,
-    render_instruction,
-    template_index,
-)
-from gsi_bench.scene import Scene, SceneObject, encode_scene_pair
-from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
-from gsi_syn.assets import get_library
+from gsi_bench.assembly import EditView, Transform, assemble_record, render_instructions
 from gsi_bench.checks import (
     CheckThresholds,
     Measurements,
@@ -36,6 +24,11 @@ from gsi_bench.checks import (
     view_overlap,
     visibility,
 )
+from gsi_bench.config import HashedConfig
+from gsi_bench.operations import OPERATIONS, num_templates
+from gsi_bench.scene import Scene, SceneObject, encode_scene_pair
+from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
+from gsi_syn.assets import get_library
 from gsi_syn.edits import (
     Proposal,
     camera_frame_transform,
@@ -220,10 +213,9 @@ def _object_ref(obj: SceneObject | None, referring: str = "") -> ObjectRef:
 
 def _box(obj: SceneObject | None, cam_from_world: np.ndarray) -> Box3D:
     if obj is None:  # camera edits name no object
-        return Box3D(center=[0.0] * 3, size=[0.0] * 3, rotation=np.eye(3).tolist(), official_7vec=[0.0] * 7)
+        return Box3D.zero()
     b = box_in_camera(object_box_world(obj), cam_from_world)
-    return Box3D(center=b.center.tolist(), size=b.size.tolist(), rotation=b.rotation.tolist(),
-                 official_7vec=box_to_official_7vec(b.center, b.size, b.rotation))
+    return Box3D.from_pose(b.center, b.size, b.rotation)
 
 
 def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneState, p: Proposal,
@@ -235,35 +227,29 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
     target_before = None if camera_edit else src_scene.get(p.target_id)
     target_after = tgt_scene.get(p.target_id) if p.target_present else target_before
     reference = src_scene.get(p.reference_id) if p.reference_id else None
-    en = render_instruction(p.operation, drawn_template, "en", p.params,
-                            target=noun_phrase(target_before.description, p.referring, "en") if target_before else "",
-                            reference=noun_phrase(reference.description, "", "en") if reference else "")
-    zh = render_instruction(p.operation, drawn_template, "zh", p.params,
-                            target=noun_phrase(target_before.description_zh, p.referring, "zh") if target_before else "",
-                            reference=noun_phrase(reference.description_zh, "", "zh") if reference else "")
+    text = render_instructions(
+        p.operation, drawn_template, p.params, referring=p.referring,
+        target=(target_before.description, target_before.description_zh) if target_before else ("", ""),
+        reference=(reference.description, reference.description_zh) if reference else ("", ""))
     if camera_edit:
-        R, s, t = p.camera_delta[:3, :3], np.ones(3), p.camera_delta[:3, 3]
+        phi = Transform(p.camera_delta[:3, :3], np.ones(3), p.camera_delta[:3, 3])
     else:
         R, s, t = camera_frame_transform(p.world_transform, C)
+        phi = Transform(R, s, t)
     tid = p.target_id
     empty = np.zeros_like(state.source.instances, bool)
-    return EditRecord(
-        id=cfg.record_id(index), subset=cfg.subset, split=cfg.split, operation=p.operation,
-        frame=OPERATION_FRAME[p.operation], instruction=en, instruction_zh=zh,
-        template_id=f"{p.operation}/{template_index(p.operation, drawn_template, p.params)}",
-        target=_object_ref(target_before, p.referring), reference=_object_ref(reference),
-        params=p.params, transform_translation=t.tolist(), transform_rotation=R.tolist(),
-        transform_scale=s.tolist(),
-        source_image=state.source.rgb, target_image=target_render.rgb,
-        source_mask=empty if camera_edit else state.source.instances == tid,
-        target_mask=(target_render.instances == tid) if p.target_present else empty,
-        source_instances=state.source.instances, target_instances=target_render.instances,
-        source_depth=state.source_depth_mm, target_depth=depth_to_mm(target_render.depth),
-        K=src_scene.camera.K, source_cam_from_world=src_scene.camera.cam_from_world,
-        target_cam_from_world=tgt_scene.camera.cam_from_world,
+    source = EditView(image=state.source.rgb, mask=empty if camera_edit else state.source.instances == tid,
+                      instances=state.source.instances, depth_mm=state.source_depth_mm,
+                      cam_from_world=src_scene.camera.cam_from_world)
+    target = EditView(image=target_render.rgb, mask=(target_render.instances == tid) if p.target_present else empty,
+                      instances=target_render.instances, depth_mm=depth_to_mm(target_render.depth),
+                      cam_from_world=tgt_scene.camera.cam_from_world)
+    return assemble_record(
+        id=cfg.record_id(index), subset=cfg.subset, split=cfg.split, operation=p.operation, params=p.params,
+        instruction=text, target=_object_ref(target_before, p.referring), reference=_object_ref(reference),
+        transform=phi, source=source, target_view=target, K=src_scene.camera.K,
         source_box=_box(target_before, C), target_box=_box(target_after, C),  # zero box for camera edits
-        target_present=p.target_present,
-        scene=encode_scene_pair(src_scene, tgt_scene),
+        target_present=p.target_present, scene=encode_scene_pair(src_scene, tgt_scene),
         provenance=Provenance(generator=f"gsi_syn.{cfg.subset}", generator_version=gsi_bench.__version__,
                               seed=cfg.seed, scene_index=unit,
                               asset_manifest_sha256=get_library().manifest_sha256,
