@@ -87,6 +87,8 @@ def assemble_record(*, id: str, subset: str, split: str, operation: str, params:
                     provenance: Provenance, checks: Checks) -> EditRecord:
     """The :class:`EditRecord` of an edit from its parts (``frame`` follows from ``operation``).
     Raises ``ValueError`` naming the record and field when a part is malformed."""
+    if operation not in OPERATION_FRAME:
+        raise ValueError(f"record {id!r}: unknown operation {operation!r}; expected one of {sorted(OPERATION_FRAME)}")
     record = EditRecord(
         id=id, subset=subset, split=split, operation=operation, frame=OPERATION_FRAME[operation],
         instruction=instruction.en, instruction_zh=instruction.zh, template_id=instruction.template_id,

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gsi_bench.geometry import box_corners, prism_iou
+
 #: Our operations → the official evaluator that scores them.
 OFFICIAL_OPERATION = {"camera_relative_move": "move", "object_relative_place": "move",
                       "receptacle_place": "move", "rotate": "rotate", "scale": "scale",
@@ -70,12 +72,8 @@ def iou_3d(b1, b2) -> float:
         p1, p2 = _bev_polygon(b1), _bev_polygon(b2)
         if not (p1.is_valid and p2.is_valid) or p1.area <= 0 or p2.area <= 0:
             return 0.0
-        inter_area = p1.intersection(p2).area
         y1, h1, y2, h2 = float(b1[1]), float(b1[4]), float(b2[1]), float(b2[4])
-        overlap = max(0.0, min(y1 + h1 / 2, y2 + h2 / 2) - max(y1 - h1 / 2, y2 - h2 / 2))
-        inter = inter_area * overlap
-        union = p1.area * h1 + p2.area * h2 - inter
-        return float(inter / union) if union > 0 else 0.0
+        return prism_iou(p1, y1 - h1 / 2, y1 + h1 / 2, p2, y2 - h2 / 2, y2 + h2 / 2)
     except Exception:  # noqa: BLE001 - invalid geometry scores 0, as in the official code
         return 0.0
 
@@ -83,10 +81,8 @@ def iou_3d(b1, b2) -> float:
 def bbox_3d_to_2d(box, R, K) -> list[float]:
     """Axis-aligned 2D box ``[xmin, ymin, xmax, ymax]`` of the 8 corners (extents w, h, l along
     the columns of ``R``) projected with ``K``."""
-    c = np.asarray(box[:3], dtype=np.float64)
-    size = np.asarray(box[3:6], dtype=np.float64)
-    u = np.array([[sx, sy, sz] for sx in (-.5, .5) for sy in (-.5, .5) for sz in (-.5, .5)])
-    pts = c + (u * size) @ np.asarray(R, dtype=np.float64).T
+    pts = box_corners(np.asarray(box[:3], dtype=np.float64), np.asarray(box[3:6], dtype=np.float64),
+                      np.asarray(R, dtype=np.float64))
     q = pts @ np.asarray(K, dtype=np.float64).T
     z = np.maximum(q[:, 2:3], 1e-6)
     uv = q[:, :2] / z
