@@ -25,8 +25,8 @@ from gsi_syn.assets import (
 )
 from gsi_syn.assets.canonical import canonicalize, crease_normals, source_to_canonical
 from gsi_syn.assets.generators import PROCEDURAL_VERSION
-from gsi_bench.hashing import file_sha256
-from gsi_syn.assets.hashing import canonical_json_bytes, mesh_sha256
+from gsi_bench.hashing import canonical_json, file_sha256
+from gsi_syn.assets.hashing import mesh_sha256
 from gsi_syn.assets.maintain import procedural_sha256
 from gsi_syn.assets.manifest import MANIFEST_PATH, ManifestError, dump_manifest, parse_manifest, read_manifest
 from gsi_syn.assets.objfile import load_obj
@@ -113,7 +113,7 @@ def test_manifest_sha256_is_stable_and_layout_independent(tmp_path):
     a, b = AssetLibrary(), AssetLibrary()
     assert a.manifest_sha256 == b.manifest_sha256 == get_library().manifest_sha256
     raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
-    assert a.manifest_sha256 == hashlib.sha256(canonical_json_bytes(raw)).hexdigest()
+    assert a.manifest_sha256 == hashlib.sha256(canonical_json(raw, ensure_ascii=False, allow_nan=False).encode()).hexdigest()
     relaid = tmp_path / "manifest.json"
     relaid.write_text(json.dumps(raw, indent=7, sort_keys=False, ensure_ascii=True), encoding="utf-8")
     assert AssetLibrary(relaid).manifest_sha256 == a.manifest_sha256

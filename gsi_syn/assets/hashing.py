@@ -5,18 +5,15 @@
   float32 ``(V, 3)`` then faces as little-endian int32 ``(F, 3)``, both C-ordered; when the mesh
   carries its own generated texture, its UVs (little-endian float32 ``(V, 2)``) and the texture
   (uint8 ``(H, W, 3)``) follow, so a palette change changes the digest;
-* the manifest itself: the digest of its canonical JSON (keys sorted, no insignificant
-  whitespace, UTF-8), so re-indenting the file does not change it.
+* the manifest itself: the digest of its canonical JSON (:func:`gsi_bench.hashing.canonical_json`,
+  UTF-8, no NaN), so re-indenting the file does not change it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import numpy as np
-
-from gsi_bench.hashing import canonical_json
 
 
 def mesh_sha256(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray | None = None,
@@ -34,12 +31,3 @@ def mesh_sha256(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray | None =
     if texture is not None:
         h.update(np.ascontiguousarray(texture, dtype=np.uint8).tobytes())
     return h.hexdigest()
-
-
-def canonical_json_bytes(obj: Any) -> bytes:
-    """The canonical JSON encoding of ``obj``: sorted keys, ``(",", ":")`` separators, UTF-8.
-
-    >>> canonical_json_bytes({"b": 1, "a": [1.5, "é"]})
-    b'{"a":[1.5,"\\xc3\\xa9"],"b":1}'
-    """
-    return canonical_json(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")

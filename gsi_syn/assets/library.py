@@ -25,8 +25,7 @@ import numpy as np
 
 from gsi_syn.assets.canonical import canonicalize
 from gsi_syn.assets.fetch import ensure_robosuite_assets
-from gsi_bench.hashing import bytes_sha256, file_sha256
-from gsi_syn.assets.hashing import canonical_json_bytes
+from gsi_bench.hashing import bytes_sha256, canonical_json, file_sha256
 from gsi_syn.assets.manifest import MANIFEST_PATH, AssetEntry, TextureEntry, parse_manifest, read_manifest
 from gsi_syn.assets.mesh import AssetMesh
 from gsi_syn.assets.objfile import load_obj
@@ -64,7 +63,7 @@ class AssetLibrary:
                  verify: bool = True) -> None:
         self.manifest_path = Path(manifest_path) if manifest_path is not None else MANIFEST_PATH
         self.manifest: dict[str, Any] = read_manifest(self.manifest_path)
-        self.manifest_sha256: str = bytes_sha256(canonical_json_bytes(self.manifest))
+        self.manifest_sha256: str = bytes_sha256(canonical_json(self.manifest, ensure_ascii=False, allow_nan=False).encode("utf-8"))
         self.version: str = self.manifest["version"]
         self._assets, self._textures = parse_manifest(self.manifest)
         self.cache_dir = cache_dir
