@@ -36,8 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
 
 from gsi_bench.geometry import intrinsics_from_fov, look_at
-from gsi_syn.assets.mesh import AssetMesh
 from gsi_bench.scene import Camera, Light, Material, Scene, SceneObject
+from gsi_syn.assets.mesh import AssetMesh
 
 
 class PrimitiveLibrary:

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gsi_bench.checks import CheckThresholds, placement_ok
 from gsi_bench.geometry import ground_direction, make_transform, rot_z
 from gsi_bench.operations import DIRECTIONS, RELATIONS, SCALE_FACTORS, SENSES, EditParams
-from gsi_bench.checks import CheckThresholds, placement_ok
+from gsi_bench.scene import Scene, SceneObject
 from gsi_syn.checks import placement_measurements
 from gsi_syn.placement import footprint
-from gsi_bench.scene import Scene, SceneObject
 
 #: Angles (deg) the rotate operation draws from.
 ROTATE_ANGLES = (30.0, 45.0, 60.0, 90.0, 120.0, 135.0, 150.0, 180.0)

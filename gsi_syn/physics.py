@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as pb
 
-from gsi_syn.assets import get_library
 from gsi_bench.scene import Scene, SceneObject
+from gsi_syn.assets import get_library
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import shapely
 from shapely.geometry import MultiPoint, Polygon
 
 from gsi_bench.geometry import box_corners, rot_z, signed_gap, transform_points
-from gsi_syn.assets import get_library
 from gsi_bench.scene import Scene, SceneObject
+from gsi_syn.assets import get_library
 
 
 @dataclass(frozen=True)

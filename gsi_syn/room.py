@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from gsi_bench.geometry import intrinsics_from_fov, look_at
+from gsi_bench.scene import Camera, Light, Scene, SceneObject
 from gsi_syn.assets import get_library
 from gsi_syn.materials import sample_surface_material
 from gsi_syn.placement import footprint, object_box_world, polygons_overlap_any
 from gsi_syn.scatter import scatter_objects, small_object_entries
-from gsi_bench.scene import Camera, Light, Scene, SceneObject
 
 FLOOR_ID = 2
 WALL_IDS = (3, 4, 5)

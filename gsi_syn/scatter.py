@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gsi_bench.scene import SceneObject
 from gsi_syn.assets import AssetEntry
 from gsi_syn.materials import sample_object_material
 from gsi_syn.placement import footprint, polygons_overlap_any, support_region
-from gsi_bench.scene import SceneObject
 
 
 def scatter_objects(rng: np.random.Generator, support: SceneObject, n: int, entries: Sequence[AssetEntry], *,

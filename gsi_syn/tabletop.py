@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from gsi_bench.geometry import intrinsics_from_fov, look_at, project_points
+from gsi_bench.scene import Camera, Light, Scene, SceneObject
 from gsi_syn.assets import get_library
 from gsi_syn.materials import sample_surface_material
 from gsi_syn.placement import object_box_world
 from gsi_syn.scatter import scatter_objects, small_object_entries
-from gsi_bench.scene import Camera, Light, Scene, SceneObject
 
 TABLE_ID = 1
 FLOOR_ID = 2

@@ -19,10 +19,10 @@ import pytest
 import trimesh
 
 from gsi_bench.geometry import intrinsics_from_fov, look_at, project_points, rot_z
+from gsi_bench.scene import Camera, Light, Material, Scene, SceneObject
 from gsi_syn.assets.mesh import AssetMesh
 from gsi_syn.render.base import RenderOutput, get_renderer
 from gsi_syn.render.raycast import RaycastRenderer, pixel_rays
-from gsi_bench.scene import Camera, Light, Material, Scene, SceneObject
 
 FLOOR = 1
 TEXTURE_QUADRANTS = {  # sRGB, image quadrant → colour (row 0 = top of the image)

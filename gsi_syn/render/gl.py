@@ -41,10 +41,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from gsi_bench.scene import Camera, Scene, SceneObject
 from gsi_syn.assets.mesh import AssetMesh
 from gsi_syn.render import shaders
 from gsi_syn.render.base import RenderOutput
-from gsi_bench.scene import Camera, Scene, SceneObject
 
 __all__ = [
     "GLRenderer",

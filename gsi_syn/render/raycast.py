@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from gsi_bench.scene import BACKGROUND_ID, Camera, Scene, SceneObject
 from gsi_syn.assets.mesh import AssetMesh
 from gsi_syn.render.base import RenderOutput
-from gsi_bench.scene import BACKGROUND_ID, Camera, Scene, SceneObject
 
 __all__ = ["MeshLibrary", "RaycastRenderer", "pixel_rays"]
 
