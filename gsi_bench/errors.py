@@ -15,12 +15,14 @@ The data classes also derive from the matching built-in (``FileNotFoundError``,
 
 from __future__ import annotations
 
+import errno
+
 #: Exit codes of every ``gsi-bench`` command (listed in ``gsi-bench --help``).
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "checks failed or the result is partial (validate found problems, files were rejected)",
     2: "bad input: a flag value, data that cannot be found or read, predictions that match nothing",
-    3: "the output cannot be written (read-only, not a folder, disk full)",
+    3: "a file-system error on a path (permission denied, read-only, not a folder, disk full)",
     130: "interrupted (Ctrl-C); finished work is kept, re-run the same command to resume",
 }
 
@@ -44,9 +46,27 @@ class NothingScored(InvalidInput):
 
 
 class OutputError(GsiBenchError, OSError):
-    """The output path cannot be written."""
+    """A path cannot be written (or read) for a file-system reason; also what
+    :func:`from_os_error` turns permission / read-only / disk-full errors into."""
 
     exit_code = 3
+
+
+#: errno values that mean "this path cannot be used", not a bug
+FILESYSTEM_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
+                               errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG})
+
+
+def from_os_error(err: OSError) -> OutputError | None:
+    """An :class:`OutputError` naming the path and the fix for a file-system ``err``; None for
+    other OS errors (those stay tracebacks: they are bugs to report)."""
+    if err.errno not in FILESYSTEM_ERRNOS:
+        return None
+    path = err.filename or "a path"
+    fix = {errno.ENOSPC: "free disk space", errno.EDQUOT: "free disk space",
+           errno.EISDIR: "pass a file path", errno.ENOTDIR: "pass a folder path",
+           errno.EEXIST: "remove it or choose another path"}.get(err.errno, "choose a writable location")
+    return OutputError(f"{path}: {err.strerror}; {fix}")
 
 
 def exit_codes_text() -> str:
