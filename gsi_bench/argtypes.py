@@ -25,7 +25,7 @@ def _whole(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number: pass digits such as 4") from None
 
 
 def int_at_least(minimum: int, unit: str = "") -> Callable[[str], int]:
@@ -63,7 +63,7 @@ def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: pass one such as 0.5") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{value} is not allowed: pass a number > 0")
     return value
@@ -74,7 +74,7 @@ def unit_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: pass one such as 0.5") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{value} is not allowed: pass a number from 0 to 1")
     return value
