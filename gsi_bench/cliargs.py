@@ -33,7 +33,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, NoReturn
 
-from gsi_bench.argtypes import csv_list, non_negative_int, positive_int, resolution_px, seed
+from gsi_bench.argtypes import csv_list, positive_int, resolution_px, seed
 
 RENDERERS = ("gl", "raycast")
 SPLIT_CHOICES = ("test", "train")
@@ -106,13 +106,6 @@ def add_flags(parser: argparse.ArgumentParser | Any, *names: str, **overrides: d
         parser.add_argument(*strings, **{**kwargs, **overrides.get(name, {})})
 
 
-def parent(*names: str, **overrides: dict[str, Any]) -> argparse.ArgumentParser:
-    """A parent parser holding the vocabulary flags ``names`` (for ``parents=[...]``)."""
-    p = argparse.ArgumentParser(add_help=False)
-    add_flags(p, *names, **overrides)
-    return p
-
-
 class DeprecatedAlias(argparse.Action):
     """An old spelling kept for scripts: stores into the new flag's ``dest`` and warns once."""
 
@@ -130,12 +123,10 @@ def add_alias(parser: argparse.ArgumentParser | Any, old: str, new: str, dest: s
     parser.add_argument(old, dest=dest, action=DeprecatedAlias, new=new, type=type, default=argparse.SUPPRESS)
 
 
-def command(subparsers: Any, name: str, help: str, description: str | None = None,
-            parents: list[argparse.ArgumentParser] | None = None) -> argparse.ArgumentParser:
+def command(subparsers: Any, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
     """Add subcommand ``name`` with the shared formatter (defaults in ``--help``)."""
     return subparsers.add_parser(name, help=help, description=description or help[:1].upper() + help[1:] + ".",
-                                 parents=parents or [], formatter_class=HelpFormatter)
+                                 formatter_class=HelpFormatter)
 
 
-__all__ = ["FLAGS", "HelpFormatter", "Parser", "add_alias", "add_flags", "command", "parent",
-           "non_negative_int", "positive_int", "seed", "csv_list"]
+__all__ = ["FLAGS", "HelpFormatter", "Parser", "add_alias", "add_flags", "command"]

@@ -222,7 +222,7 @@ def test_unknown_folder_needs_a_subset(tmp_path):
     folder = tmp_path / "mystery"
     write_fixture(folder)
     records, report = _convert(folder)
-    assert not records and any("pass --subset" in r.reason for r in report.rejects)
+    assert not records and any("pass --config" in r.reason for r in report.rejects)
     records, _ = _convert(folder, subset="real")
     assert {r.subset for r in records.values()} == {"real"}
 
