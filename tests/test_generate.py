@@ -320,7 +320,9 @@ def test_interrupted_run_resumes(tmp_path):
 
 def test_changed_config_in_same_folder_is_refused(tmp_path):
     generate(GenerationConfig(num=2, seed=1, resolution=64), tmp_path, progress=False)
-    with pytest.raises(SystemExit, match="different configuration"):
+    from gsi_bench.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="different configuration"):
         generate(GenerationConfig(num=2, seed=2, resolution=64), tmp_path, progress=False)
 
 
