@@ -36,7 +36,6 @@ from typing import Any, NoReturn
 from gsi_bench.argtypes import csv_list, positive_int, resolution_px, seed
 
 RENDERERS = ("gl", "raycast")
-SPLIT_CHOICES = ("test", "train")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -77,7 +76,7 @@ FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "config": (("--config",), {"default": None, "help": "dataset config (subset folder data/<config>/)"}),
     "configs": (("--config",), {"dest": "config", "type": csv_list, "default": None, "metavar": "CONFIG[,CONFIG…]",
                                  "help": "comma-separated dataset configs"}),
-    "split": (("--split",), {"default": "test", "choices": SPLIT_CHOICES, "help": "dataset split"}),
+    "split": (("--split",), {"default": "test", "help": "dataset split"}),
     "per_op": (("--per-op",), {"type": positive_int, "default": 4, "help": "records per operation"}),
     "limit": (("--limit",), {"type": positive_int, "default": None,
                              "help": "use only the first N records of the split (default: all)"}),
@@ -103,6 +102,10 @@ def add_flags(parser: argparse.ArgumentParser | Any, *names: str, **overrides: d
     ``overrides[name]`` replaces keywords such as ``help``, ``default`` or ``required``."""
     for name in names:
         strings, kwargs = FLAGS[name]
+        if name == "split":  # the schema's splits; imported here, not when --help lists the commands
+            from gsi_bench.schema import SPLITS
+
+            kwargs = {**kwargs, "choices": SPLITS}
         parser.add_argument(*strings, **{**kwargs, **overrides.get(name, {})})
 
 
