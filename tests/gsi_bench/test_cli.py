@@ -112,7 +112,7 @@ def two_configs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("two")
     data = root / "data"
     for subset in ("tabletop", "room"):
-        generate(GenerationConfig(subset=subset, split="test", num=2, seed=0, resolution=64, renderer="raycast",
+        generate(GenerationConfig(subset=subset, split="test", num=2, seed=0, resolution=64,
                                   operations=("rotate",)), data, progress=False)
     preds = root / "room-preds"
     run_baseline("identity", str(data), str(preds), config="room", split="test", progress=False)
