@@ -38,10 +38,10 @@ bench: setup
 	$(PY) bench/validate.py --workers 2
 	$(PY) bench/evaluate.py --num 70 --resolution 512 --workers 2
 
-# The Hub folder of both subsets (test + train presets are large: pass --test-per-op/--train-per-op),
+# The Hub folder of both configs (test + train presets are large: pass --per-op/--train-per-op),
 # installed into the local Hugging Face cache so load_dataset("gsi-bench/syn") works offline.
 hub: setup
-	$(GSI) build syn --out out/hub/syn --subsets tabletop,room --workers 2
+	$(GSI) build syn --out out/hub/syn --config tabletop,room --workers 2
 	$(GSI) install-cache out/hub/syn --repo-id gsi-bench/syn
 
 real-demo: setup

@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 
 from builders.layout import ConfigFiles, discover_configs
+from gsi_bench.datasource import CARD_FILE
 from gsi_bench.operations import OPERATION_FRAME, OPERATIONS
 from gsi_bench.schema import features, field_docs_markdown
 
-CARD_FILE = "README.md"
 EVAL_FILE = "eval.yaml"
 
 PAPER_TITLE = "Exploring Spatial Intelligence from a Generative Perspective"
@@ -175,18 +175,3 @@ def write_card(root: str | Path, repo_id: str, kind: str = "syn", default_config
         tmp.replace(path)
         out.append(path)
     return out
-
-
-def read_card_metadata(root: str | Path) -> dict[str, Any]:
-    """Parse the YAML front matter of ``root/README.md`` (raises ``ValueError`` naming the file)."""
-    path = Path(root) / CARD_FILE
-    text = path.read_text(encoding="utf-8")
-    if not text.startswith("---\n"):
-        raise ValueError(f"{path}: no YAML front matter (expected a first line '---')")
-    end = text.find("\n---\n", 4)
-    if end < 0:
-        raise ValueError(f"{path}: YAML front matter is not closed by a '---' line")
-    data = yaml.safe_load(text[4:end])
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: YAML front matter is not a mapping")
-    return data

@@ -5,9 +5,7 @@ that writes its Hub folder.
   (fetched with :func:`huggingface_hub.snapshot_download`), or a local folder / zip of it —
   converted by :mod:`builders.official` into typed records. Files that cannot be interpreted are
   collected in a rejects report (``official_rejects.json`` in the built folder), never guessed.
-* ``regenerate``: runs this package's GSI-Real pipeline on local captures. The pipeline's entry
-  point is ``gsi_real.pipeline.iter_records(captures, **options) -> Iterator[EditRecord]``; until
-  it exists this config raises :class:`PipelineMissing` saying so.
+* ``regenerate``: runs the GSI-Real pipeline (``gsi_real.pipeline.iter_records``) on local captures.
 """
 
 from __future__ import annotations
@@ -39,10 +37,6 @@ HUB_SOURCE = "hub"
 logger = logging.getLogger(__name__)
 
 
-class PipelineMissing(NotImplementedError):
-    """The GSI-Real regeneration pipeline is not available in this installation."""
-
-
 def fetch_official_release(revision: str | None = None, cache_dir: str | None = None) -> Path:
     """Download (or reuse from the hub cache) the official release and return its local folder.
     Needs network access unless the snapshot is already cached."""
@@ -58,13 +52,8 @@ def resolve_source(source: str, revision: str | None = None) -> Path:
 
 def regenerate_records(captures: str | Path, **options: Any) -> Iterator[EditRecord]:
     """Records of the GSI-Real pipeline run on ``captures`` (delegates to ``gsi_real.pipeline``)."""
-    try:
-        from gsi_real.pipeline import iter_records
-    except ImportError as err:
-        raise PipelineMissing(
-            "the 'regenerate' config needs gsi_real.pipeline.iter_records(captures, **options), which this "
-            f"installation does not provide ({err}); use the 'official' config to convert the published release"
-        ) from err
+    from gsi_real.pipeline import iter_records
+
     yield from iter_records(captures, **options)
 
 
@@ -147,7 +136,6 @@ def build_real_folder(source: str | Path, out_dir: str | Path, subset: str | Non
 __all__ = [
     "GsiReal",
     "GsiRealConfig",
-    "PipelineMissing",
     "build_real_folder",
     "fetch_official_release",
     "op_config_name",

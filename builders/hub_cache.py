@@ -34,42 +34,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builders.card import read_card_metadata
+from gsi_bench.datasource import check_repo_id, datasets_cache_dir, hub_cache_dir, read_card_metadata
+from gsi_bench.errors import DataNotFound, InvalidInput
 from gsi_bench.hashing import file_sha256
 from gsi_bench.hub_io import CHECKSUMS_FILE
 
 ARROW_VERSION = "0.0.0"
-
-
-def datasets_cache_dir() -> Path:
-    """``$HF_DATASETS_CACHE``, else ``$HF_HOME/datasets``, else ``~/.cache/huggingface/datasets``
-    (read now, not at import time)."""
-    if os.environ.get("HF_DATASETS_CACHE"):
-        return Path(os.environ["HF_DATASETS_CACHE"]).expanduser()
-    return _hf_home() / "datasets"
-
-
-def hub_cache_dir() -> Path:
-    """``$HF_HUB_CACHE`` (or legacy ``HUGGINGFACE_HUB_CACHE``), else ``$HF_HOME/hub``."""
-    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if os.environ.get(var):
-            return Path(os.environ[var]).expanduser()
-    return _hf_home() / "hub"
-
-
-def _hf_home() -> Path:
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "huggingface"
-
-
-def check_repo_id(repo_id: str) -> tuple[str, str]:
-    """Split ``namespace/name``; raise ``ValueError`` for anything else."""
-    parts = repo_id.split("/")
-    if len(parts) != 2 or not all(parts) or any(p in (".", "..") for p in parts):
-        raise ValueError(f"repo id {repo_id!r} must look like 'namespace/name' (e.g. gsi-bench/syn)")
-    return parts[0], parts[1]
 
 
 def folder_revision(root: Path) -> str:
@@ -92,14 +62,10 @@ class InstallSummary:
 
 
 def _card_configs(root: Path) -> tuple[list[str], str]:
-    try:
-        meta = read_card_metadata(root)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"{root / 'README.md'} is missing: build the folder with `gsi-bench build` "
-                                "(it writes the card that lists the configs)") from err
+    meta = read_card_metadata(root)
     configs = [c.get("config_name") for c in meta.get("configs") or []]
     if not configs or not all(isinstance(c, str) for c in configs):
-        raise ValueError(f"{root / 'README.md'}: the YAML has no 'configs' list with config_name entries; "
+        raise InvalidInput(f"{root / 'README.md'}: the YAML has no 'configs' list with config_name entries; "
                          "re-run `gsi-bench build` to regenerate the card")
     default = next((c["config_name"] for c in meta["configs"] if c.get("default")), configs[0])
     return configs, default
@@ -196,13 +162,13 @@ def install_cache(folder: str | Path, repo_id: str = "gsi-bench/syn", configs: l
     """
     root = Path(folder)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder: pass the output of `gsi-bench build`")
+        raise DataNotFound(f"{root} is not a folder: pass the output of `gsi-bench build`")
     check_repo_id(repo_id)
     card_configs, default = _card_configs(root)
     chosen = configs or card_configs
     unknown = [c for c in chosen if c not in card_configs]
     if unknown:
-        raise ValueError(f"configs {unknown} are not in {root / 'README.md'} (available: {', '.join(card_configs)})")
+        raise InvalidInput(f"configs {unknown} are not in {root / 'README.md'} (available: {', '.join(card_configs)})")
     if default not in chosen:
         default = chosen[0]
     summary = InstallSummary(repo_id, list(chosen), default)

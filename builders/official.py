@@ -492,7 +492,7 @@ def iter_official_records(files: ReleaseFiles, report: ConversionReport,
         if sub is None:
             report.rejects.append(Reject(edit.json_name, f"cannot tell the subset of folder {edit.folder or '.'!r} "
                                                          "(expected fine/mesatask/bathroom/robothor in its name); "
-                                                         "pass --subset"))
+                                                         "pass --config"))
             continue
         try:
             record = convert_edit(files, edit, sub, index)

@@ -8,8 +8,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builders.card import CARD_FILE, read_card_metadata
-from builders.hub_cache import check_repo_id, upload_files
+from builders.hub_cache import upload_files
+from gsi_bench.datasource import CARD_FILE, check_repo_id, read_card_metadata
+from gsi_bench.errors import InvalidInput
 from gsi_bench.hashing import file_sha256
 from gsi_bench.hub_io import CHECKSUMS_FILE
 
@@ -36,24 +37,24 @@ def verify_folder(root: Path) -> None:
     """Refuse to publish a folder whose card is missing/unparsable or whose shards do not match
     ``gsi_checksums.json`` (raises ``ValueError`` naming the file and the fix)."""
     if not (root / CARD_FILE).exists():
-        raise ValueError(f"{root / CARD_FILE} is missing: build the folder with `gsi-bench build` first")
+        raise InvalidInput(f"{root / CARD_FILE} is missing: build the folder with `gsi-bench build` first")
     read_card_metadata(root)
     sums = root / CHECKSUMS_FILE
     if not sums.exists():
-        raise ValueError(f"{sums} is missing: rebuild the folder with `gsi-bench build`")
+        raise InvalidInput(f"{sums} is missing: rebuild the folder with `gsi-bench build`")
     for rel, entry in json.loads(sums.read_text()).get("files", {}).items():
         path = root / rel
         if not path.exists():
-            raise ValueError(f"{path} is listed in {sums} but missing; rebuild the folder")
+            raise InvalidInput(f"{path} is listed in {sums} but missing; rebuild the folder")
         if file_sha256(path) != entry.get("sha256"):
-            raise ValueError(f"{path} does not match its sha256 in {sums}; the file changed after the build — rebuild")
+            raise InvalidInput(f"{path} does not match its sha256 in {sums}; the file changed after the build — rebuild")
 
 
 def plan_publish(folder: str | Path, repo_id: str, revision: str | None = None) -> PublishPlan:
     """What :func:`publish` would upload (after checking the folder)."""
     root = Path(folder)
     if not root.is_dir():
-        raise ValueError(f"{root} is not a folder: pass the output of `gsi-bench build`")
+        raise InvalidInput(f"{root} is not a folder: pass the output of `gsi-bench build`")
     check_repo_id(repo_id)
     verify_folder(root)
     files = [(p.relative_to(root).as_posix(), p.stat().st_size) for p in upload_files(root)]

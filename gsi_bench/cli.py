@@ -1,150 +1,111 @@
-"""The ``gsi-bench`` command line.
+"""The ``gsi-bench`` command line: a dispatcher over the packages' own command modules.
 
-Subcommands import their implementation lazily, so ``gsi-bench --help`` is instant and the core
-package does not depend on the generators at import time.
+Each package owns its commands (``gsi_syn.cli``, ``builders.cli``, ``validation.cli``,
+``validation.evaluator.cli``, ``gsi_real.cli``); :data:`COMMANDS` names them explicitly and the
+module of the chosen command is imported only when that command runs, so ``gsi-bench --help`` is
+instant and the core imports none of the other packages at import time.
+
+Handlers raise :class:`gsi_bench.errors.GsiBenchError` subclasses; :func:`main` prints
+``error: <message>`` and returns the error's exit code (:data:`gsi_bench.errors.EXIT_CODES`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from types import ModuleType
 
 import gsi_bench
-from gsi_bench.argtypes import positive_int
+from gsi_bench.cliargs import HelpFormatter, Parser
+from gsi_bench.errors import GsiBenchError, exit_codes_text, from_os_error
 
 
-def _cmd_generate(args: argparse.Namespace) -> int:
-    if args.source != "syn":
-        raise SystemExit(f"error: unknown source {args.source!r}; only 'syn' is generated here")
-    from gsi_syn.pipeline import generate
-    from gsi_syn.sampler import SPLIT_PRESETS, SUBSET_OPERATIONS, GenerationConfig
+def _syn() -> ModuleType:
+    from gsi_syn import cli
 
-    ops = tuple(o.strip() for o in args.operations.split(",")) if args.operations else ()
-    num = args.num
-    if args.preset:
-        if args.subset not in SUBSET_OPERATIONS:
-            raise SystemExit(f"error: unknown subset {args.subset!r}; choose one of {sorted(SUBSET_OPERATIONS)}")
-        num = SPLIT_PRESETS[args.split] * len(ops or SUBSET_OPERATIONS[args.subset])
-    try:
-        cfg = GenerationConfig(subset=args.subset, split=args.split, num=num, seed=args.seed,
-                               resolution=args.resolution, renderer=args.renderer, operations=ops,
-                               shard_size=args.shard_size, edits_per_scene=args.edits_per_scene)
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from err
-    summary = generate(cfg, args.out, workers=args.workers, progress=not args.quiet)
-    print(f"{summary.records} records in {summary.out_dir / 'data' / cfg.subset} "
-          f"({summary.shards_written} shard(s) written, {summary.shards_skipped} already complete)")
-    return 0
+    return cli
 
 
-def _cmd_preview(args: argparse.Namespace) -> int:
-    import itertools
+def _builders() -> ModuleType:
+    from builders import cli
 
-    from gsi_bench.hub_io import iter_records, list_shards
-    from gsi_syn.preview import contact_sheet
-
-    if not list_shards(args.dir, args.config, args.split):
-        raise SystemExit(f"error: no Parquet shards under {Path(args.dir) / 'data'}"
-                         f"{'/' + args.config if args.config else ''}; run `gsi-bench generate syn --out {args.dir}` first")
-    records = itertools.islice(iter_records(args.dir, args.config, args.split), args.num)
-    sheet = contact_sheet(records, tile=args.tile)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    sheet.save(tmp, format="PNG")
-    tmp.replace(out)
-    print(f"wrote {out} ({sheet.width}×{sheet.height})")
-    return 0
+    return cli
 
 
-def _cmd_assets(args: argparse.Namespace) -> int:
-    from gsi_syn.assets import ensure_robosuite_assets, get_library
+def _validation() -> ModuleType:
+    from validation import cli
 
-    path = ensure_robosuite_assets()
-    lib = get_library()
-    cats = lib.categories()
-    print(f"assets ready: robosuite files in {path}; manifest sha256 {lib.manifest_sha256[:16]}…; "
-          f"{len(cats)} object categories")
-    if args.list:
-        for e in lib.entries():
-            print(f"{e.id:32s} {e.category:16s} {e.role:10s} {e.source:14s} {e.license}")
-    return 0
+    return cli
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gsi-bench", description="GSI-Bench: generate, package, validate and score spatial image edits.")
+def _evaluator() -> ModuleType:
+    from validation.evaluator import cli
+
+    return cli
+
+
+def _real() -> ModuleType:
+    from gsi_real import cli
+
+    return cli
+
+
+#: subcommand → (one-line help, loader of the module whose ``configure(name, parser)`` adds its flags)
+COMMANDS: dict[str, tuple[str, Callable[[], ModuleType]]] = {
+    "generate": ("generate GSI-Syn edit records into the Hub layout", _syn),
+    "preview": ("contact sheet (PNG) of records", _syn),
+    "assets": ("prepare / list the asset library", _syn),
+    "build": ("write a Hub folder: GSI-Syn (generated) or GSI-Real (converted)", _builders),
+    "install-cache": ("place a built folder in the HF cache (offline load_dataset by repo id)", _builders),
+    "publish": ("upload a built folder to the Hub (create repo, upload, tag)", _builders),
+    "export-official": ("write records in the paper's flat evaluation layout", _builders),
+    "demo": ("the main job: generate both configs, validate, run baselines, score, leaderboard", _builders),
+    "validate": ("check a dataset: manifest, checksums, schema, split hygiene, 3D consistency", _validation),
+    "evaluate": ("score predictions (IC / SA / EL / AC) and write reports", _evaluator),
+    "baseline": ("run a baseline editor over a split, writing <id>.png predictions", _evaluator),
+    "leaderboard": ("combine evaluation reports into one table + HTML", _evaluator),
+    "real": ("GSI-Real: RGB-D captures → verified edit triplets", _real),
+}
+
+
+def _chosen(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first non-option word), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; only the subcommand named in ``argv`` is configured (all when None)."""
+    parser = Parser(prog="gsi-bench", formatter_class=HelpFormatter, epilog=exit_codes_text(),
+                    description="GSI-Bench: generate, package, validate and score spatial image edits.\n"
+                                "Run `gsi-bench <command> --help` for a command's flags and defaults.")
     parser.add_argument("--version", action="version", version=f"gsi-bench {gsi_bench.__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    g = sub.add_parser("generate", help="generate GSI-Syn edit samples into the Hub layout")
-    g.add_argument("source", choices=["syn"], help="what to generate (syn = GSI-Syn)")
-    g.add_argument("--subset", default="tabletop", help="tabletop (default) or room")
-    g.add_argument("--split", default="test", choices=["train", "test"])
-    size = g.add_mutually_exclusive_group()
-    size.add_argument("--num", type=positive_int, default=40, help="number of edit records (default 40)")
-    size.add_argument("--preset", action="store_true",
-                      help="the split's preset size: 100 (test) or 1,500 (train) records per operation")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", required=True, type=Path, help="output folder (Hub layout)")
-    g.add_argument("--resolution", type=positive_int, default=512, help="image width = height (px)")
-    g.add_argument("--workers", type=positive_int, default=1)
-    g.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
-    g.add_argument("--operations", default="", help="comma-separated subset of operations (default: all of the subset's)")
-    g.add_argument("--shard-size", type=positive_int, default=200, help="records per Parquet shard")
-    g.add_argument("--edits-per-scene", type=positive_int, default=2)
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
-    g.set_defaults(func=_cmd_generate)
-
-    p = sub.add_parser("preview", help="contact sheet of generated samples (PNG)")
-    p.add_argument("dir", type=Path, help="a folder written by `gsi-bench generate`")
-    p.add_argument("--out", required=True, type=Path, help="output PNG path")
-    p.add_argument("--config", default=None, help="subset folder under data/ (default: all)")
-    p.add_argument("--split", default=None)
-    p.add_argument("--num", type=positive_int, default=12, help="how many records")
-    p.add_argument("--tile", type=positive_int, default=256, help="tile size (px)")
-    p.set_defaults(func=_cmd_preview)
-
-    a = sub.add_parser("assets", help="fetch / list the asset library (extracts packaged assets at first use)")
-    a.add_argument("--list", action="store_true", help="list every asset with its source and licence")
-    a.set_defaults(func=_cmd_assets)
-
-    for module_name in COMMAND_MODULES:
-        module = _optional_module(module_name)
-        if module is not None:
-            module.register(sub)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+    chosen = None if argv is None else _chosen(argv)
+    for name, (help_text, load) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text[:1].upper() + help_text[1:] + ".",
+                           formatter_class=HelpFormatter, epilog=exit_codes_text())
+        if argv is None or name == chosen:
+            load().configure(name, p)
     return parser
 
 
-#: Modules that add subcommands: each has ``register(subparsers)`` adding its parsers (with
-#: ``set_defaults(func=...)``). Listed here so the command set is explicit.
-COMMAND_MODULES = (
-    "builders.cli",        # build, install-cache, publish, export-official
-    "validation.cli",      # validate
-    "validation.evaluator.cli",  # evaluate, baseline
-    "gsi_real.cli",        # real ...
-)
-
-
-def _optional_module(name: str):
-    """Import a command module; a component that is not installed yet adds no commands."""
-    import importlib
-
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name and (name == err.name or name.startswith(err.name + ".")):
-            return None
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except GsiBenchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except OSError as err:
+        mapped = from_os_error(err)
+        if mapped is None:
+            raise
+        print(f"error: {mapped}", file=sys.stderr)
+        return mapped.exit_code
     except KeyboardInterrupt:
-        print("interrupted; complete shards are kept, re-run the same command to resume", file=sys.stderr)
+        print("interrupted; finished work is kept, re-run the same command to resume", file=sys.stderr)
         return 130
 
 

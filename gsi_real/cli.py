@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
-from gsi_bench.argtypes import positive_int
-
-
-def _fail(msg: str) -> int:
-    print(f"error: {msg}", file=sys.stderr)
-    return 2
+from gsi_bench.argtypes import csv_list, int_at_least, positive_int, unit_float
+from gsi_bench.cliargs import add_flags, command
+from gsi_bench.errors import DataNotFound, InvalidInput
 
 
 def _cmd_demo(args) -> int:
@@ -30,15 +27,15 @@ def _cmd_run(args) -> int:
             "inpainter": args.inpainter, "inpaint_steps": args.inpaint_steps, "use_pose_gravity": args.pose_gravity,
             "depth_model": args.depth_model, "detector": args.detector, "box_threshold": args.box_threshold}
     if args.operations:
-        opts["operations"] = tuple(o.strip() for o in args.operations.split(","))
+        opts["operations"] = tuple(args.operations)
     if args.labels:
-        opts["detector_labels"] = tuple(x.strip() for x in args.labels.split(",") if x.strip())
+        opts["detector_labels"] = tuple(args.labels)
     try:
         summary = run(args.captures, args.out, device=args.device, **opts)
     except (CaptureError, ValueError, RuntimeError) as err:
-        return _fail(str(err))
+        raise InvalidInput(str(err)) from err
     except ImportError as err:
-        return _fail(f"{err} (model backends need torch + transformers, and diffusers for inpainting)")
+        raise InvalidInput(f"{err} (model backends need torch + transformers, and diffusers for inpainting)") from err
     print(f"{summary['records']} candidate record(s) from {summary['proposals']} proposals "
           f"({summary['rejected']} rejected by the filters) in {Path(args.out) / 'data' / 'real'}; "
           f"review with `gsi-bench real review {args.out}`")
@@ -51,7 +48,7 @@ def _cmd_evaluate(args) -> int:
     lift = lifting_report(args.captures)
     filt = filter_report(args.captures, proposals_per_op=args.proposals)
     if lift["objects"] == 0:
-        return _fail(f"no ground truth under {args.captures} (only demo captures carry gt/)")
+        raise DataNotFound(f"no ground truth under {args.captures} (only demo captures carry gt/)")
     report = {"lifting": {k: v for k, v in lift.items() if k != "rows"},
               "filters": {k: v for k, v in filt.items() if k != "items"}}
     if args.json:
@@ -69,7 +66,7 @@ def _cmd_review(args) -> int:
     try:
         srv = make_server(args.dir, args.port, args.decisions)
     except FileNotFoundError as err:
-        return _fail(str(err))
+        raise DataNotFound(str(err)) from err
     host, port = srv.server_address[:2]
     log = args.decisions or Path(args.dir) / "review" / "decisions.jsonl"
     print(f"review page on http://{host}:{port}/ (decisions → {log}); Ctrl-C to stop", flush=True)
@@ -87,62 +84,70 @@ def _cmd_export(args) -> int:
 
     try:
         s = export_accepted(args.dir, args.out, args.decisions)
-    except (FileNotFoundError, ValueError) as err:
-        return _fail(str(err))
+    except FileNotFoundError as err:
+        raise DataNotFound(str(err)) from err
+    except ValueError as err:
+        raise InvalidInput(str(err)) from err
     print(f"exported {s['accepted']} accepted record(s) to {args.out} "
           f"({s['rejected']} rejected, {s['undecided']} undecided)")
     return 0
 
 
-def register(subparsers) -> None:
-    real = subparsers.add_parser("real", help="GSI-Real: RGB-D captures → verified edit triplets")
-    sub = real.add_subparsers(dest="real_command", required=True)
+def configure(name: str, real: argparse.ArgumentParser) -> None:
+    """Add the ``real`` command group (``demo-captures``, ``run``, ``evaluate``, ``review``, ``export``)."""
+    assert name == "real", name
+    real.description = "GSI-Real: RGB-D captures → lifted 3D objects → filtered, reviewable edit triplets."
+    sub = real.add_subparsers(dest="real_command", required=True, metavar="<step>")
 
-    d = sub.add_parser("demo-captures", help="render demo RGB-D captures (GSI-Syn rooms + depth noise)")
-    d.add_argument("--out", required=True, type=Path)
-    d.add_argument("--num", type=positive_int, default=3, help="captures (rooms)")
+    d = command(sub, "demo-captures", "render demo RGB-D captures (GSI-Syn rooms + depth noise)")
+    add_flags(d, "out", out={"help": "output folder of capture folders"})
+    d.add_argument("--num", type=positive_int, default=3, help="how many captures (rooms)")
     d.add_argument("--frames", type=positive_int, default=2, help="frames per capture")
-    d.add_argument("--width", type=positive_int, default=256)
-    d.add_argument("--height", type=positive_int, default=192)
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
+    d.add_argument("--width", type=int_at_least(64, "px"), default=256, help="frame width (px)")
+    d.add_argument("--height", type=int_at_least(64, "px"), default=192, help="frame height (px)")
+    add_flags(d, "seed", "renderer")
     d.set_defaults(func=_cmd_demo)
 
-    r = sub.add_parser("run", help="run the pipeline on captures; writes candidate records")
+    r = command(sub, "run", "run the pipeline on captures; writes candidate records")
     r.add_argument("captures", type=Path, help="a capture folder (generic or ScanNet++ layout) or a folder of them")
-    r.add_argument("--out", required=True, type=Path)
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--split", default="test", choices=["train", "test"])
-    r.add_argument("--edits-per-frame", type=positive_int, default=3)
-    r.add_argument("--operations", default="", help="comma-separated subset of camera_relative_move, "
-                   "object_relative_place, rotate, scale, remove")
-    r.add_argument("--inpainter", default="harmonic", help="harmonic (default) or diffusers:<checkpoint id or path>")
+    add_flags(r, "out", "seed", "split", out={"help": "output Hub folder of candidate records"})
+    r.add_argument("--edits-per-frame", type=positive_int, default=3, help="edits proposed per frame")
+    add_flags(r, "operations", operations={"help": "comma-separated subset of camera_relative_move, "
+                                                   "object_relative_place, rotate, scale, remove (default: all)"})
+    r.add_argument("--inpainter", default="harmonic", help="harmonic or diffusers:<checkpoint id or path>")
     r.add_argument("--inpaint-steps", type=positive_int, default=20, help="denoising steps of a diffusers inpainter")
     r.add_argument("--depth-model", default="", help="transformers metric depth-estimation checkpoint (Hub id or "
-                   "folder) that fills frames without depth")
+                   "folder) that fills frames without depth (default: none)")
     r.add_argument("--detector", default="", help="transformers zero-shot object detector (Hub id or folder; "
-                   "OWL-ViT / OWLv2 / Grounding DINO) that fills frames without instance maps")
-    r.add_argument("--labels", default="", help="comma-separated categories for --detector (default: the movable "
-                   "categories of the capture's labels.json)")
-    r.add_argument("--box-threshold", type=float, default=0.1, help="minimum detector score")
+                   "OWL-ViT / OWLv2 / Grounding DINO) that fills frames without instance maps (default: none)")
+    r.add_argument("--labels", type=csv_list, default=[], help="comma-separated categories for --detector "
+                   "(default: the movable categories of the capture's labels.json)")
+    r.add_argument("--box-threshold", type=unit_float, default=0.1, help="minimum detector score (0–1)")
     r.add_argument("--device", default=None, help="device of the model backends (default: cuda when available)")
     r.add_argument("--pose-gravity", action="store_true", help="take 'up' from gravity-aligned poses when known")
     r.set_defaults(func=_cmd_run)
 
-    e = sub.add_parser("evaluate", help="measure lifting and filters against demo ground truth")
-    e.add_argument("captures", type=Path)
+    e = command(sub, "evaluate", "measure lifting and filters against demo ground truth")
+    e.add_argument("captures", type=Path, help="demo captures (with gt/)")
     e.add_argument("--proposals", type=positive_int, default=3, help="raw proposals per operation and frame")
     e.add_argument("--json", default=None, help="write the full report (per object / per candidate) here")
     e.set_defaults(func=_cmd_evaluate)
 
-    v = sub.add_parser("review", help="serve the human review page on 127.0.0.1")
+    v = command(sub, "review", "serve the human review page on 127.0.0.1")
     v.add_argument("dir", type=Path, help="a folder written by `gsi-bench real run`")
-    v.add_argument("--port", type=int, default=8765, help="0 = any free port")
-    v.add_argument("--decisions", type=Path, default=None, help="decisions JSONL (default DIR/review/decisions.jsonl)")
+    v.add_argument("--port", type=_port, default=8765, help="TCP port (0 = any free port)")
+    v.add_argument("--decisions", type=Path, default=None, help="decisions JSONL (default: DIR/review/decisions.jsonl)")
     v.set_defaults(func=_cmd_review)
 
-    x = sub.add_parser("export", help="write only the accepted records to a new Hub folder")
-    x.add_argument("dir", type=Path)
-    x.add_argument("--out", required=True, type=Path)
-    x.add_argument("--decisions", type=Path, default=None)
+    x = command(sub, "export", "write only the accepted records to a new Hub folder")
+    x.add_argument("dir", type=Path, help="a folder written by `gsi-bench real run`")
+    add_flags(x, "out", out={"help": "output Hub folder"})
+    x.add_argument("--decisions", type=Path, default=None, help="decisions JSONL (default: DIR/review/decisions.jsonl)")
     x.set_defaults(func=_cmd_export)
+
+
+def _port(text: str) -> int:
+    value = int_at_least(0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port: pass 0 … 65535")
+    return value

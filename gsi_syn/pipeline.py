@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from gsi_bench.errors import InvalidInput
 from gsi_bench.hub_io import shard_is_complete, shard_path, update_checksums, write_shard_atomic
 from gsi_syn.sampler import GenerationConfig, generate_unit
 
@@ -69,11 +70,11 @@ def _check_run_file(out_dir: Path, cfg: GenerationConfig) -> None:
         try:
             previous = json.loads(run_file.read_text())
         except ValueError as err:
-            raise SystemExit(f"error: {run_file} is not valid JSON ({err}); delete it to start over") from err
+            raise InvalidInput(f"{run_file} is not valid JSON ({err}); delete it to start over") from err
         prev_cfg = previous.get("runs", {}).get(f"{cfg.subset}/{cfg.split}")
         if prev_cfg and prev_cfg != json.loads(cfg.to_json()):
-            raise SystemExit(
-                f"error: {out_dir} already holds {cfg.subset}/{cfg.split} generated with a different "
+            raise InvalidInput(
+                f"{out_dir} already holds {cfg.subset}/{cfg.split} generated with a different "
                 f"configuration (see {run_file}); use another --out, or delete "
                 f"{out_dir / 'data' / cfg.subset} to regenerate")
 

@@ -203,7 +203,7 @@ def test_cli_errors_name_the_file(tmp_path, capsys):
     assert "README.md" in capsys.readouterr().err
     assert cli_main(["install-cache", str(tmp_path), "--repo-id", "bad"]) == 2
     assert "namespace/name" in capsys.readouterr().err
-    assert cli_main(["build", "syn", "--out", str(tmp_path / "o"), "--subsets", "kitchen"]) == 2
+    assert cli_main(["build", "syn", "--out", str(tmp_path / "o"), "--config", "kitchen"]) == 2
     assert "kitchen" in capsys.readouterr().err
     assert cli_main(["export-official", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "no Parquet shards" in capsys.readouterr().err

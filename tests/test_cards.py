@@ -5,7 +5,8 @@ import glob
 import pytest
 import yaml
 
-from builders.card import ARXIV_ID, read_card_metadata, render_card
+from builders.card import ARXIV_ID, render_card
+from gsi_bench.datasource import read_card_metadata
 from builders.gsi_syn import build_syn_folder
 from builders.layout import discover_configs
 from gsi_bench.hub_io import list_shards

@@ -92,7 +92,7 @@ def test_in_process_resolution_reads_env_now(hub, tmp_path, monkeypatch, capsys)
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HOME", str(hub["home"]))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    from validation.evaluator.hubdata import resolve_dataset
+    from gsi_bench.datasource import resolve_dataset
 
     src = resolve_dataset(REPO, "tabletop", "test")
     assert src.repo_id == REPO and (src.root / "data" / "tabletop").is_dir()

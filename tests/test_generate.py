@@ -314,14 +314,17 @@ def test_interrupted_run_resumes(tmp_path):
 
 def test_changed_config_in_same_folder_is_refused(tmp_path):
     generate(GenerationConfig(num=2, seed=1, resolution=64), tmp_path, progress=False)
-    with pytest.raises(SystemExit, match="different configuration"):
+    from gsi_bench.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="different configuration"):
         generate(GenerationConfig(num=2, seed=2, resolution=64), tmp_path, progress=False)
 
 
 def test_cli_generate_and_preview(tmp_path):
     out = tmp_path / "cli"
     cmd = [sys.executable, "-m", "gsi_bench.cli"]
-    done = subprocess.run(cmd + ["generate", "syn", "--subset", "tabletop", "--split", "test", "--num", "4",
+    done = subprocess.run(cmd + ["generate", "syn", "--config", "tabletop", "--split", "test", "--per-op", "2",
+                                 "--operations", "rotate,scale",
                                  "--seed", "0", "--out", str(out), "--resolution", "64", "--quiet"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -334,9 +337,9 @@ def test_cli_generate_and_preview(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--num", "0"], "must be ≥ 1"),
-    (["--subset", "kitchen"], "unknown subset"),
-    (["--operations", "teleport"], "not generated for subset"),
+    (["--per-op", "0"], "≥ 1"),
+    (["--config", "kitchen"], "not a GSI-Syn config"),
+    (["--operations", "teleport"], "not generated for tabletop"),
 ])
 def test_cli_rejects_bad_input(tmp_path, args, message):
     done = subprocess.run([sys.executable, "-m", "gsi_bench.cli", "generate", "syn", "--out", str(tmp_path / "x"),

@@ -3,7 +3,6 @@ precisely (check, file, record) — and only it."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
@@ -15,11 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from gsi_bench.cli import main as cli_main
 from gsi_bench.hub_io import CHECKSUMS_FILE, list_shards, update_checksums, write_shard_atomic
 from gsi_bench.operations import OPERATIONS
 from gsi_syn.pipeline import generate
 from gsi_syn.sampler import GenerationConfig
-from validation import cli
 from validation.consistency import Options
 from validation.runner import RunConfig, validate
 
@@ -73,11 +72,8 @@ def png(array: np.ndarray) -> dict:
 
 # ----------------------------------------------------------------------------------------------
 def test_clean_dataset_validates(clean, tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    cli.register(parser.add_subparsers())
     out = tmp_path / "validation.json"
-    args = parser.parse_args(["validate", str(clean), "--out", str(out), "--workers", "2"])
-    assert args.func(args) == 0, capsys.readouterr().out
+    assert cli_main(["validate", str(clean), "--out", str(out), "--workers", "2"]) == 0, capsys.readouterr().out
     report = json.loads(out.read_text())
     assert report["passed"] and report["failed_checks"] == []
     assert report["records"] == 18 and report["records_rerun"] == 18
@@ -251,8 +247,5 @@ def test_missing_manifest_and_bad_input(copy, tmp_path):
     (copy / CHECKSUMS_FILE).unlink()
     r = run(copy, integrity_only=True)
     assert r.failed_checks() == ["manifest"]
-    parser = argparse.ArgumentParser()
-    cli.register(parser.add_subparsers())
-    args = parser.parse_args(["validate", str(tmp_path / "nope"), "--out", str(tmp_path / "v.json")])
-    assert args.func(args) == 2
+    assert cli_main(["validate", str(tmp_path / "nope"), "--out", str(tmp_path / "v.json")]) == 2
     assert not (tmp_path / "v.json").exists()

@@ -1,4 +1,4 @@
-"""``gsi-bench validate DIR|HUB_ID``: integrity checks and the 3D-consistency re-run.
+"""``gsi-bench validate DATA``: integrity checks and the 3D-consistency re-run.
 
 Exit status: 0 when every check holds, 1 when any fails, 2 when the input cannot be opened.
 """
@@ -6,46 +6,42 @@ Exit status: 0 when every check holds, 1 when any fails, 2 when the input cannot
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from gsi_bench.argtypes import non_negative_int, positive_int
+from gsi_bench.argtypes import non_negative_int
+from gsi_bench.cliargs import add_flags
 
 
-def register(subparsers) -> None:
-    """Add the ``validate`` subcommand to the ``gsi-bench`` parser."""
-    v = subparsers.add_parser(
-        "validate", help="check a dataset: manifest, checksums, schema, split hygiene, 3D consistency",
-        description="Validate a GSI-Bench dataset folder (Hub layout) or a Hub id from the local cache. "
-                    "Writes validation.json and prints a summary; exit 0 only when everything holds.")
-    v.add_argument("source", help="dataset folder, or a Hub dataset id such as gsi-bench/syn")
-    v.add_argument("--out", type=Path, default=Path("validation.json"), help="report path (default ./validation.json)")
+def configure(name: str, v: argparse.ArgumentParser) -> None:
+    """Add the flags of ``validate`` (the only command of this module) to ``v``."""
+    assert name == "validate", name
+    v.description = ("Validate a GSI-Bench dataset folder (Hub layout) or a Hub id from the local cache: "
+                     "manifest, checksums, schema, split hygiene, 3D consistency. Writes a JSON report and "
+                     "prints a summary; exit 0 only when everything holds, 1 when a check fails.")
+    v.add_argument("data", help="dataset folder, or a Hub dataset id such as gsi-bench/syn[@revision]")
+    add_flags(v, "out", "workers", out={"type": Path, "required": False, "default": Path("validation.json"),
+                                        "help": "report path (JSON)"},
+              workers={"help": "processes for the 3D re-run"})
     v.add_argument("--sample", type=non_negative_int, default=0,
-                   help="re-run 3D consistency on K records chosen deterministically (default 0 = all)")
-    v.add_argument("--workers", type=positive_int, default=1, help="processes for the 3D re-run")
+                   help="re-run 3D consistency on K records chosen deterministically (0 = all)")
     v.add_argument("--integrity-only", action="store_true", help="skip the 3D-consistency re-run")
-    v.add_argument("--renderer", choices=["raycast", "gl"], default="raycast",
-                   help="re-render with the GL-free raycast backend on a pixel subsample (default) or "
-                        "with GL at full resolution (exact; also compares RGB)")
+    add_flags(v, "renderer", renderer={"default": "raycast",
+                                       "help": "raycast: GL-free re-render on a pixel subsample; gl: full "
+                                               "resolution (exact; also compares RGB)"})
     v.add_argument("--stride", type=non_negative_int, default=0,
-                   help="raycast: compare every N-th pixel in each direction (default 0 = about 128 across)")
+                   help="raycast: compare every N-th pixel in each direction (0 = about 128 across)")
     v.add_argument("--no-physics", action="store_true", help="do not re-simulate the settle drift of placements")
-    v.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    add_flags(v, "quiet", quiet={"help": "print only the verdict line"})
     v.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from validation.consistency import Options
-    from validation.layout import InputError
     from validation.runner import RunConfig, validate
 
     cfg = RunConfig(sample=args.sample, workers=args.workers, integrity_only=args.integrity_only,
                     options=Options(renderer=args.renderer, stride=args.stride, physics=not args.no_physics))
-    try:
-        report = validate(args.source, cfg)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    report = validate(args.data, cfg)  # DataNotFound (exit 2) when the input cannot be opened
     path = report.write_json(args.out)
     text = report.summary()
     print(text.splitlines()[0] if args.quiet else text)

@@ -1,4 +1,4 @@
-"""Where the data is: resolve a folder or Hub id, read the card's configs, list the shards.
+"""What a dataset folder holds: the card's configs (or the folder structure) and the shards they reference.
 
 A dataset folder follows DESIGN §5: ``data/<config>/<split>-NNNNN-of-MMMMM.parquet`` plus, when a
 builder wrote it, a ``README.md`` card whose YAML front matter lists ``configs`` with their
@@ -9,16 +9,13 @@ Without a card the folder structure itself defines the configs.
 from __future__ import annotations
 
 import fnmatch
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gsi_bench.datasource import card_configs
+from gsi_bench.errors import InvalidInput
 from gsi_bench.hub_io import SHARD_RE
 from gsi_bench.schema import SPLITS
-
-
-class InputError(Exception):
-    """The input cannot be validated at all (not found, not a dataset): a usage error."""
 
 
 @dataclass
@@ -45,79 +42,14 @@ class Layout:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-def resolve_input(source: str) -> tuple[Path, str]:
-    """A local folder, or a Hub dataset id resolved through the local Hugging Face cache.
-
-    Returns ``(root, description)``. Raises :class:`InputError` with a clear message otherwise.
-    """
-    p = Path(source)
-    if p.exists():
-        if not p.is_dir():
-            raise InputError(f"{source} is not a folder")
-        return p, str(p)
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", source):
-        try:
-            from huggingface_hub import snapshot_download
-        except ImportError as err:  # pragma: no cover - dependency of the package
-            raise InputError("huggingface_hub is needed to resolve a Hub id") from err
-        try:
-            path = snapshot_download(source, repo_type="dataset")
-        except Exception:  # noqa: BLE001 - offline or unknown repo: try the cache only
-            try:
-                path = snapshot_download(source, repo_type="dataset", local_files_only=True)
-            except Exception as err:  # noqa: BLE001
-                raise InputError(
-                    f"{source!r} is neither a local folder nor a Hub dataset available here "
-                    f"(no network access and no copy in the Hugging Face cache: {err})") from err
-        return Path(path), f"{source} (snapshot {path})"
-    raise InputError(f"{source!r} is neither an existing folder nor a Hub id like 'gsi-bench/syn'")
-
-
-def read_card_configs(root: Path) -> dict[str, dict[str, list[str]]] | None:
-    """The ``configs`` of ``root/README.md``'s YAML header as {config: {split: [globs]}}, or
-    None when there is no card or it lists no configs. Raises ValueError on a malformed card."""
-    card = root / "README.md"
-    if not card.exists():
-        return None
-    text = card.read_text(encoding="utf-8")
-    m = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", text, flags=re.S)
-    if not m:
-        return None
-    import yaml
-
-    try:
-        meta = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"README.md YAML header does not parse: {err}") from err
-    configs = meta.get("configs") if isinstance(meta, dict) else None
-    if not configs:
-        return None
-    out: dict[str, dict[str, list[str]]] = {}
-    for c in configs:
-        if not isinstance(c, dict) or "config_name" not in c:
-            raise ValueError(f"README.md config entry without config_name: {c!r}")
-        files = c.get("data_files", [])
-        splits: dict[str, list[str]] = {}
-        if isinstance(files, str):
-            files = [{"split": "train", "path": files}]
-        for entry in files:
-            if isinstance(entry, str):
-                entry = {"split": "train", "path": entry}
-            paths = entry.get("path", [])
-            splits.setdefault(str(entry.get("split", "train")), []).extend(
-                [paths] if isinstance(paths, str) else list(paths))
-        out[str(c["config_name"])] = splits
-    return out
-
-
 def discover(root: Path) -> Layout:
     """Read the configs (card first, folder structure otherwise) and assign shards to them."""
     files = sorted(p for p in (root / "data").rglob("*") if p.is_file()) if (root / "data").is_dir() else []
     rels = {p.relative_to(root).as_posix(): p for p in files}
     problems: list[tuple[str, str]] = []
     try:
-        card = read_card_configs(root)
-    except ValueError as err:
+        card = card_configs(root)
+    except InvalidInput as err:
         card = None
         problems.append((str(err), "README.md"))
     shards: list[ShardInfo] = []

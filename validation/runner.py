@@ -2,7 +2,7 @@
 3D-consistency re-run on all or a sample of the sound records, in parallel.
 
 Nothing here raises on bad data: every problem becomes a finding in the :class:`Report`. Only
-an input that cannot be opened at all raises :class:`validation.layout.InputError`.
+an input that cannot be opened at all raises :class:`gsi_bench.errors.DataNotFound`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import gsi_bench
+from gsi_bench.datasource import resolve_dataset
 from validation.consistency import Options, RecordResult, check_record
 from validation.integrity import IMAGE_FIELDS, DatasetIndex, check_layout, check_manifest, check_row
-from validation.layout import ShardInfo, discover, resolve_input
+from validation.layout import ShardInfo, discover
 from validation.report import Report
 
 
@@ -50,7 +51,8 @@ def validate(source: str, cfg: RunConfig | None = None) -> Report:
     """Validate a dataset folder or Hub id; see :mod:`validation` for the checks."""
     cfg = cfg or RunConfig()
     t0 = time.perf_counter()
-    root, described = resolve_input(source)
+    data = resolve_dataset(source)
+    root, described = data.root, str(data)
     report = Report()
     report.info.update({"dataset": described, "gsi_bench_version": gsi_bench.__version__,
                         "mode": "integrity" if cfg.integrity_only else "full",

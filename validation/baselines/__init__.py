@@ -69,7 +69,7 @@ def run_baseline(name: str, data: str, out: str, config: str | None = "tabletop"
     from PIL import Image
 
     from gsi_bench.hub_io import iter_records, list_shards
-    from validation.evaluator.hubdata import resolve_dataset
+    from gsi_bench.datasource import resolve_dataset
 
     root = resolve_dataset(data, config, split).root  # a folder or a Hub dataset id
     if not list_shards(root, config, split):

@@ -1,4 +1,4 @@
-"""``gsi-bench evaluate``, ``baseline``, ``leaderboard`` and ``demo`` (registered by :mod:`gsi_bench.cli`)."""
+"""``gsi-bench evaluate``, ``baseline`` and ``leaderboard`` (configured by :mod:`gsi_bench.cli`)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,110 @@ import argparse
 import sys
 from pathlib import Path
 
+from gsi_bench.argtypes import int_at_least, positive_int
+from gsi_bench.cliargs import add_flags
+from gsi_bench.errors import DataNotFound, InvalidInput, NothingScored
+
+DATA_HELP = "dataset folder (Hub layout) or Hub dataset id namespace/name[@revision] (local cache when HF_HUB_OFFLINE=1)"
+CONFIG_HELP = "dataset config (subset folder data/<config>/); needed when the data holds several"
+
+
+def choose_config(data: str, config: str | None, split: str, predictions: str | None = None,
+                  layout: str = "auto") -> str:
+    """The config to use: ``config`` when given (it must exist); else the data's only config; else
+    the only config whose record ids the ``predictions`` match. Anything else raises
+    :class:`InvalidInput` naming the configs and the fix."""
+    from gsi_bench.datasource import resolve_dataset, subset_configs
+
+    root = resolve_dataset(data, config, split).root
+    available = subset_configs(root, split)
+    if config is not None:
+        if config not in available:
+            raise DataNotFound(f"--config {config}: {data} has no {split} shards under data/{config}/; "
+                               f"its {split} configs: {', '.join(available) or 'none'}")
+        return config
+    if len(available) == 1:
+        return available[0]
+    if not available:
+        raise DataNotFound(f"--data {data}: no {split} shards under {root / 'data'}; check --split and the folder")
+    if predictions is not None:
+        matched = [c for c in available if _matches(root, c, split, predictions, layout)]
+        if len(matched) == 1:
+            print(f"note: --config {matched[0]} inferred from the predictions (the data holds "
+                  f"{', '.join(available)})", file=sys.stderr)
+            return matched[0]
+    raise InvalidInput(f"--data {data} holds several configs ({', '.join(available)}); pass --config one of them")
+
+
+def _matches(root: Path, config: str, split: str, predictions: str, layout: str) -> bool:
+    from gsi_bench.hub_io import list_shards
+    from validation.evaluator.predictions import open_predictions
+    from validation.evaluator.runner import record_ids
+
+    ids = set(record_ids(list_shards(root, config, split)))
+    try:
+        return bool(open_predictions(predictions, ids, layout, split).locators)
+    except (OSError, ValueError):
+        return False
+
+
+# -- evaluate --------------------------------------------------------------------------------------
+def _add_evaluate(e: argparse.ArgumentParser) -> None:
+    from validation.evaluator.imageops import RESIZE_POLICIES
+    from validation.evaluator.runner import PROTOCOLS
+
+    e.description = ("Score predictions against a split on instruction compliance (IC), spatial accuracy "
+                     "(SA), edit locality (EL) and appearance consistency (AC); write summary.json, "
+                     "per_sample.jsonl, plots and report.html. Exits 2 when no prediction can be scored.")
+    e.add_argument("--data", required=True, help=DATA_HELP)
+    add_flags(e, "config", "split", config={"help": CONFIG_HELP + " (else inferred from the predictions)"})
+    e.add_argument("--predictions", required=True,
+                   help="folder of <id>.png, official-layout folder (*_edit_*.png|jpg), or Parquet / Hub dataset "
+                        "with columns id, image")
+    add_flags(e, "out", out={"help": "report folder"})
+    e.add_argument("--protocol", default="default", choices=PROTOCOLS, help="scoring protocol")
+    e.add_argument("--layout", default="auto", choices=["auto", "folder", "official", "dataset"],
+                   help="how to read --predictions")
+    e.add_argument("--resize", default="stretch", choices=sorted(RESIZE_POLICIES),
+                   help="how predictions of another size are brought to the ground-truth size")
+    e.add_argument("--search-size", type=int_at_least(16, "px"), default=128,
+                   help="longest side (px) of the analysis-by-synthesis renders")
+    add_flags(e, "workers", "limit", "renderer")
+    e.add_argument("--detections", default=None, help="official protocol: infer_cache.json-style detections")
+    e.add_argument("--ac-scores", default=None, help="official protocol: MLLM judge output JSON (official format)")
+    e.add_argument("--official-dataset", default="GSI-Syn", choices=["GSI-Syn", "GSI-Real"],
+                   help="official protocol: which locality gate (AND for GSI-Syn, OR for GSI-Real)")
+    e.add_argument("--features", default=None, help="optional DINOv2-style feature backend (Hub id or local path)")
+    e.add_argument("--judge", default=None,
+                   help="optional MLLM judge: transformers model path, or openai:<model>@<base_url>")
+    add_flags(e, "quiet")
+    e.set_defaults(func=_cmd_evaluate)
+
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from validation.evaluator import EvalConfig, evaluate
 
+    config = choose_config(args.data, args.config, args.split, args.predictions, args.layout)
     try:
-        cfg = EvalConfig(data=args.data, predictions=args.predictions, out=args.out, config=args.config,
+        cfg = EvalConfig(data=args.data, predictions=args.predictions, out=args.out, config=config,
                          split=args.split, protocol=args.protocol, resize=args.resize, layout=args.layout,
                          search_size=args.search_size, workers=args.workers, limit=args.limit,
                          renderer=args.renderer, detections=args.detections, ac_scores=args.ac_scores,
                          official_dataset=args.official_dataset, features_backend=args.features,
                          judge_backend=args.judge)
         summary = evaluate(cfg, progress=not args.quiet)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except FileNotFoundError as err:
+        raise DataNotFound(str(err)) from err
+    except ValueError as err:
+        raise InvalidInput(str(err)) from err
     o, c = summary["overall"], summary["counts"]
     print(f"{c['total']} samples ({c['ok']} scored, {c['missing']} missing, {c['unreadable']} unreadable, "
           f"{c['duplicate']} duplicate, {c['unscorable']} unscorable; {sum(c['prediction_issues'].values())} prediction issue(s))")
+    if not c["ok"]:
+        raise NothingScored(f"nothing scored: none of the {c['total']} records of {config}/{args.split} has a usable "
+                            f"prediction in {args.predictions} ({c['missing']} missing, {c['unreadable']} unreadable); "
+                            "check --config, --split and that files are named <record id>.png (reports in "
+                            f"{args.out})")
     print(f"{'operation':24s} {'n':>4s} {'IC':>6s} {'SA':>6s} {'EL':>6s} {'AC':>6s} {'Avg':>6s}")
     for name, g in list(summary["per_operation"].items()) + [("overall", o)]:
         print(f"{name:24s} {g['n']:4d} {g['ic']:6.1f} {g['sa']:6.1f} {g['el']:6.1f} {g['ac']:6.1f} {g['avg']:6.1f}")
@@ -35,82 +121,47 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- baseline --------------------------------------------------------------------------------------
+def _add_baseline(b: argparse.ArgumentParser) -> None:
+    from validation.baselines import EDITORS
+
+    b.description = "Run a baseline editor over a split, writing one <id>.png prediction per record."
+    b.add_argument("name", choices=sorted(EDITORS), help="which editor")
+    b.add_argument("--data", required=True, help=DATA_HELP)
+    add_flags(b, "config", "split", "out", "limit", "seed", config={"help": CONFIG_HELP},
+              out={"help": "prediction folder"}, seed={"help": "diffusers: generator seed"})
+    b.add_argument("--checkpoint", default=None, help="diffusers: pipeline Hub id or local folder")
+    b.add_argument("--steps", type=positive_int, default=20, help="diffusers: inference steps")
+    b.add_argument("--device", default="cpu", help="diffusers: torch device")
+    add_flags(b, "quiet")
+    b.set_defaults(func=_cmd_baseline)
+
+
 def _cmd_baseline(args: argparse.Namespace) -> int:
     from validation.baselines import run_baseline
 
+    config = choose_config(args.data, args.config, args.split)
     kwargs = {}
     if args.name == "diffusers":
         kwargs = {"checkpoint": args.checkpoint, "steps": args.steps, "seed": args.seed, "device": args.device}
     try:
-        n = run_baseline(args.name, args.data, args.out, config=args.config, split=args.split, limit=args.limit,
+        n = run_baseline(args.name, args.data, args.out, config=config, split=args.split, limit=args.limit,
                          progress=not args.quiet, **kwargs)
-    except (FileNotFoundError, ValueError, ImportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except FileNotFoundError as err:
+        raise DataNotFound(str(err)) from err
+    except (ValueError, ImportError) as err:
+        raise InvalidInput(str(err)) from err
     print(f"{args.name}: {n} predictions in {args.out}")
     return 0
 
 
-def register(subparsers) -> None:
-    from validation.baselines import EDITORS
-    from validation.evaluator.imageops import RESIZE_POLICIES
-    from validation.evaluator.runner import PROTOCOLS
-
-    e = subparsers.add_parser("evaluate", help="score predictions (IC / SA / EL / AC) and write reports")
-    e.add_argument("--data", required=True,
-                   help="Hub-layout dataset folder, or a Hub dataset id (namespace/name[@revision]; "
-                        "from the local cache when HF_HUB_OFFLINE=1)")
-    e.add_argument("--config", default="tabletop", help="subset (data/<config>/); default tabletop")
-    e.add_argument("--split", default="test")
-    e.add_argument("--predictions", required=True,
-                   help="folder of <id>.png, official layout folder (*_edit_*.png|jpg), Parquet/Hub dataset with id,image")
-    e.add_argument("--out", required=True, help="report folder")
-    e.add_argument("--protocol", default="default", choices=PROTOCOLS)
-    e.add_argument("--layout", default="auto", choices=["auto", "folder", "official", "dataset"])
-    e.add_argument("--resize", default="stretch", choices=sorted(RESIZE_POLICIES),
-                   help="how predictions of another size are brought to the ground-truth size")
-    e.add_argument("--search-size", type=int, default=128, help="longest side (px) of analysis-by-synthesis renders")
-    e.add_argument("--workers", type=int, default=1)
-    e.add_argument("--limit", type=int, default=None, help="score only the first N records")
-    e.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
-    e.add_argument("--detections", default=None, help="official protocol: infer_cache.json-style detections")
-    e.add_argument("--ac-scores", default=None, help="official protocol: MLLM judge output JSON (official format)")
-    e.add_argument("--official-dataset", default="GSI-Syn", choices=["GSI-Syn", "GSI-Real"],
-                   help="official protocol: which locality gate (AND for GSI-Syn, OR for GSI-Real)")
-    e.add_argument("--features", default=None, help="optional DINOv2-style feature backend (Hub id or local path)")
-    e.add_argument("--judge", default=None,
-                   help="optional MLLM judge: transformers model path, or openai:<model>@<base_url>")
-    e.add_argument("--quiet", action="store_true")
-    e.set_defaults(func=_cmd_evaluate)
-
-    b = subparsers.add_parser("baseline", help="run a baseline editor over a split, writing <id>.png predictions")
-    b.add_argument("name", choices=sorted(EDITORS))
-    b.add_argument("--data", required=True, help="Hub-layout dataset folder or Hub dataset id")
-    b.add_argument("--config", default="tabletop")
-    b.add_argument("--split", default="test")
-    b.add_argument("--out", required=True, help="prediction folder")
-    b.add_argument("--limit", type=int, default=None)
-    b.add_argument("--checkpoint", default=None, help="diffusers: pipeline Hub id or local folder")
-    b.add_argument("--steps", type=int, default=20, help="diffusers: inference steps")
-    b.add_argument("--seed", type=int, default=0, help="diffusers: generator seed")
-    b.add_argument("--device", default="cpu", help="diffusers: torch device")
-    b.add_argument("--quiet", action="store_true")
-    b.set_defaults(func=_cmd_baseline)
-
-    lb = subparsers.add_parser("leaderboard", help="combine evaluation reports into one table + HTML")
+# -- leaderboard -----------------------------------------------------------------------------------
+def _add_leaderboard(lb: argparse.ArgumentParser) -> None:
+    lb.description = ("Combine evaluation reports into one table (+ leaderboard.json / .html). A row is one "
+                      "(model, protocol); a column per config; a run with nothing scored shows n/a.")
     lb.add_argument("reports", nargs="+", type=Path, help="folders written by `gsi-bench evaluate`")
-    lb.add_argument("--out", type=Path, default=None, help="write leaderboard.json / .html here")
+    add_flags(lb, "out", out={"required": False, "default": None, "help": "write leaderboard.json / .html here"})
     lb.set_defaults(func=_cmd_leaderboard)
-
-    d = subparsers.add_parser("demo", help="the main job: generate both subsets, validate, run baselines, "
-                                           "score, leaderboard + HTML report")
-    d.add_argument("--out", type=Path, default=Path("out/demo"))
-    d.add_argument("--per-op", type=int, default=4, help="test records per operation and subset")
-    d.add_argument("--resolution", type=int, default=512)
-    d.add_argument("--workers", type=int, default=2)
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--quiet", action="store_true")
-    d.set_defaults(func=_cmd_demo)
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -124,9 +175,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from validation.evaluator.demo import run_demo
+_CONFIGURE = {"evaluate": _add_evaluate, "baseline": _add_baseline, "leaderboard": _add_leaderboard}
 
-    if args.per_op < 1 or args.resolution < 64:
-        raise SystemExit("error: --per-op must be ≥ 1 and --resolution ≥ 64")
-    return run_demo(args.out, args.per_op, args.resolution, args.workers, args.seed, args.quiet)
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    """Add the flags of subcommand ``name`` (one of :data:`_CONFIGURE`) to ``parser``."""
+    _CONFIGURE[name](parser)

@@ -1,9 +1,12 @@
 """Combine several evaluation reports (``summary.json`` files written by ``gsi-bench evaluate``)
 into one leaderboard: a text table, ``leaderboard.json`` and ``leaderboard.html``.
 
-A row is one model (the name of the folder above the per-subset report folders, or the report
-folder itself); columns are IC / SA / EL / AC / Avg per subset and overall, where "overall" is
-the sample-weighted mean over the subsets given. Metric scale: 0–100.
+A row is one (model, protocol): the model is ``summary["model"]`` when the report names it, else
+the name of the folder above the per-config report folders (or the report folder itself); a run
+is keyed by (model, protocol, config), so a default- and an official-protocol run of one model
+stay two rows and two runs with the same key are refused. Columns are IC / SA / EL / AC / Avg per
+config and overall, where "overall" is the sample-weighted mean over the configs given. A run
+with nothing scored shows "n/a" (never 0.0). Metric scale: 0–100.
 """
 
 from __future__ import annotations
@@ -19,64 +22,96 @@ METRICS = ("ic", "sa", "el", "ac", "avg")
 
 @dataclass
 class Entry:
-    """One model's scores: ``subsets[subset] = (n, {metric: value})``."""
+    """One (model, protocol)'s scores: ``subsets[config] = (n, {metric: value} or None)`` where
+    None marks a run with nothing scored."""
 
     model: str
-    subsets: dict[str, tuple[int, dict[str, float]]] = field(default_factory=dict)
+    protocol: str = "default"
+    subsets: dict[str, tuple[int, dict[str, float] | None]] = field(default_factory=dict)
 
-    def overall(self) -> dict[str, float]:
-        n = sum(c for c, _ in self.subsets.values())
+    def overall(self) -> dict[str, float] | None:
+        """Sample-weighted mean over the scored configs; None when none was scored."""
+        scored = [(c, s) for c, s in self.subsets.values() if s is not None]
+        n = sum(c for c, _ in scored)
         if not n:
-            return {m: 0.0 for m in METRICS}
-        return {m: sum(c * s[m] for c, s in self.subsets.values()) / n for m in METRICS}
+            return None
+        return {m: sum(c * s[m] for c, s in scored) / n for m in METRICS}
+
+    @property
+    def label(self) -> str:
+        return self.model if self.protocol == "default" else f"{self.model} ({self.protocol})"
+
+
+def _cell(value: float | None, width: int = 0) -> str:
+    return f"{'n/a':>{width}s}" if value is None else f"{value:{width}.1f}"
 
 
 def load_entries(reports: list[Path]) -> list[Entry]:
-    """Read ``summary.json`` under each report folder; reports are grouped by model name
-    (``<model>/<subset>/summary.json`` → model = ``<model>``)."""
-    entries: dict[str, Entry] = {}
+    """Read ``summary.json`` under each report folder; runs are keyed by (model, protocol, config)
+    (``<model>/<config>/summary.json`` → model = ``<model>``). Raises :class:`InvalidInput` for a
+    file that is not a summary or two runs with the same key."""
+    from gsi_bench.errors import InvalidInput
+
+    entries: dict[tuple[str, str], Entry] = {}
+    seen: dict[tuple[str, str, str], Path] = {}
     for report in reports:
         path = report / "summary.json" if report.is_dir() else report
         try:
             summary = json.loads(path.read_text())
             subset = summary["dataset"]["config"]
             overall = summary["overall"]
-            scores = {m: float(overall[m]) for m in METRICS}
+            protocol = str(summary.get("protocol", "default"))
+            scored = int(summary.get("counts", {}).get("ok", overall["n"]))
+            scores = {m: float(overall[m]) for m in METRICS} if scored else None
             n = int(overall["n"])
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise SystemExit(f"error: {path} is not an evaluation summary ({err}); "
-                             "pass folders written by `gsi-bench evaluate`") from err
+            raise InvalidInput(f"{path} is not an evaluation summary ({err}); "
+                               "pass folders written by `gsi-bench evaluate`") from err
         folder = path.parent
-        model = folder.parent.name if folder.name == subset else folder.name
-        entries.setdefault(model, Entry(model)).subsets[subset] = (n, scores)
-    return sorted(entries.values(), key=lambda e: -e.overall()["avg"])
+        model = str(summary.get("model") or (folder.parent.name if folder.name == subset else folder.name))
+        key = (model, protocol, subset)
+        if key in seen:
+            raise InvalidInput(f"{path} and {seen[key]} are both model {model!r}, protocol {protocol!r}, config "
+                               f"{subset!r}; pass one of them")
+        seen[key] = path
+        entries.setdefault((model, protocol), Entry(model, protocol)).subsets[subset] = (n, scores)
+    return sorted(entries.values(), key=lambda e: (e.overall() is None, -(e.overall() or {"avg": 0})["avg"], e.label))
 
 
 def format_table(entries: list[Entry]) -> str:
     subsets = sorted({s for e in entries for s in e.subsets})
-    head = f"{'model':14s}" + "".join(f" {s[:10]:>10s}" for s in subsets) + "   " + \
+    head = f"{'model':24s}" + "".join(f" {s[:10]:>10s}" for s in subsets) + "   " + \
         " ".join(f"{m.upper():>6s}" for m in METRICS)
     lines = [head, "-" * len(head)]
     for e in entries:
-        cells = "".join(f" {e.subsets[s][1]['avg']:10.1f}" if s in e.subsets else f" {'-':>10s}" for s in subsets)
+        cells = "".join(f" {_avg(e, s, 10)}" for s in subsets)
         o = e.overall()
-        lines.append(f"{e.model:14s}{cells}   " + " ".join(f"{o[m]:6.1f}" for m in METRICS))
-    lines.append("(subset columns: Avg of IC/SA/EL/AC; right: sample-weighted overall)")
+        lines.append(f"{e.label:24s}{cells}   " + " ".join(_cell(o and o[m], 6) for m in METRICS))
+    lines.append("(config columns: Avg of IC/SA/EL/AC; right: sample-weighted overall; n/a: nothing scored)")
     return "\n".join(lines)
+
+
+def _avg(e: Entry, config: str, width: int = 0) -> str:
+    if config not in e.subsets:
+        return f"{'-':>{width}s}"
+    scores = e.subsets[config][1]
+    return _cell(scores and scores["avg"], width)
 
 
 def write_outputs(entries: list[Entry], out: Path, reports: list[Path]) -> None:
     """``leaderboard.json`` and ``leaderboard.html`` (links to each model's reports), atomically."""
     out.mkdir(parents=True, exist_ok=True)
-    data = [{"model": e.model, "overall": e.overall(),
-             "subsets": {s: {"n": n, **sc} for s, (n, sc) in sorted(e.subsets.items())}} for e in entries]
+    data = [{"model": e.model, "protocol": e.protocol, "overall": e.overall(),
+             "subsets": {s: {"n": n, **(sc or {"scored": False})} for s, (n, sc) in sorted(e.subsets.items())}}
+            for e in entries]
     _atomic(out / "leaderboard.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
     subsets = sorted({s for e in entries for s in e.subsets})
     rows = []
     for e in entries:
         o = e.overall()
-        cells = "".join(f"<td>{e.subsets[s][1]['avg']:.1f}</td>" if s in e.subsets else "<td>–</td>" for s in subsets)
-        rows.append(f"<tr><th>{html.escape(e.model)}</th>{cells}" + "".join(f"<td>{o[m]:.1f}</td>" for m in METRICS) + "</tr>")
+        cells = "".join(f"<td>{_avg(e, s).strip()}</td>" for s in subsets)
+        rows.append(f"<tr><th>{html.escape(e.label)}</th>{cells}"
+                    + "".join(f"<td>{_cell(o and o[m])}</td>" for m in METRICS) + "</tr>")
     links = "".join(f'<li><a href="{html.escape(os.path.relpath(r / "report.html", out))}">'
                     f"{html.escape(str(r))}</a></li>" for r in reports if (r / "report.html").exists())
     page = (

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gsi_bench.datasource import REPO_ID_RE
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 _OFFICIAL_RE = re.compile(r"^(?P<img>.+?)_edit_(?P<qid>[^.]+)$")
 
@@ -183,6 +185,6 @@ def open_predictions(spec: str | Path, record_ids: set[str], layout: str = "auto
         if layout == "dataset" or (parquet and not has_images and layout == "auto"):
             return index_parquet(parquet, record_ids, str(path))
         return index_folder(path, record_ids, layout)
-    if not path.exists() and re.match(r"^[\w.-]+/[\w.-]+$", str(spec)):
+    if not path.exists() and (m := REPO_ID_RE.fullmatch(str(spec))) and m.group("rev") is None:
         return index_hub_dataset(str(spec), split, record_ids)
     raise FileNotFoundError(f"predictions {spec} not found (expected a folder, a .parquet file or a Hub id)")

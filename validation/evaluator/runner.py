@@ -278,8 +278,8 @@ def record_ids(shards: list[Path]) -> list[str]:
 
 def resolve_data(data: str, config: str | None, split: str) -> list[Path]:
     """The shards of ``config`` / ``split`` of ``data`` (a folder or a Hub dataset id, see
-    :mod:`validation.evaluator.hubdata`)."""
-    from validation.evaluator.hubdata import resolve_dataset
+    :mod:`gsi_bench.datasource`)."""
+    from gsi_bench.datasource import resolve_dataset
 
     source = resolve_dataset(data, config, split)
     shards = list_shards(source.root, config, split)
@@ -294,9 +294,9 @@ def dataset_revision(data: str, shards: list[Path], config: str | None = None, s
     """Identify the data: the sha256 of the checksum manifest when present, else of the shards."""
     import hashlib
 
+    from gsi_bench.datasource import resolve_dataset
     from gsi_bench.hashing import file_sha256
     from gsi_bench.hub_io import CHECKSUMS_FILE
-    from validation.evaluator.hubdata import resolve_dataset
 
     source = resolve_dataset(data, config, split)
     root = source.root

@@ -1,0 +1,129 @@
+"""``gsi-bench generate | preview | assets``: the GSI-Syn generator's commands.
+
+Configured by :mod:`gsi_bench.cli` at dispatch (see :func:`configure`); handlers raise
+:mod:`gsi_bench.errors` types, which the dispatcher turns into exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+from gsi_bench.argtypes import int_at_least, positive_int
+from gsi_bench.cliargs import add_alias, add_flags
+from gsi_bench.errors import DataNotFound, InvalidInput
+
+
+def _subsets() -> tuple[str, ...]:
+    from gsi_syn.sampler import SUBSET_OPERATIONS
+
+    return tuple(SUBSET_OPERATIONS)
+
+
+# -- generate --------------------------------------------------------------------------------------
+def _add_generate(p: argparse.ArgumentParser) -> None:
+    p.description = ("Generate GSI-Syn edit records (source/target images, masks, depth, scene and labels) "
+                     "into Parquet shards data/<config>/<split>-NNNNN-of-MMMMM.parquet. Resumable: re-run "
+                     "the same command to finish an interrupted run.")
+    p.add_argument("source", choices=["syn"], help="what to generate (syn = GSI-Syn)")
+    add_flags(p, "config", config={"default": "tabletop", "help": f"scene family: {' or '.join(_subsets())}"})
+    add_alias(p, "--subset", "--config", "config")
+    add_flags(p, "split")
+    size = p.add_mutually_exclusive_group()
+    add_flags(size, "per_op", per_op={"help": "records per operation (total = N × operations)"})
+    size.add_argument("--preset", action="store_true",
+                      help="the split's preset size per operation: 100 (test) or 1,500 (train)")
+    add_flags(p, "seed", "out", "resolution", "workers", "renderer", "operations", "shard_size",
+              "edits_per_scene", "quiet", out={"help": "output folder (Hub layout)"})
+    p.set_defaults(func=_cmd_generate)
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from gsi_syn.pipeline import generate
+    from gsi_syn.sampler import SPLIT_PRESETS, SUBSET_OPERATIONS, GenerationConfig
+
+    if args.config not in SUBSET_OPERATIONS:
+        raise InvalidInput(f"--config {args.config!r} is not a GSI-Syn config; pass one of {', '.join(SUBSET_OPERATIONS)}")
+    ops = tuple(args.operations)
+    unknown = [o for o in ops if o not in SUBSET_OPERATIONS[args.config]]
+    if unknown:
+        raise InvalidInput(f"--operations {','.join(unknown)}: not generated for {args.config}; pass some of "
+                           f"{','.join(SUBSET_OPERATIONS[args.config])}")
+    per_op = SPLIT_PRESETS[args.split] if args.preset else args.per_op
+    num = per_op * len(ops or SUBSET_OPERATIONS[args.config])
+    try:
+        cfg = GenerationConfig(subset=args.config, split=args.split, num=num, seed=args.seed,
+                               resolution=args.resolution, renderer=args.renderer, operations=ops,
+                               shard_size=args.shard_size, edits_per_scene=args.edits_per_scene)
+    except ValueError as err:
+        raise InvalidInput(str(err)) from err
+    summary = generate(cfg, args.out, workers=args.workers, progress=not args.quiet)
+    print(f"{summary.records} records in {summary.out_dir / 'data' / cfg.subset} "
+          f"({summary.shards_written} shard(s) written, {summary.shards_skipped} already complete)")
+    return 0
+
+
+# -- preview ---------------------------------------------------------------------------------------
+def _add_preview(p: argparse.ArgumentParser) -> None:
+    p.description = "Contact sheet (PNG) of records: source | target | masks | instruction per row."
+    p.add_argument("data", help="dataset folder (Hub layout) or Hub dataset id namespace/name[@revision]")
+    add_flags(p, "out", "config", "split", "limit",
+              out={"help": "output PNG path"},
+              config={"help": "dataset config (subset folder data/<config>/; default: all)"},
+              split={"default": None, "help": "dataset split (default: all)"},
+              limit={"default": 12, "help": "show the first N records"})
+    add_alias(p, "--num", "--limit", "limit", type=positive_int)
+    p.add_argument("--tile", type=int_at_least(32, "px"), default=256, help="tile size (px)")
+    p.set_defaults(func=_cmd_preview)
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from gsi_bench.datasource import resolve_dataset
+    from gsi_bench.hub_io import iter_records, list_shards
+    from gsi_syn.preview import contact_sheet
+
+    root = resolve_dataset(args.data, args.config, args.split).root
+    if not list_shards(root, args.config, args.split):
+        raise DataNotFound(f"no Parquet shards under {root / 'data'}{'/' + args.config if args.config else ''}"
+                           f"{' for split ' + args.split if args.split else ''}; run "
+                           f"`gsi-bench generate syn --out {args.data}` first")
+    records = itertools.islice(iter_records(root, args.config, args.split), args.limit)
+    sheet = contact_sheet(records, tile=args.tile)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    sheet.save(tmp, format="PNG")
+    tmp.replace(out)
+    print(f"wrote {out} ({sheet.width}×{sheet.height})")
+    return 0
+
+
+# -- assets ----------------------------------------------------------------------------------------
+def _add_assets(p: argparse.ArgumentParser) -> None:
+    p.description = ("Prepare the versioned asset library (extracts the packaged robosuite meshes and "
+                     "textures into the cache at first use) and optionally list it.")
+    p.add_argument("--list", action="store_true", help="list every asset with its source and licence")
+    p.set_defaults(func=_cmd_assets)
+
+
+def _cmd_assets(args: argparse.Namespace) -> int:
+    from gsi_syn.assets import ensure_robosuite_assets, get_library
+
+    path = ensure_robosuite_assets()
+    lib = get_library()
+    cats = lib.categories()
+    print(f"assets ready: robosuite files in {path}; manifest sha256 {lib.manifest_sha256[:16]}…; "
+          f"{len(cats)} object categories")
+    if args.list:
+        for e in lib.entries():
+            print(f"{e.id:32s} {e.category:16s} {e.role:10s} {e.source:14s} {e.license}")
+    return 0
+
+
+_CONFIGURE = {"generate": _add_generate, "preview": _add_preview, "assets": _add_assets}
+
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    """Add the flags of subcommand ``name`` (one of :data:`_CONFIGURE`) to ``parser``."""
+    _CONFIGURE[name](parser)
