@@ -29,8 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from builders.official import EDIT_JSON_RE, SAFE_ID_RE
-from gsi_bench.official_format import OPERATION_ROUTE, UnroutablePrompt, official_box, route_prompt
+from builders.official import SAFE_ID_RE
+from gsi_bench.official_format import (
+    OPERATION_ROUTE,
+    UnroutablePrompt,
+    official_box,
+    release_names,
+    route_prompt,
+)
 from gsi_bench.operations import (
     noun_phrase,
     num_templates,
@@ -102,26 +108,14 @@ def official_edit_json(rec: EditRecord, prompt: str) -> dict:
 
 
 def official_names(rec: EditRecord) -> tuple[str, str]:
-    """``(img_id, query_id)`` under which ``rec`` is written: a record converted from the official
-    release keeps its original names (read from its ``checks.thresholds["json"]``), so that a
-    converted release exports back to the same file names; any other record is ``(id, "0")``.
-    Raises ``ValueError`` when the names cannot be used in the official layout."""
-    source_json = ""
-    if rec.provenance.generator.startswith("official-release"):
-        try:
-            source_json = str(json.loads(rec.checks.thresholds or "{}").get("json", ""))
-        except ValueError:
-            source_json = ""
-    if source_json:
-        base = source_json.replace("!", "/").rsplit("/", 1)[-1]
-        m = EDIT_JSON_RE.match(base)
-        if m is None:
-            raise ValueError(f"its source file name {base!r} is not '<img_id>_edit_<query_id>.json'")
-        return m.group("img"), m.group("qid")
-    if "_edit_" in rec.id or not SAFE_ID_RE.match(rec.id):
-        raise ValueError("the id contains '_edit_' or characters outside [A-Za-z0-9._-], which the official "
-                         "layout cannot name")
-    return rec.id, "0"
+    """``(img_id, query_id)`` under which ``rec`` is written (:func:`gsi_bench.official_format.release_names`:
+    a converted release exports back under its own names). Raises ``ValueError`` when the names
+    cannot be used in the official layout."""
+    img_id, qid = release_names(rec.id, rec.provenance.generator, rec.checks.thresholds)
+    if "_edit_" in img_id or not SAFE_ID_RE.match(img_id) or not SAFE_ID_RE.match(qid):
+        raise ValueError(f"the id {img_id!r} contains '_edit_' or characters outside [A-Za-z0-9._-], which the "
+                         "official layout cannot name")
+    return img_id, qid
 
 
 def _has_target_image(rec: EditRecord) -> bool:

@@ -34,6 +34,7 @@ from PIL import Image as PILImage
 import gsi_bench
 from builders.release_files import ReleaseFiles
 from gsi_bench.official_format import (
+    EDIT_JSON_RE,
     OPERATION_ROUTE,
     UnroutablePrompt,
     box_from_official,
@@ -56,7 +57,6 @@ from gsi_bench.schema import (
     Provenance,
 )
 
-EDIT_JSON_RE = re.compile(r"^(?P<img>.+?)_edit_(?P<qid>[^.]+)\.json$")
 SAFE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 

@@ -22,7 +22,9 @@ official protocol (``validation.evaluator.protocols.official``) import these; no
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -45,7 +47,13 @@ __all__ = [
     "box_from_official",
     "official_box",
     "official_corners",
+    "EDIT_JSON_RE",
+    "release_names",
 ]
+
+#: An official edit JSON: ``<img_id>_edit_<query_id>.json`` (the image id ends at the first
+#: ``_edit_``, the query id at the first ``.``, as the official evaluator splits them).
+EDIT_JSON_RE = re.compile(r"^(?P<img>.+?)_edit_(?P<qid>[^.]+)\.json$")
 
 #: The official evaluator's verb table: route → first words of the prompt that select it.
 OFFICIAL_VERBS: dict[str, tuple[str, ...]] = {
@@ -195,3 +203,34 @@ def official_corners(vec7: Sequence[float], r_official: np.ndarray | None = None
     half = np.array([[sx * w, sy * h, sz * l_] for sy in (-0.5, 0.5)
                      for sx, sz in ((0.5, 0.5), (0.5, -0.5), (-0.5, -0.5), (-0.5, 0.5))])
     return half @ r.T + np.array([x, y, z])
+
+
+# ---------------------------------------------------------------------------------------------
+# file names
+# ---------------------------------------------------------------------------------------------
+def release_names(record_id: str, generator: str, thresholds_json: str) -> tuple[str, str]:
+    """``(img_id, query_id)`` of a record in the official layout.
+
+    A record converted from the release (``provenance.generator`` ``official-release:*``) keeps the
+    names of its source JSON, stored in ``checks.thresholds["json"]``; any other record is written
+    as ``(record id, "0")``. Keys derived from these: the detector cache ``<img_id>_<query_id>``,
+    the judge file ``<img_id>_edit_<query_id>``.
+
+    >>> release_names("x", "official-release:official-verb", '{"json": "fine/a_edit_b_edit_1.json"}')
+    ('a', 'b_edit_1')
+    >>> release_names("tabletop-test-000003", "gsi_syn", "{}")
+    ('tabletop-test-000003', '0')
+    """
+    source_json = ""
+    if generator.startswith("official-release"):
+        try:
+            source_json = str(json.loads(thresholds_json or "{}").get("json", ""))
+        except (ValueError, AttributeError):
+            source_json = ""
+    if source_json:
+        base = re.split(r"[/!]", source_json)[-1]
+        m = EDIT_JSON_RE.match(base)
+        if m is None:
+            raise ValueError(f"source file name {base!r} is not '<img_id>_edit_<query_id>.json'")
+        return m.group("img"), m.group("qid")
+    return record_id, "0"

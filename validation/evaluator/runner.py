@@ -209,7 +209,7 @@ def score_record(record: EditRecord, index: PredictionIndex, cfg: EvalConfig) ->
     out.update(prediction_size=meta["prediction_size"], resized=meta["resized"])
     try:
         if cfg.protocol == "official":
-            from validation.evaluator import official
+            from validation.evaluator.protocols import official
 
             res = official.score_record_official(record, pred, cfg, _synth(cfg), _STATE)
         else:
