@@ -1,20 +1,44 @@
-"""The ``official`` protocol: the paper's per-operation formulas, gates and aggregation
-(``official-protocol.md`` §4–§8, §11), re-implemented so published numbers can be compared.
+"""The ``official`` protocol: the paper's evaluator (``aim-uofa/GSI-Bench`` ``evaluation/eval``),
+re-implemented so that published numbers can be compared (``official-protocol.md`` §4–§8, §11).
 
-Inputs per sample are an *edit meta* (prompt, target, ``original_bbox_3d``, ``new_bbox_3d``,
-``camera_intrinsics``, ``rotation_matrix``, ``new_rotation_matrix``; built from our record) and
-detections of the target's category on the source and the predicted image. Detections come from
-``--detections`` (an ``infer_cache.json``-style file keyed by record id, or ``<img>_<qid>``), or —
-without any detector — from the analysis-by-synthesis localisation: every same-category object's
-box in the source scene, and in the realised scene for the prediction.
+Per sample the inputs are the *edit meta* of the record (prompt, target, ``original_bbox_3d``,
+``new_bbox_3d``, ``camera_intrinsics``, ``rotation_matrix``, ``new_rotation_matrix``: the
+official JSON, built by :mod:`gsi_bench.official_format`, so records converted from the release
+score without any stored scene), the source image, the prediction, the ground-truth image (view
+edits) and detections of the target's category on the source and on the prediction:
 
-Known, documented deviations from the official code (each fixes a weak point of §12):
-EL is computed at the original resolution without the 896 padding (W-S5); SSIM uses a fixed data
-range of 1; LPIPS is replaced by ``1 − masked SSIM`` unless LPIPS values come with the detections
-file (no AlexNet weights here); the rotation viewpoint gate (SIFT + essential matrix) is not applied
-(no OpenCV; a detections file cannot carry it either);
-missing predictions are scored 0 instead of being dropped (W-F2). Operations come from the record's
-explicit ``operation`` field (:data:`OFFICIAL_OPERATION`), not from the prompt's first word.
+* ``--detections FILE``: the upstream detector cache (``infer_cache.json``) keyed
+  ``<img_id>_<query_id>`` → ``{"origin_result": {"detections": [...]}, "new_result": {...}}``
+  (``bbox_3d`` 7-vector, ``bbox_2d`` in the detector's 896-long-side frame, ``rotation_matrix``);
+  the record id is accepted as a key too;
+* otherwise, for records that carry a scene (GSI-Syn), the boxes of the scene's same-category
+  objects, in the source and in the scene realised by the analysis-by-synthesis search. A record
+  with neither is ``unscorable`` with that reason (never guessed).
+
+What matches upstream (each point checked against its code):
+
+* routing by the record's operation through :data:`~gsi_bench.official_format.OPERATION_ROUTE`
+  (upstream reads the prompt; :func:`get_operation` is its exact reading, for reference);
+* the locality images: both images brought to the detector frame as upstream's ``img_process``
+  (longest side 896, centre crop to multiples of 14, padded to 896² with the SAM pixel mean, then
+  cut to ``[:H, :W]`` of the *original* size), the mask from upstream's ``update_mask_2d`` (int
+  truncation) over the matched source box and the last "new" detection — a detection is new when
+  it matches neither the JSON box in 3D (Σ² < 0.1) nor the JSON box *projected* in 2D (Σ² < 100);
+* EL compares the **source** with the prediction; SSIM is scikit-image's
+  ``structural_similarity`` per RGB channel (``channel_axis=-1``, 7×7 uniform window, sample
+  covariance, ``data_range`` = max − min of the prediction), averaged over the unmasked pixels of
+  the full SSIM map; an empty mask gives NaN, which stays NaN (it fails every ``>`` test);
+* box projection divides by z as is (no clamping: corners behind the camera flip, as upstream);
+  3D IoU from the corners built with ``yaw`` (bird's-eye polygon × the vertical overlap of the
+  corners' min / max); the scale ratio ``s_pred / (s_gt + 1e-5)`` with both scales over
+  ``extent + 1e-5`` (so a zero extent gives no NaN); aggregates are not rounded.
+
+Corrections to the project's notes (``official-protocol.md``): upstream strips ``_rgb`` from the
+whole prediction path and then fails to open it, aborting the run — here such names are read
+under their real name (they are not special); and the scale ratio carries the ``+ 1e-5`` above.
+
+Remaining deviations, also listed in ``summary.json`` (``official.deviations``) and printed:
+:data:`DEVIATIONS`.
 """
 
 from __future__ import annotations
@@ -27,69 +51,74 @@ from pathlib import Path
 
 import numpy as np
 
-#: Our operations → the official evaluator that scores them.
-OFFICIAL_OPERATION = {"camera_relative_move": "move", "object_relative_place": "move",
-                      "receptacle_place": "move", "rotate": "rotate", "scale": "scale",
-                      "remove": "remove", "perspective": "view"}
+from gsi_bench.official_format import OPERATION_ROUTE, official_box, release_names, upstream_operation_word
 
-#: Official ``operation_dict``: first word of the prompt → evaluator.
-OPERATION_WORDS = {
-    "move": ("move", "shift", "relocate", "place", "put", "push", "pull"),
-    "rotate": ("rotate", "turn", "spin"),
-    "remove": ("remove",),
-    "scale": ("scale", "resize", "make", "shrink", "reduce", "enlarge", "expand", "increase"),
-    "view": ("view", "changeview", "look"),
-}
+#: Our operations → the official evaluator that scores them (kept under its former name).
+OFFICIAL_OPERATION = OPERATION_ROUTE
 AC_DELIMITER = "||V^=^V||"
+#: The official detector reports 2D boxes in a frame whose longest side is this many pixels.
+DETECTOR_LONG_SIDE = 896
+#: SAM's pixel mean (RGB, 0–255): the value upstream's zero padding takes after de-normalisation.
+_SAM_PIXEL_MEAN = np.array([123.675, 116.28, 103.53])
+
+DEVIATIONS = (
+    "LPIPS (AlexNet weights, not available offline) is replaced by 1 - masked SSIM",
+    "rotation viewpoint gate (SIFT + essential matrix) is not applied",
+    "images are resized to the 896 detector frame with PIL bilinear (upstream: torch bilinear, antialiased)",
+    "samples without a prediction or unscorable enter as 0 (upstream drops them)",
+    "the operation comes from the record, not from the prompt's first word",
+    "without --detections, boxes come from the record's scene (analysis-by-synthesis), not DetAny3D",
+)
 
 
 # ---------------------------------------------------------------------------------------------
 # primitives (§4.2)
 # ---------------------------------------------------------------------------------------------
 def check_same(a, b, thr: float = 0.1) -> bool:
-    """``Σ (a − b)² < thr`` over the flattened values (a squared sum, not a norm)."""
+    """``Σ (a − b)² < thr`` over the flattened values (a squared sum, not a norm).
+
+    >>> check_same([0, 0, 0], [0.1, 0.1, 0.1], 0.1)
+    True
+    """
     a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
-    return float(((a - b) ** 2).sum()) < thr
-
-
-def _bev_polygon(box):
-    from shapely.geometry import Polygon
-
-    x, _, z, w, _, l_, yaw = [float(v) for v in box[:7]]
-    ax = np.array([math.cos(yaw), -math.sin(yaw)])   # object x axis in the (x, z) plane
-    az = np.array([math.sin(yaw), math.cos(yaw)])    # object length axis
-    c = np.array([x, z])
-    pts = [c + sx * w / 2 * ax + sz * l_ / 2 * az for sx, sz in ((1, 1), (1, -1), (-1, -1), (-1, 1))]
-    return Polygon(pts)
+    return bool(((a - b) ** 2).sum() < thr)
 
 
 def iou_3d(b1, b2) -> float:
-    """3D IoU of two 7-vector boxes: bird's-eye polygon intersection on the x–z plane (from
-    ``yaw``) times the overlap along y, over the union volume. 0 for degenerate boxes."""
-    try:
-        p1, p2 = _bev_polygon(b1), _bev_polygon(b2)
-        if not (p1.is_valid and p2.is_valid) or p1.area <= 0 or p2.area <= 0:
-            return 0.0
-        inter_area = p1.intersection(p2).area
-        y1, h1, y2, h2 = float(b1[1]), float(b1[4]), float(b2[1]), float(b2[4])
-        overlap = max(0.0, min(y1 + h1 / 2, y2 + h2 / 2) - max(y1 - h1 / 2, y2 - h2 / 2))
-        inter = inter_area * overlap
-        union = p1.area * h1 + p2.area * h2 - inter
-        return float(inter / union) if union > 0 else 0.0
-    except Exception:  # noqa: BLE001 - invalid geometry scores 0, as in the official code
+    """Upstream's 3D IoU of two 7-vectors: the bird's-eye (x, z) polygon of the top four corners
+    (built from ``yaw``, not a rotation matrix) intersected, times the overlap of the corners'
+    y ranges, over the union volume; 0 for an invalid polygon or an empty union.
+
+    >>> round(iou_3d([0, 0, 2, 1, 1, 1, 0.0], [0.5, 0, 2, 1, 1, 1, 0.0]), 6)
+    0.333333
+    """
+    from shapely.geometry import Polygon
+
+    from gsi_bench.official_format import official_corners
+
+    c1, c2 = official_corners(b1), official_corners(b2)
+    p1, p2 = Polygon(c1[:4, [0, 2]]), Polygon(c2[:4, [0, 2]])
+    if not (p1.is_valid and p2.is_valid):
         return 0.0
+    try:
+        inter_area = p1.intersection(p2).area
+    except Exception:  # noqa: BLE001 - upstream scores invalid geometry 0
+        return 0.0
+    y_lo, y_hi = max(c1[:, 1].min(), c2[:, 1].min()), min(c1[:, 1].max(), c2[:, 1].max())
+    inter = inter_area * max(0.0, y_hi - y_lo)
+    union = p1.area * (c1[:, 1].max() - c1[:, 1].min()) + p2.area * (c2[:, 1].max() - c2[:, 1].min()) - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 def bbox_3d_to_2d(box, R, K) -> list[float]:
-    """Axis-aligned 2D box ``[xmin, ymin, xmax, ymax]`` of the 8 corners (extents w, h, l along
-    the columns of ``R``) projected with ``K``."""
-    c = np.asarray(box[:3], dtype=np.float64)
-    size = np.asarray(box[3:6], dtype=np.float64)
-    u = np.array([[sx, sy, sz] for sx in (-.5, .5) for sy in (-.5, .5) for sz in (-.5, .5)])
-    pts = c + (u * size) @ np.asarray(R, dtype=np.float64).T
-    q = pts @ np.asarray(K, dtype=np.float64).T
-    z = np.maximum(q[:, 2:3], 1e-6)
-    uv = q[:, :2] / z
+    """``[xmin, ymin, xmax, ymax]`` of the 8 corners of ``box`` (rotation ``R``, official order)
+    projected with ``K``, dividing by z **as is** (corners at z < 0 flip; z = 0 gives ±inf/NaN),
+    exactly as upstream."""
+    from gsi_bench.official_format import official_corners
+
+    q = official_corners(box, R) @ np.asarray(K, dtype=np.float64).T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = q[:, :2] / q[:, 2:3]
     return [float(uv[:, 0].min()), float(uv[:, 1].min()), float(uv[:, 0].max()), float(uv[:, 1].max())]
 
 
@@ -104,66 +133,61 @@ def dist_between_centers(a, b) -> float:
 
 
 def check_locality(ssim: float, lpips: float, dataset: str = "GSI-Syn") -> bool:
-    """GSI-Real: SSIM > 0.6 **or** LPIPS < 0.3; GSI-Syn: SSIM > 0.6 **and** LPIPS < 0.3."""
+    """GSI-Real: SSIM > 0.6 **or** LPIPS < 0.3; GSI-Syn: SSIM > 0.6 **and** LPIPS < 0.3 (NaN fails
+    its comparison, as in upstream)."""
     if dataset == "GSI-Real":
-        return ssim > 0.6 or lpips < 0.3
-    return ssim > 0.6 and lpips < 0.3
+        return bool(ssim > 0.6 or lpips < 0.3)
+    return bool(ssim > 0.6 and lpips < 0.3)
 
 
 def get_operation(prompt: str) -> str:
-    """The official routing from prompt text (kept for compatibility; our runner uses the
-    record's explicit operation). Unknown words are returned unchanged (the official code then
-    aborts; we never call it on our data)."""
-    words = prompt.strip().split()
-    if not words:
-        return ""
-    op = words[0].lower()
-    if op == "please" and len(words) > 1:
-        op = words[1].lower()
-    for name, vocab in OPERATION_WORDS.items():
-        if op in vocab:
-            op = name
-            break
-    if "camera" in prompt and "from the camera" not in prompt and "to the camera" not in prompt:
-        op = "view"
-    return op
+    """Upstream's routing from prompt text (:func:`gsi_bench.official_format.upstream_operation_word`);
+    the runner uses the record's explicit operation instead."""
+    return upstream_operation_word(prompt)
 
 
 # ---------------------------------------------------------------------------------------------
 # per-operation scoring (§4.3–§5)
 # ---------------------------------------------------------------------------------------------
 def origin_bbox_2d(origin_dets: list[dict], meta: dict):
+    """``bbox_2d`` of the first source detection within Σ² < 0.1 of the JSON box, else ``None``."""
     for d in origin_dets:
         if check_same(d["bbox_3d"], meta["original_bbox_3d"], 0.1):
             return d["bbox_2d"]
     return None
 
 
-def _candidate(meta, origin_dets, new_dets, o2d, thr3, gt2d, ref_center):
-    denom = float(np.linalg.norm(np.asarray(gt2d) - np.asarray(o2d))) + 1e-5
+def _candidate(origin_dets, new_dets, o2d, thr3, gt2d, ref_center):
+    """Upstream's choice of the edited object: among detections that match no source detection
+    (3D Σ² < ``thr3``, 2D Σ² < 100) and moved in 2D by more than 0.2× the expected 2D change,
+    the one whose centre is nearest ``ref_center``."""
+    denom = float(np.linalg.norm(np.asarray(gt2d, dtype=np.float64) - np.asarray(o2d, dtype=np.float64))) + 1e-5
     best, best_d = None, float("inf")
     for d in new_dets:
         if any(check_same(d["bbox_3d"], od["bbox_3d"], thr3) or check_same(d["bbox_2d"], od["bbox_2d"], 100)
                for od in origin_dets):
             continue
-        ratio = float(np.linalg.norm(np.asarray(d["bbox_2d"]) - np.asarray(o2d))) / denom
-        if ratio <= 0.2:
-            continue
+        ratio = float(np.linalg.norm(np.asarray(d["bbox_2d"], dtype=np.float64) - np.asarray(o2d))) / denom
         dist = dist_between_centers(d["bbox_3d"], ref_center)
-        if dist < best_d:
+        if dist < best_d and ratio > 0.2:
             best, best_d = d, dist
-    return best
+    return best, best_d
 
 
 def eval_move(meta, origin_dets, new_dets, gate: bool) -> tuple[int, float]:
+    """``(IC, SA)``: SA = 0.3·IoU + 0.7·exp(−ln(√r + 1e-5)²), r = moved / expected distance;
+    halved when the detection counts differ; IC = SA > 0.05."""
+    if not gate or not new_dets:
+        return 0, 0.0
     o2d = origin_bbox_2d(origin_dets, meta)
-    if not gate or not new_dets or o2d is None:
+    if o2d is None:
         return 0, 0.0
     G, O = meta["new_bbox_3d"], meta["original_bbox_3d"]
     gt2d = bbox_3d_to_2d(G, meta["rotation_matrix"], meta["camera_intrinsics"])
-    P = _candidate(meta, origin_dets, new_dets, o2d, 0.1, gt2d, G)
+    P, _ = _candidate(origin_dets, new_dets, o2d, 0.1, gt2d, G)
     s1 = iou_3d(G, P["bbox_3d"]) if P is not None else 0.0
-    r = dist_between_centers(P["bbox_3d"], O) / (dist_between_centers(G, O) + 1e-5) if P is not None else 0.0
+    pred_dist = dist_between_centers(O, P["bbox_3d"]) if P is not None else 0.0
+    r = pred_dist / (dist_between_centers(O, G) + 1e-5)
     s2 = math.exp(-math.log(math.sqrt(r) + 1e-5) ** 2)
     score = 0.3 * s1 + 0.7 * s2
     if len(new_dets) != len(origin_dets):
@@ -171,55 +195,149 @@ def eval_move(meta, origin_dets, new_dets, gate: bool) -> tuple[int, float]:
     return int(score > 0.05), float(score)
 
 
-def eval_rotate(meta, origin_dets, new_dets, gate: bool, viewpoint_ok: bool) -> tuple[int, float]:
+def eval_rotate(meta, origin_dets, new_dets, gate: bool, viewpoint_ok: bool = True) -> tuple[int, float]:
+    """``(IC, SA)``: IC = the chosen detection's rotation differs from the source's (Σ² ≥ 1e-4);
+    SA = ½·exp(−ln(θ_pred/(θ_gt + 1e-5) + 1e-5)²) + ½·exp(−|θ_diff|) when its centre is within
+    0.5 m of the source box, else 0."""
+    if not (gate and viewpoint_ok) or not new_dets:
+        return 0, 0.0
     o2d = origin_bbox_2d(origin_dets, meta)
-    if not (gate and viewpoint_ok) or not new_dets or o2d is None:
+    if o2d is None:
         return 0, 0.0
     O = meta["original_bbox_3d"]
     gt2d = bbox_3d_to_2d(O, meta["new_rotation_matrix"], meta["camera_intrinsics"])
-    P = _candidate(meta, origin_dets, new_dets, o2d, 0.001, gt2d, O)
+    P, dist = _candidate(origin_dets, new_dets, o2d, 0.001, gt2d, O)
     if P is None:
         return 0, 0.0
     R0, Rg, Rp = meta["rotation_matrix"], meta["new_rotation_matrix"], P["rotation_matrix"]
-    ic = int(float(((np.asarray(R0) - np.asarray(Rp)) ** 2).sum()) >= 1e-4)
-    if dist_between_centers(P["bbox_3d"], O) >= 0.5:
+    ic = int(not check_same(R0, Rp, 1e-4))
+    if dist >= 0.5:
         return ic, 0.0
-    th_gt, th_p, th_d = rotation_matrix_distance(R0, Rg), rotation_matrix_distance(R0, Rp), rotation_matrix_distance(Rg, Rp)
+    th_gt, th_p, th_d = (rotation_matrix_distance(R0, Rg), rotation_matrix_distance(R0, Rp),
+                         rotation_matrix_distance(Rg, Rp))
     sa = 0.5 * math.exp(-math.log(th_p / (th_gt + 1e-5) + 1e-5) ** 2) + 0.5 * math.exp(-abs(th_d))
     return ic, float(sa)
 
 
 def eval_remove(meta, origin_dets, new_dets, gate: bool) -> tuple[int, float]:
+    """``(IC, SA)``: 0 while a detection still overlaps the source box (IoU > 0.1 or 2D Σ² < 100);
+    else SA = clip(1 − 0.3·(n_src − n_pred − 1), 0, 1), IC = SA ≥ 0.5."""
+    if not gate:
+        return 0, 0.0
     o2d = origin_bbox_2d(origin_dets, meta)
-    if not gate or o2d is None:
+    if o2d is None:
         return 0, 0.0
     O = meta["original_bbox_3d"]
-    still = any(iou_3d(O, d["bbox_3d"]) > 0.1 or check_same(o2d, d["bbox_2d"], 100) for d in new_dets)
-    if still:
+    if any(iou_3d(O, d["bbox_3d"]) > 0.1 or check_same(o2d, d["bbox_2d"], 100) for d in new_dets):
         return 0, 0.0
     score = float(np.clip(1 - 0.3 * (len(origin_dets) - len(new_dets) - 1), 0, 1))
     return int(score >= 0.5), score
 
 
 def eval_scale(meta, origin_dets, new_dets, gate: bool) -> tuple[int, float]:
+    """``(IC, SA)``: scales ``s = extent / (source extent + 1e-5)``; SA = exp(−mean(ln(s_pred /
+    (s_gt + 1e-5) + 1e-5)²)) (s_pred = 1 without a candidate); IC = ‖s_pred − 1‖ > 0.2."""
+    if not gate or not new_dets:
+        return 0, 0.0
     o2d = origin_bbox_2d(origin_dets, meta)
-    if not gate or not new_dets or o2d is None:
+    if o2d is None:
         return 0, 0.0
     G, O = meta["new_bbox_3d"], meta["original_bbox_3d"]
     gt2d = bbox_3d_to_2d(G, meta["rotation_matrix"], meta["camera_intrinsics"])
-    P = _candidate(meta, origin_dets, new_dets, o2d, 0.001, gt2d, G)
+    P, _ = _candidate(origin_dets, new_dets, o2d, 0.001, gt2d, G)
     dims_o = np.asarray(O[3:6], dtype=np.float64)
     s_gt = np.asarray(G[3:6], dtype=np.float64) / (dims_o + 1e-5)
     s_p = np.asarray(P["bbox_3d"][3:6], dtype=np.float64) / (dims_o + 1e-5) if P is not None else np.ones(3)
-    sa = math.exp(-float(np.mean(np.log(s_p / s_gt + 1e-5) ** 2)))
-    ic = int(float(np.linalg.norm(s_p - 1)) > 0.2)
-    return ic, float(sa)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sa = math.exp(-float(np.mean(np.log(s_p / (s_gt + 1e-5) + 1e-5) ** 2)))
+    return int(float(np.linalg.norm(s_p - 1.0)) > 0.2), float(sa)
 
 
 def eval_view(ssim_full: float, lpips_full: float) -> tuple[float, float]:
     """IC = SA = ½·SSIM + ½·(1 − LPIPS) against the ground-truth image (continuous)."""
     s = 0.5 * ssim_full + 0.5 * (1 - lpips_full)
     return float(s), float(s)
+
+
+# ---------------------------------------------------------------------------------------------
+# edit locality (upstream eval_locality)
+# ---------------------------------------------------------------------------------------------
+def detector_frame(image: np.ndarray) -> np.ndarray:
+    """Upstream's ``img_process`` of a uint8 ``(H, W, 3)`` RGB image → float64 ``(min(H, 896),
+    min(W, 896), 3)`` in 0–255: longest side resized to 896, centre-cropped to multiples of 14,
+    padded (bottom / right) to 896² with the SAM pixel mean, then cut to ``[:H, :W]`` of the
+    original size (so a small image keeps only the top-left of the resized one)."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    scale = DETECTOR_LONG_SIDE / max(h, w)
+    nh, nw = int(h * scale + 0.5), int(w * scale + 0.5)
+    resized = np.asarray(Image.fromarray(np.ascontiguousarray(image[..., :3])).resize((nw, nh), Image.BILINEAR),
+                         dtype=np.float64)
+    ch, cw = (nh // 14) * 14, (nw // 14) * 14
+    y0, x0 = nh // 2 - ch // 2, nw // 2 - cw // 2
+    canvas = np.empty((DETECTOR_LONG_SIDE, DETECTOR_LONG_SIDE, 3))
+    canvas[:] = _SAM_PIXEL_MEAN
+    canvas[:ch, :cw] = resized[y0:y0 + ch, x0:x0 + cw]
+    return canvas[:h, :w]
+
+
+def mark_box(mask: np.ndarray, box) -> None:
+    """Upstream's ``update_mask_2d``: ``mask[int(max(0, y1)):int(min(H, y2)), int(max(0, x1)):
+    int(min(W, x2))] = True`` — truncation, and Python slicing of negative ends, as is. A box with
+    a non-finite coordinate marks nothing (upstream raises on it)."""
+    if box is None or not all(math.isfinite(float(v)) for v in box):
+        return
+    x1, y1, x2, y2 = (float(v) for v in box)
+    h, w = mask.shape
+    mask[int(max(0, y1)):int(min(h, y2)), int(max(0, x1)):int(min(w, x2))] = True
+
+
+def new_bbox_2d(meta: dict, new_dets: list[dict]):
+    """The last detection on the prediction that matches neither the JSON source box in 3D
+    (Σ² < 0.1) nor its *projection* (``bbox_3d_to_2d`` of the JSON box, Σ² < 100), else ``None``."""
+    projected = bbox_3d_to_2d(meta["original_bbox_3d"], meta["rotation_matrix"], meta["camera_intrinsics"])
+    found = None
+    for d in new_dets:
+        if not (check_same(d["bbox_3d"], meta["original_bbox_3d"], 0.1) or check_same(d["bbox_2d"], projected, 100)):
+            found = d["bbox_2d"]
+    return found
+
+
+def masked_ssim(img1: np.ndarray, img2: np.ndarray, keep: np.ndarray | None = None) -> float:
+    """scikit-image SSIM per RGB channel (7×7 uniform window, sample covariance) with
+    ``data_range = img2.max() − img2.min()``, averaged over the ``keep`` pixels of the full map
+    (all pixels when ``keep`` is ``None``); NaN when ``keep`` selects nothing.
+
+    >>> a = np.random.default_rng(0).integers(0, 255, (16, 16, 3)).astype(float)
+    >>> masked_ssim(a, a)
+    1.0
+    """
+    from skimage.metrics import structural_similarity
+
+    a, b = np.asarray(img1, dtype=np.float64), np.asarray(img2, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score, smap = structural_similarity(a, b, data_range=float(b.max() - b.min()), channel_axis=-1, full=True)
+    if keep is None:
+        return float(score)
+    sel = smap[np.asarray(keep, dtype=bool)]
+    return float(sel.mean()) if sel.size else float("nan")
+
+
+def eval_locality(source: np.ndarray, pred: np.ndarray, origin_dets: list[dict], new_dets: list[dict],
+                  meta: dict) -> tuple[float, float, float]:
+    """``(ssim, lpips, mse)`` between the **source** and the prediction (both uint8 RGB, same
+    size) in the detector frame, outside the source box and the new box (see module doc)."""
+    a, b = detector_frame(source), detector_frame(pred)
+    mask = np.zeros(a.shape[:2], dtype=bool)
+    mark_box(mask, origin_bbox_2d(origin_dets, meta))
+    mark_box(mask, new_bbox_2d(meta, new_dets))
+    keep = ~mask
+    ssim = masked_ssim(a, b, keep)
+    lpips = 1.0 - ssim
+    d2 = ((a - b) ** 2)[keep]
+    mse = float(d2.mean()) if d2.size else float("nan")
+    return ssim, lpips, mse
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +349,7 @@ def _mean(xs) -> float:
 
 
 def compute_statistics(results: dict, mode: str, output_dir=None, show: bool = False) -> dict:
-    """Per-mode statistics of ``{key: record}`` results, as the official ``statistics_utils``:
+    """Per-mode statistics of ``{key: record}`` results, as upstream's ``statistics_utils``:
     ``instruction-compliance`` → success rates (and counts) overall and per operation;
     ``spatial-accuracy`` → mean ``edit_score``; ``edit-locality`` → mean ``ssim`` and ``lpips``.
     Extra fields in the records are ignored; means over nothing are 0.0. Written to
@@ -295,10 +413,11 @@ def load_json(path):
     return json.loads(Path(path).read_text())
 
 
-def _ac_lookup(ac_scores: dict, key: str):
-    for k in (key, f"{key}.jpg", f"{key}.png"):
-        if k in ac_scores:
-            return ac_scores[k]
+def _ac_lookup(ac_scores: dict, *keys: str):
+    for key in keys:
+        for k in (key, f"{key}.jpg", f"{key}.png"):
+            if k in ac_scores:
+                return ac_scores[k]
     return None
 
 
@@ -306,9 +425,9 @@ def compute_metrics(ic: dict, sa: dict, el: dict, ac_scores: dict, ac_keys: dict
     """The official per-subset aggregation with its gating (§8):
 
     IC > 0 → EL = 100·SSIM, 100 − 100·LPIPS and AC = 10·score, and AC = 0 zeroes IC, SA and EL;
-    IC = 0 → EL = AC = 0 but **SA is kept**. Plain means over all samples; IC and SA × 100;
-    ``average`` = (IC + SA + EL_lpips + AC) / 4. ``ac_keys`` maps a results key to the judge key
-    (default: the same key)."""
+    IC = 0 → EL = AC = 0 but **SA is kept**. Plain means over all samples (not rounded); IC and
+    SA × 100; ``average`` = (IC + SA + EL_lpips + AC) / 4. ``ac_keys`` maps a results key to the
+    judge key (default: the same key)."""
     n = len(ic)
     if n == 0:
         return {"instruction_compliance": 0.0, "spatial_accuracy": 0.0,
@@ -343,24 +462,37 @@ def compute_metrics(ic: dict, sa: dict, el: dict, ac_scores: dict, ac_keys: dict
 # our records → official inputs
 # ---------------------------------------------------------------------------------------------
 def edit_meta(record) -> dict:
-    from gsi_bench.geometry import official_rotation
-
+    """The official edit JSON of ``record`` (boxes via :func:`gsi_bench.official_format.official_box`)."""
+    vec0, r0 = official_box(record.source_box)
+    vec1, r1 = official_box(record.target_box)
     return {"prompt": record.instruction, "target": record.target.category,
-            "original_bbox_3d": list(record.source_box.official_7vec),
-            "new_bbox_3d": list(record.target_box.official_7vec),
-            "camera_intrinsics": record.K,
-            "rotation_matrix": official_rotation(record.source_box.rotation).tolist(),
-            "new_rotation_matrix": official_rotation(record.target_box.rotation).tolist()}
+            "original_bbox_3d": vec0, "new_bbox_3d": vec1, "camera_intrinsics": record.K,
+            "rotation_matrix": r0, "new_rotation_matrix": r1}
 
 
-#: The official detector reports 2D boxes in a frame whose longest side is this many pixels.
-DETECTOR_LONG_SIDE = 896
+def official_keys(record) -> tuple[str, str]:
+    """``(detector cache key, judge key)`` of a record: ``<img_id>_<qid>`` and ``<img_id>_edit_<qid>``
+    (:func:`gsi_bench.official_format.release_names`)."""
+    img_id, qid = release_names(record.id, record.provenance.generator, record.checks.thresholds)
+    return f"{img_id}_{qid}", f"{img_id}_edit_{qid}"
+
+
+def has_target_image(record) -> bool:
+    """False for a record converted from a release without a ground-truth image."""
+    try:
+        return bool(json.loads(record.checks.thresholds or "{}").get("has_target_image", True))
+    except (ValueError, AttributeError):
+        return True
+
+
+class NoDetections(LookupError):
+    """No detections can be had for a record (the message says what to pass)."""
 
 
 def scene_detections(scene, category: str, K, frame_scale: float = 1.0) -> list[dict]:
     """Boxes of every movable object of ``category`` in ``scene`` (its camera), as detections;
     ``bbox_2d`` is multiplied by ``frame_scale`` (the official 896-long-side frame)."""
-    from gsi_bench.geometry import box_to_official_7vec, official_rotation
+    from gsi_bench.official_format import box_to_official_7vec, official_rotation
     from gsi_syn.placement import box_in_camera, object_box_world
 
     C = scene.camera.cam_from_world_array
@@ -377,80 +509,78 @@ def scene_detections(scene, category: str, K, frame_scale: float = 1.0) -> list[
     return out
 
 
-def _box_mask(shape, boxes) -> np.ndarray:
-    m = np.zeros(shape, bool)
-    h, w = shape
-    for b in boxes:
-        if b is None:
-            continue
-        x0, y0 = max(0, math.floor(b[0])), max(0, math.floor(b[1]))
-        x1, y1 = min(w, math.ceil(b[2]) + 1), min(h, math.ceil(b[3]) + 1)
-        if x1 > x0 and y1 > y0:
-            m[y0:y1, x0:x1] = True
-    return m
-
-
-def _load_detections(path: str, state: dict) -> dict:
+def _cached_detections(record, cfg, state) -> tuple[list[dict], list[dict]]:
     if "detections" not in state:
-        state["detections"] = load_json(path)
-    return state["detections"]
+        state["detections"] = load_json(cfg.detections)
+    cache = state["detections"]
+    det_key, _ = official_keys(record)
+    entry = cache.get(det_key, cache.get(record.id))
+    if entry is None:
+        raise NoDetections(f"no detections for {det_key!r} (or {record.id!r}) in {cfg.detections}")
+    dets = lambda part: list(((entry.get(part) or {}).get("detections")) or [])
+    return dets("origin_result"), dets("new_result")
 
 
-def score_record_official(record, pred, cfg, synth, state) -> dict:
-    """Official IC / SA / EL / AC of one sample (see the module docstring for inputs)."""
+def _scene_detections(record, pred, cfg) -> tuple[list[dict], list[dict], dict]:
+    """Source / realised-scene boxes of the target's category (records with a scene), and the
+    default protocol's scores of the sample."""
     import dataclasses
 
-    from validation.evaluator import imageops
+    if not record.scene or record.scene.strip() in ("", "{}"):
+        raise NoDetections("the record has no scene to localise from and no detections were given; pass "
+                           "--detections with the upstream detector cache (infer_cache.json, keyed <img_id>_<qid>)")
     from validation.evaluator.runner import score_default
     from validation.evaluator.synthesis import scenes_of
 
-    op = OFFICIAL_OPERATION[record.operation]
-    meta = edit_meta(record)
-    p, g = imageops.to_float(pred), imageops.to_float(record.target_image)
     default = score_default(record, pred, cfg)
     realised = default.pop("_realised")
-    res: dict = {"official_operation": op, "default_protocol": {k: default[k] for k in ("ic", "sa", "el", "ac")}}
-    if op == "view":
-        ssim = imageops.masked_ssim(p, g)
-        lpips = 1.0 - ssim
-        ic, sa = eval_view(ssim, lpips)
-        res.update(ic=ic, sa=sa, official={"operation": op, "compliance": ic, "edit_score": sa, "ssim": ssim,
-                                           "lpips": lpips, "mse": float(((pred.astype(float) - record.target_image) ** 2).mean())})
+    src, _ = scenes_of(record)
+    frame = DETECTOR_LONG_SIDE / max(pred.shape[:2])
+    origin = scene_detections(src, record.target.category, record.K, frame)
+    if record.operation == "remove":
+        scene = src
+        for iid, present in realised.present.items():
+            if not present:
+                scene = scene.without(iid)
+    elif realised.obj is None:
+        scene = src.without(record.target.instance_id)
     else:
-        src, _ = scenes_of(record)
-        frame = DETECTOR_LONG_SIDE / max(pred.shape[:2])
-        if cfg.detections:
-            det = _load_detections(cfg.detections, state).get(record.id)
-            if det is None:
-                raise KeyError(f"no detections for {record.id!r} in {cfg.detections}")
-            origin = det["origin_result"]["detections"]
-            new = det["new_result"]["detections"]
-        else:
-            K = record.K
-            origin = scene_detections(src, record.target.category, K, frame)
-            if record.operation == "remove":
-                realised_scene = src
-                for iid, present in realised.present.items():
-                    if not present:
-                        realised_scene = realised_scene.without(iid)
-            elif realised.obj is None:
-                realised_scene = src.without(record.target.instance_id)
-            else:
-                realised_scene = src.replace_object(dataclasses.replace(realised.obj))
-            new = scene_detections(realised_scene, record.target.category, K, frame)
-        o2d = origin_bbox_2d(origin, meta)
-        unmatched = [d for d in new if not (check_same(d["bbox_3d"], meta["original_bbox_3d"], 0.1)
-                                            or (o2d is not None and check_same(d["bbox_2d"], o2d, 100)))]
-        new2d = unmatched[-1]["bbox_2d"] if unmatched else None
-        to_px = lambda b: None if b is None else [x / frame for x in b]
-        keep = ~_box_mask(pred.shape[:2], [to_px(o2d), to_px(new2d)]) if (o2d is not None or new2d is not None) else None
-        ssim = imageops.masked_ssim(p, g, keep)
-        if not math.isfinite(ssim):
-            ssim = 1.0
-        lpips = float(np.clip(1.0 - ssim, 0.0, 1.0))
-        d2 = ((pred.astype(np.float64) - record.target_image) ** 2).mean(axis=2)
-        mse = float(d2[keep].mean()) if keep is not None and keep.any() else float(d2.mean())
+        scene = src.replace_object(dataclasses.replace(realised.obj))
+    return origin, scene_detections(scene, record.target.category, record.K, frame), default
+
+
+def score_record_official(record, pred, cfg, synth, state) -> dict:
+    """Official IC / SA / EL / AC of one sample (see the module docstring for inputs). Raises
+    :class:`NoDetections` (the runner reports the sample ``unscorable``) when no boxes exist."""
+    op = OPERATION_ROUTE[record.operation]
+    meta = edit_meta(record)
+    source = record.source_image
+    default: dict | None = None
+    if cfg.detections:
+        origin, new = _cached_detections(record, cfg, state)
+        det_source = "detections file"
+    elif op == "view":
+        origin, new = [], []
+        det_source = "none (view edit)"
+    else:
+        origin, new, default = _scene_detections(record, pred, cfg)
+        det_source = "record scene"
+    ssim, lpips, mse = eval_locality(source, pred, origin, new, meta)
+    res: dict = {"official_operation": op}
+    if default is not None:
+        res["default_protocol"] = {k: default[k] for k in ("ic", "sa", "el", "ac")}
+    off = {"operation": op, "ssim": ssim, "lpips": lpips, "mse": mse,
+           "detections": {"source": det_source, "origin": len(origin), "edited": len(new)}}
+    if op == "view":
+        if has_target_image(record):
+            view_ssim = masked_ssim(pred, record.target_image)
+            ic, sa = eval_view(view_ssim, 1.0 - view_ssim)
+        else:  # upstream: no *gtedit* image → the view sample scores 0
+            ic, sa = 0.0, 0.0
+            off["note"] = "no ground-truth image: view scores 0, as upstream"
+    else:
         gate = check_locality(ssim, lpips, cfg.official_dataset)
+        off["locality_gate"] = gate
         if op == "move":
             ic, sa = eval_move(meta, origin, new, gate)
         elif op == "rotate":
@@ -459,44 +589,38 @@ def score_record_official(record, pred, cfg, synth, state) -> dict:
             ic, sa = eval_scale(meta, origin, new, gate)
         else:
             ic, sa = eval_remove(meta, origin, new, gate)
-        res.update(ic=ic, sa=sa, official={"operation": op, "compliance": ic, "edit_score": sa, "ssim": ssim,
-                                           "lpips": lpips, "mse": mse, "locality_gate": bool(gate),
-                                           "detections": {"origin": len(origin), "edited": len(new)}})
-    off = res["official"]
-    ac_score = None
+    off.update(compliance=ic, edit_score=sa)
+    _, judge_key = official_keys(record)
     if cfg.ac_scores:
         if "ac_scores" not in state:
             state["ac_scores"] = parse_ac_scores(load_json(cfg.ac_scores))
-        ac_score = _ac_lookup(state["ac_scores"], record.id)
-    else:
+        ac_score = _ac_lookup(state["ac_scores"], judge_key, record.id)
+    elif default is not None:
         ac_score = default["ac"] / 10.0
+    else:
+        ac_score = None
     off["ac_score"] = ac_score
-    res.update(el=100.0 * (1.0 - off["lpips"]), el_ssim=off["ssim"], el_psnr=0.0,
+    res.update(ic=ic, sa=sa, official=off, el=100.0 * (1.0 - lpips), el_ssim=ssim, el_psnr=0.0,
                ac=10.0 * float(ac_score) if ac_score is not None else 0.0,
-               reason=f"official {op}: compliance {off['compliance']:.3g}, edit score {off['edit_score']:.3g}")
+               reason=f"official {op}: compliance {ic:.3g}, edit score {sa:.3g}")
     return res
 
 
 def summarise(results: list[dict], cfg) -> dict:
-    """Official statistics for every mode and the gated aggregate of the run. Samples without a
-    prediction (or unscorable) enter as 0 everywhere — the official code would drop them."""
+    """Official statistics for every mode and the gated aggregate of the run (not rounded).
+    Samples without a prediction (or unscorable) enter as 0 everywhere — upstream drops them."""
     ic, sa, el, ac = {}, {}, {}, {}
     for s in results:
-        off = s.get("official") or {"operation": OFFICIAL_OPERATION.get(s["operation"], s["operation"]),
+        off = s.get("official") or {"operation": OPERATION_ROUTE.get(s["operation"], s["operation"]),
                                      "compliance": 0, "edit_score": 0.0, "ssim": 0.0, "lpips": 1.0, "ac_score": None}
         k = s["id"]
         ic[k] = {"operation": off["operation"], "compliance": off["compliance"]}
         sa[k] = {"operation": off["operation"], "edit_score": off["edit_score"]}
         el[k] = {"operation": off["operation"], "ssim": off["ssim"], "lpips": off["lpips"]}
         ac[k] = off.get("ac_score")
-    round_tree = lambda v: ({k: round_tree(x) for k, x in v.items()} if isinstance(v, dict)
-                            else round(v, 6) if isinstance(v, float) else v)
     return {"dataset_gate": cfg.official_dataset,
-            "statistics": {m: round_tree(compute_statistics(r, m)) for m, r in
+            "statistics": {m: compute_statistics(r, m) for m, r in
                            (("instruction-compliance", ic), ("spatial-accuracy", sa), ("edit-locality", el))},
-            "aggregate": round_tree(compute_metrics(ic, sa, el, ac)),
-            "operation_map": OFFICIAL_OPERATION,
-            "deviations": ["EL at original resolution, no 896 padding", "LPIPS proxy = 1 - masked SSIM",
-                           "rotation viewpoint gate (SIFT) not applied",
-                           "missing predictions score 0 instead of being dropped",
-                           "operation from the record, not the prompt's first word"]}
+            "aggregate": compute_metrics(ic, sa, el, ac),
+            "operation_map": dict(OPERATION_ROUTE),
+            "deviations": list(DEVIATIONS)}
