@@ -31,6 +31,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         off = summary["official"]["aggregate"]
         print(f"official: IC {off['instruction_compliance']:.2f} SA {off['spatial_accuracy']:.2f} "
               f"EL(lpips) {off['edit_locality']['lpips']:.2f} AC {off['ac']:.2f} Avg {off['average']:.2f}")
+        print("official: deviations from the paper's evaluator: " + "; ".join(summary["official"]["deviations"]))
     print(f"reports in {args.out}: summary.json, per_sample.jsonl, plots/per_operation.svg, report.html")
     return 0
 

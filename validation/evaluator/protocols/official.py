@@ -510,9 +510,10 @@ def scene_detections(scene, category: str, K, frame_scale: float = 1.0) -> list[
 
 
 def _cached_detections(record, cfg, state) -> tuple[list[dict], list[dict]]:
-    if "detections" not in state:
-        state["detections"] = load_json(cfg.detections)
-    cache = state["detections"]
+    loaded = state.setdefault("official_detections", {})   # by path: one process may run several evaluations
+    if cfg.detections not in loaded:
+        loaded[cfg.detections] = load_json(cfg.detections)
+    cache = loaded[cfg.detections]
     det_key, _ = official_keys(record)
     entry = cache.get(det_key, cache.get(record.id))
     if entry is None:
@@ -592,9 +593,10 @@ def score_record_official(record, pred, cfg, synth, state) -> dict:
     off.update(compliance=ic, edit_score=sa)
     _, judge_key = official_keys(record)
     if cfg.ac_scores:
-        if "ac_scores" not in state:
-            state["ac_scores"] = parse_ac_scores(load_json(cfg.ac_scores))
-        ac_score = _ac_lookup(state["ac_scores"], judge_key, record.id)
+        judged = state.setdefault("official_ac_scores", {})
+        if cfg.ac_scores not in judged:
+            judged[cfg.ac_scores] = parse_ac_scores(load_json(cfg.ac_scores))
+        ac_score = _ac_lookup(judged[cfg.ac_scores], judge_key, record.id)
     elif default is not None:
         ac_score = default["ac"] / 10.0
     else:
