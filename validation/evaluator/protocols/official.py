@@ -535,6 +535,9 @@ def _scene_detections(record, pred, cfg) -> tuple[list[dict], list[dict], dict]:
 
     default = score_default(record, pred, cfg)
     realised = default.pop("_realised")
+    if realised is None:
+        raise NoDetections("the record's scene holds no object boxes (GSI-Real capture); pass --detections "
+                           "with the upstream detector cache (infer_cache.json, keyed <img_id>_<qid>)")
     src, _ = scenes_of(record)
     frame = DETECTOR_LONG_SIDE / max(pred.shape[:2])
     origin = scene_detections(src, record.target.category, record.K, frame)
