@@ -89,8 +89,13 @@ def _cmd_export(args) -> int:
         s = export_accepted(args.dir, args.out, args.decisions)
     except (FileNotFoundError, ValueError) as err:
         return _fail(str(err))
+    # the card and eval.yaml make the folder a complete Hub dataset (publish / validate accept it);
+    # the card writer is the builders' (imported here, in the command, not by the library)
+    from builders.card import write_card
+
+    written = write_card(args.out, args.repo_id, kind="real")
     print(f"exported {s['accepted']} accepted record(s) to {args.out} "
-          f"({s['rejected']} rejected, {s['undecided']} undecided)")
+          f"({s['rejected']} rejected, {s['undecided']} undecided); wrote {', '.join(p.name for p in written)}")
     return 0
 
 
@@ -144,5 +149,6 @@ def register(subparsers) -> None:
     x = sub.add_parser("export", help="write only the accepted records to a new Hub folder")
     x.add_argument("dir", type=Path)
     x.add_argument("--out", required=True, type=Path)
-    x.add_argument("--decisions", type=Path, default=None)
+    x.add_argument("--decisions", type=Path, default=None, help="decisions JSONL (default DIR/review/decisions.jsonl)")
+    x.add_argument("--repo-id", default="gsi-bench/real", help="repo id named in the card (default: %(default)s)")
     x.set_defaults(func=_cmd_export)
