@@ -166,10 +166,12 @@ def _exact_renderer(synth: Synthesizer):
 
 
 def score_default(record: EditRecord, pred: np.ndarray, cfg: EvalConfig) -> dict:
-    from validation.evaluator.protocols import real_default
+    from validation.evaluator.protocols import real_default, release_default
 
     if real_default.is_real_capture(record):  # GSI-Real pipeline records: their own synthesis
         return real_default.score_real(record, pred)
+    if release_default.is_release_record(record):  # converted from the paper's release: no depth, no scene
+        return release_default.score_release(record, pred)
     synth = _synth(cfg)
     src, tgt = scenes_of(record)
     small_pred = synth.prediction(pred, src)
