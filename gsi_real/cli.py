@@ -28,7 +28,8 @@ def _cmd_run(args) -> int:
 
     opts = {"seed": args.seed, "split": args.split, "edits_per_frame": args.edits_per_frame,
             "inpainter": args.inpainter, "inpaint_steps": args.inpaint_steps, "use_pose_gravity": args.pose_gravity,
-            "depth_model": args.depth_model, "detector": args.detector, "box_threshold": args.box_threshold}
+            "depth_model": args.depth_model, "detector": args.detector, "box_threshold": args.box_threshold,
+            "mllm_gate": args.mllm_gate}
     if args.operations:
         opts["operations"] = tuple(o.strip() for o in args.operations.split(","))
     if args.labels:
@@ -42,6 +43,10 @@ def _cmd_run(args) -> int:
     print(f"{summary['records']} candidate record(s) from {summary['proposals']} proposals "
           f"({summary['rejected']} rejected by the filters) in {Path(args.out) / 'data' / 'real'}; "
           f"review with `gsi-bench real review {args.out}`")
+    if summary.get("mllm_gate"):
+        g = summary["mllm_gate"]
+        print(f"MLLM gate: {g['asked']} asked, {g['passed']} passed, {g['failed']} failed, "
+              f"{g['parse_failed']} unparseable (kept for review)")
     return 0
 
 
@@ -130,6 +135,8 @@ def register(subparsers) -> None:
     r.add_argument("--labels", default="", help="comma-separated categories for --detector (default: the movable "
                    "categories of the capture's labels.json)")
     r.add_argument("--box-threshold", type=float, default=0.1, help="minimum detector score")
+    r.add_argument("--mllm-gate", default="", help="MLLM gate: openai:<model>@<base_url> (OpenAI-compatible endpoint) "
+                   "or transformers:<hub id or folder>; verdict + rationale stored per record (default: none)")
     r.add_argument("--device", default=None, help="device of the model backends (default: cuda when available)")
     r.add_argument("--pose-gravity", action="store_true", help="take 'up' from gravity-aligned poses when known")
     r.set_defaults(func=_cmd_run)

@@ -64,6 +64,8 @@ class RealConfig(HashedConfig):
     detector_labels: tuple[str, ...] = ()
     box_threshold: float = 0.1
     use_pose_gravity: bool = False
+    #: MLLM gate (:mod:`gsi_real.gate`): ``openai:<model>@<base_url>`` or ``transformers:<checkpoint>``; "" = none
+    mllm_gate: str = ""
     thresholds: RealThresholds = field(default_factory=RealThresholds)
     lift: LiftConfig = field(default_factory=LiftConfig)
 
@@ -175,9 +177,9 @@ def capture_manifest_sha256(frame: Frame) -> str:
     return h.hexdigest()
 
 
-def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: int, template: int) -> EditRecord:
-    f, p, syn, m = c.frame, c.proposal, c.synthesis, c.measurements
-    obj = c.lifted.objects[p.target_id]
+def instructions(c: Candidate, template: int) -> tuple[str, str]:
+    """(English, Chinese) instruction of candidate ``c`` rendered with ``template``."""
+    f, p = c.frame, c.proposal
     lab = f.labels[p.target_id]
     ref_lab = f.labels[p.reference_id] if p.reference_id else None
     en = render_instruction(p.operation, template, "en", p.params,
@@ -187,6 +189,14 @@ def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: 
                             target=noun_phrase(lab.description_zh or lab.category_zh or lab.category, p.referring, "zh"),
                             reference=noun_phrase(ref_lab.description_zh or ref_lab.category_zh or ref_lab.category, "", "zh")
                             if ref_lab else "")
+    return en, zh
+
+
+def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: int, template: int,
+                 gate_verdict: dict | None = None) -> EditRecord:
+    f, p, syn, m = c.frame, c.proposal, c.synthesis, c.measurements
+    obj = c.lifted.objects[p.target_id]
+    en, zh = instructions(c, template)
     src_box = _box(obj.center, obj.size, obj.rotation)
     if p.target_present:
         tgt_box = _box(p.apply(obj.center[None])[0], obj.size * p.s, p.R @ obj.rotation)
@@ -206,7 +216,7 @@ def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: 
         "target": {"kind": "synthesized", "method": "forward_warp+" + cfg.inpainter,
                    "filters": {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                                for k, v in asdict(m).items() if k != "extra"}},
-        "mllm_gate": None, "human_review": None,
+        "mllm_gate": gate_verdict, "human_review": None,
     }
     checks = Checks(visible_fraction_source=m.visible_fraction_source,
                     visible_fraction_target=m.visible_fraction_target if p.target_present else math.nan,
@@ -256,7 +266,7 @@ def make_fill(cfg: RealConfig, device: str | None = None):
 
 
 def iter_records(captures: str | Path, log: list | None = None, fill=None, device: str | None = None,
-                 **options) -> Iterator[EditRecord]:
+                 gate=None, **options) -> Iterator[EditRecord]:
     """Candidate records of the pipeline on every frame under ``captures`` (the builder's
     ``regenerate`` entry point). ``options``: :class:`RealConfig` fields. ``fill``: a ready
     ``fill`` hook (default: the models ``depth_model`` / ``detector`` name, if any); ``device``:
@@ -265,26 +275,39 @@ def iter_records(captures: str | Path, log: list | None = None, fill=None, devic
     inpainter = make_inpainter(cfg.inpainter, cfg.inpaint_steps, cfg.seed, device)
     if fill is None:
         fill = make_fill(cfg, device)
+    if gate is None and cfg.mllm_gate:
+        from gsi_real.gate import make_gate
+
+        gate = make_gate(cfg.mllm_gate, **({"device": device} if cfg.mllm_gate.startswith("transformers:") else {}))
     index = 0
     for fi, frame in enumerate(iter_frames(captures, fill=fill)):
         rng = frame_rng(cfg, fi)
         for c in frame_candidates(frame, fi, cfg, inpainter, log):
             template = int(rng.integers(num_templates(c.proposal.operation)))
-            rec = build_record(c, cfg, index, fi, template)
+            verdict = None
+            if gate is not None:
+                verdict = gate(instructions(c, template)[0], c.frame.rgb, c.synthesis.rgb)
+                if log is not None:
+                    log.append({"frame": frame.key, "operation": c.proposal.operation, "target": c.proposal.target_id,
+                                "failed": ["mllm_gate"] if verdict.verdict == "fail" else [],
+                                "mllm_gate": verdict.to_dict()})
+                if verdict.verdict == "fail":
+                    continue
+            rec = build_record(c, cfg, index, fi, template, verdict.to_dict() if verdict is not None else None)
             rec.validate()
             index += 1
             yield rec
 
 
 def run(captures: str | Path, out_dir: str | Path, shard_size: int = 100, fill=None, device: str | None = None,
-        **options) -> dict:
+        gate=None, **options) -> dict:
     """Write candidate records to ``out_dir/data/real/<split>-NNNNN-of-NNNNN.parquet`` (atomic
     shards, checksums) plus ``out_dir/rejections.jsonl`` (every rejected proposal and why)."""
     from gsi_bench.hub_io import shard_path, update_checksums, write_shard_atomic
 
     out = Path(out_dir)
     log: list = []
-    rows = [r.to_example() for r in iter_records(captures, log=log, fill=fill, device=device, **options)]
+    rows = [r.to_example() for r in iter_records(captures, log=log, fill=fill, device=device, gate=gate, **options)]
     cfg = RealConfig(**_normalise(dict(options)))
     split = cfg.split
     if not rows:
@@ -297,5 +320,10 @@ def run(captures: str | Path, out_dir: str | Path, shard_size: int = 100, fill=N
     tmp = out / ".rejections.jsonl.tmp"
     tmp.write_text("".join(json.dumps(x) + "\n" for x in log))
     tmp.replace(out / "rejections.jsonl")
-    return {"records": len(rows), "shards": [str(p) for p in paths], "proposals": len(log),
-            "rejected": sum(1 for x in log if x["failed"])}
+    gated = [x["mllm_gate"] for x in log if "mllm_gate" in x]
+    return {"records": len(rows), "shards": [str(p) for p in paths],
+            "proposals": sum(1 for x in log if "mllm_gate" not in x),
+            "rejected": sum(1 for x in log if x["failed"]),
+            "mllm_gate": {"asked": len(gated), "passed": sum(g["verdict"] == "pass" for g in gated),
+                          "failed": sum(g["verdict"] == "fail" for g in gated),
+                          "parse_failed": sum(g["parse_failed"] for g in gated)} if gated else None}
