@@ -34,6 +34,7 @@ from gsi_bench.official_format import (
     OPERATION_ROUTE,
     UnroutablePrompt,
     official_box,
+    release_has_target_image,
     release_names,
     route_prompt,
 )
@@ -118,14 +119,6 @@ def official_names(rec: EditRecord) -> tuple[str, str]:
     return img_id, qid
 
 
-def _has_target_image(rec: EditRecord) -> bool:
-    """False only for a record converted from a release that had no ground-truth image."""
-    try:
-        return bool(json.loads(rec.checks.thresholds or "{}").get("has_target_image", True))
-    except ValueError:
-        return True
-
-
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
@@ -153,7 +146,7 @@ def export_official(records: Iterable[EditRecord], out_dir: str | Path, all_targ
         if prompt != rec.instruction:
             summary.rephrased[rec.id] = prompt
         _write_atomic(out / f"{img_id}.png", encode_png(rec.source_image))
-        if (rec.operation == "perspective" or all_targets) and _has_target_image(rec):
+        if (rec.operation == "perspective" or all_targets) and release_has_target_image(rec.checks.thresholds):
             _write_atomic(out / f"{img_id}_gtedit_{qid}.png", encode_png(rec.target_image))
         text = json.dumps(official_edit_json(rec, prompt), indent=2, ensure_ascii=False) + "\n"
         _write_atomic(out / f"{img_id}_edit_{qid}.json", text.encode("utf-8"))

@@ -49,6 +49,7 @@ __all__ = [
     "official_corners",
     "EDIT_JSON_RE",
     "release_names",
+    "release_has_target_image",
 ]
 
 #: An official edit JSON: ``<img_id>_edit_<query_id>.json`` (the image id ends at the first
@@ -234,3 +235,17 @@ def release_names(record_id: str, generator: str, thresholds_json: str) -> tuple
             raise ValueError(f"source file name {base!r} is not '<img_id>_edit_<query_id>.json'")
         return m.group("img"), m.group("qid")
     return record_id, "0"
+
+
+def release_has_target_image(thresholds_json: str) -> bool:
+    """False only for a record converted from a release that had no ground-truth edit image (the
+    converter notes ``has_target_image`` in ``checks.thresholds``; its ``target_image`` is then all
+    zero). True for every other record.
+
+    >>> release_has_target_image('{"has_target_image": false}'), release_has_target_image("{}")
+    (False, True)
+    """
+    try:
+        return bool(json.loads(thresholds_json or "{}").get("has_target_image", True))
+    except (ValueError, AttributeError):
+        return True

@@ -15,7 +15,6 @@ from builders.export_official import export_official, official_prompt
 from builders.gsi_real import PipelineMissing, build_real_folder, regenerate_records
 from builders.gsi_syn import build_syn_folder
 from builders.official import (
-    ConversionError,
     ConversionReport,
     infer_operation,
     iter_official_records,

@@ -51,7 +51,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gsi_bench.official_format import OPERATION_ROUTE, official_box, release_names, upstream_operation_word
+from gsi_bench.official_format import (
+    OPERATION_ROUTE,
+    official_box,
+    release_has_target_image,
+    release_names,
+    upstream_operation_word,
+)
 
 #: Our operations → the official evaluator that scores them (kept under its former name).
 OFFICIAL_OPERATION = OPERATION_ROUTE
@@ -477,14 +483,6 @@ def official_keys(record) -> tuple[str, str]:
     return f"{img_id}_{qid}", f"{img_id}_edit_{qid}"
 
 
-def has_target_image(record) -> bool:
-    """False for a record converted from a release without a ground-truth image."""
-    try:
-        return bool(json.loads(record.checks.thresholds or "{}").get("has_target_image", True))
-    except (ValueError, AttributeError):
-        return True
-
-
 class NoDetections(LookupError):
     """No detections can be had for a record (the message says what to pass)."""
 
@@ -576,7 +574,7 @@ def score_record_official(record, pred, cfg, synth, state) -> dict:
     off = {"operation": op, "ssim": ssim, "lpips": lpips, "mse": mse,
            "detections": {"source": det_source, "origin": len(origin), "edited": len(new)}}
     if op == "view":
-        if has_target_image(record):
+        if release_has_target_image(record.checks.thresholds):
             view_ssim = masked_ssim(pred, record.target_image)
             ic, sa = eval_view(view_ssim, 1.0 - view_ssim)
         else:  # upstream: no *gtedit* image → the view sample scores 0

@@ -30,13 +30,12 @@ sample ``unscorable`` with it.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from gsi_bench.official_format import official_corners, official_rotation
+from gsi_bench.official_format import official_corners, official_rotation, release_has_target_image
 from validation.evaluator import imageops
 
 #: Minimum share of the projected hull the refined region must keep (else the hull is used).
@@ -47,13 +46,6 @@ RING_PX = 4
 def is_release_record(record) -> bool:
     """True for a record converted from the official release."""
     return str(record.provenance.generator).startswith("official-release")
-
-
-def _has_target_image(record) -> bool:
-    try:
-        return bool(json.loads(record.checks.thresholds or "{}").get("has_target_image", True))
-    except (ValueError, AttributeError):
-        return True
 
 
 @dataclass
@@ -190,7 +182,7 @@ def score_release(record, pred: np.ndarray) -> dict:
 
     src = record.source_image
     if record.operation == "perspective":
-        if not _has_target_image(record):
+        if not release_has_target_image(record.checks.thresholds):
             raise ValueError("viewpoint edit without a ground-truth image in the release: no reference to score")
         d_gt = float(np.abs(pred.astype(np.float64) - record.target_image).mean()) / 255.0
         d_src = float(np.abs(pred.astype(np.float64) - src).mean()) / 255.0
