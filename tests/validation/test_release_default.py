@@ -105,3 +105,34 @@ def test_every_operation_kind_scores_or_says_why(records, tmp_path):
     no_gt = dataclasses.replace(view, checks=dataclasses.replace(view.checks, thresholds=json.dumps({"has_target_image": False})))
     with pytest.raises(ValueError, match="ground-truth image"):
         score_release(no_gt, view.source_image)
+
+
+def _backend_builders():
+    """The tiny random depth / detector builders of the GSI-Real backend tests (one definition)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "test_real_backends.py"
+    spec = importlib.util.spec_from_file_location("_real_backends_tests", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod._depth_anything, mod._owlvit
+
+
+def test_model_backed_localisation_loads_checkpoints(records, tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from validation.evaluator.protocols.release_default import ReleaseModels
+
+    depth_anything, owlvit = _backend_builders()
+    depth, det = depth_anything(tmp_path / "depth", "metric"), owlvit(tmp_path / "det")
+    models = ReleaseModels.from_spec(f"depth={depth},detector={det}", device="cpu")
+    recs, _ = records
+    for name, rec in recs.items():
+        if rec.operation == "perspective":
+            continue
+        out = score_release(rec, rec.source_image, models)
+        assert out["search"]["localisation"].startswith("model-backed"), name
+        assert out["ic"] == 0, name                      # the unchanged image never complies
+    with pytest.raises(ValueError, match="depth=<checkpoint>"):
+        ReleaseModels.from_spec("segmenter=x")

@@ -15,7 +15,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                          split=args.split, protocol=args.protocol, resize=args.resize, layout=args.layout,
                          search_size=args.search_size, workers=args.workers, limit=args.limit,
                          renderer=args.renderer, detections=args.detections, ac_scores=args.ac_scores,
-                         official_dataset=args.official_dataset, features_backend=args.features,
+                         official_dataset=args.official_dataset, release_models=args.release_models, features_backend=args.features,
                          judge_backend=args.judge)
         summary = evaluate(cfg, progress=not args.quiet)
     except (FileNotFoundError, ValueError) as err:
@@ -76,6 +76,8 @@ def register(subparsers) -> None:
     e.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
     e.add_argument("--detections", default=None, help="official protocol: infer_cache.json-style detections")
     e.add_argument("--ac-scores", default=None, help="official protocol: MLLM judge output JSON (official format)")
+    e.add_argument("--release-models", default="", help="records converted from the paper's release: model-backed "
+                   "localisation depth=<checkpoint>,detector=<checkpoint> (transformers; default: weight-free)")
     e.add_argument("--official-dataset", default="GSI-Syn", choices=["GSI-Syn", "GSI-Real"],
                    help="official protocol: which locality gate (AND for GSI-Syn, OR for GSI-Real)")
     e.add_argument("--features", default=None, help="optional DINOv2-style feature backend (Hub id or local path)")

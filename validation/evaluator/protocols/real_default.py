@@ -64,9 +64,29 @@ class _RecordFrame:
         return sorted(set(np.unique(self.instances).tolist()) - {0})
 
 
-def _frame_and_object(record):
+def frame_and_object(rgb: np.ndarray, depth_m: np.ndarray, K: np.ndarray, instances: np.ndarray, iid: int,
+                     plane_normal, plane_offset: float, box, category: str):
+    """(frame, lifted object) for synthesis from arrays: uint8 RGB, float32 depth (m, 0 = none),
+    K, uint16 instance map with the object as ``iid``, its support plane ``n·p + d = 0`` and box."""
     from gsi_real.lifting import LiftedObject, Plane
 
+    frame = _RecordFrame(rgb=rgb, depth=depth_m.astype(np.float32), K=np.asarray(K, dtype=np.float64),
+                         instances=instances)
+    plane = Plane(normal=np.asarray(plane_normal, dtype=np.float64), offset=float(plane_offset))
+    ys, xs = np.nonzero((instances == iid) & (depth_m > 0))
+    if len(ys) == 0:
+        raise ValueError("no depth on the object")
+    z = depth_m[ys, xs].astype(np.float64)
+    K = frame.K
+    pts = np.stack([(xs - K[0, 2]) * z / K[0, 0], (ys - K[1, 2]) * z / K[1, 1], z], axis=1)
+    obj = LiftedObject(instance_id=iid, category=category, points=pts, pixels=np.stack([ys, xs], axis=1),
+                       colors=rgb[ys, xs], center=np.asarray(box.center, dtype=np.float64),
+                       size=np.asarray(box.size, dtype=np.float64), rotation=np.asarray(box.rotation, dtype=np.float64),
+                       plane=plane, mask_pixels=int((instances == iid).sum()), touches_border=False)
+    return frame, obj
+
+
+def _frame_and_object(record):
     mask = record.source_mask > 0
     if not mask.any():
         raise ValueError("the record's source mask is empty")
@@ -76,23 +96,9 @@ def _frame_and_object(record):
     iid = int(np.bincount(inst[mask].ravel()).argmax()) if inst[mask].any() else 1
     if iid == 0:
         inst, iid = mask.astype(np.uint16), 1
-    depth = record.source_depth.astype(np.float32) / 1000.0
-    K = np.asarray(record.K, dtype=np.float64)
-    frame = _RecordFrame(rgb=record.source_image, depth=depth, K=K, instances=inst)
     plane_d = json.loads(record.scene)["source"]["lifting"]["support_plane"]
-    plane = Plane(normal=np.asarray(plane_d["normal"], dtype=np.float64), offset=float(plane_d["offset"]))
-    ys, xs = np.nonzero((inst == iid) & (depth > 0))
-    if len(ys) == 0:
-        raise ValueError("the record has no depth on the object")
-    z = depth[ys, xs].astype(np.float64)
-    pts = np.stack([(xs - K[0, 2]) * z / K[0, 0], (ys - K[1, 2]) * z / K[1, 1], z], axis=1)
-    box = record.source_box
-    obj = LiftedObject(instance_id=iid, category=record.target.category, points=pts,
-                       pixels=np.stack([ys, xs], axis=1), colors=record.source_image[ys, xs],
-                       center=np.asarray(box.center, dtype=np.float64), size=np.asarray(box.size, dtype=np.float64),
-                       rotation=np.asarray(box.rotation, dtype=np.float64), plane=plane,
-                       mask_pixels=int((inst == iid).sum()), touches_border=False)
-    return frame, obj
+    return frame_and_object(record.source_image, record.source_depth.astype(np.float32) / 1000.0, record.K, inst, iid,
+                            plane_d["normal"], plane_d["offset"], record.source_box, record.target.category)
 
 
 def _signed_angle_deg(R: np.ndarray, axis: np.ndarray) -> float:
@@ -167,9 +173,11 @@ def _render_all(record, frame, obj, hyps: list[dict]) -> list[np.ndarray]:
     return images
 
 
-def localise(record, pred: np.ndarray) -> tuple[dict, list[dict], np.ndarray]:
-    """(realised hypothesis, all hypotheses with their ``distance``, its image)."""
-    frame, obj = _frame_and_object(record)
+def localise(record, pred: np.ndarray, frame=None, obj=None) -> tuple[dict, list[dict], np.ndarray]:
+    """(realised hypothesis, all hypotheses with their ``distance``, its image); ``frame`` /
+    ``obj`` default to the record's own (:func:`frame_and_object`)."""
+    if frame is None or obj is None:
+        frame, obj = _frame_and_object(record)
     hyps = hypotheses(record, obj)
     images = _render_all(record, frame, obj, hyps)
     src = record.source_image.astype(np.int16)

@@ -23,6 +23,14 @@ some edits, a ground-truth image. Localisation, documented and weight-free:
   truth than the source (mean absolute difference), SA = ``d_src / (d_src + d_gt)``; without one
   the sample is ``unscorable`` (no reference for a new viewpoint).
 
+**Model-backed localisation** (optional, :class:`ReleaseModels`, ``transformers`` checkpoints loaded
+with ``from_pretrained`` through :mod:`gsi_real.backends`): an open-vocabulary detector narrows
+the object region to the detection of the target's category that best overlaps the projected
+box; a metric depth model gives per-pixel depth, rescaled so that the region's median depth
+equals the box centre's (the release's metric reference). Hypotheses are then synthesised as for
+GSI-Real pipeline records (:func:`gsi_real.synthesis.synthesize`: forward warp of the region's
+lifted points, z-buffered), instead of plane-induced warps.
+
 Anything that cannot be localised raises ``ValueError`` with the reason; the runner reports the
 sample ``unscorable`` with it.
 """
@@ -105,6 +113,46 @@ def refine_region(image: np.ndarray, hull: np.ndarray) -> np.ndarray:
     return refined if refined.sum() >= MIN_REFINED_SHARE * hull.sum() else hull
 
 
+@dataclass
+class ReleaseModels:
+    """Optional model backends of the release localisation (either may be ``None``)."""
+
+    depth: object | None = None
+    detector: object | None = None
+    min_detection_iou: float = 0.1
+
+    @classmethod
+    def from_spec(cls, spec: str, device: str | None = None) -> ReleaseModels:
+        """``depth=<checkpoint>,detector=<checkpoint>`` (Hub ids or folders; either part optional)."""
+        from gsi_real.backends import DepthEstimator, OpenVocabDetector
+
+        parts = dict(p.split("=", 1) for p in spec.split(",") if p.strip())
+        unknown = set(parts) - {"depth", "detector"}
+        if unknown or not parts:
+            raise ValueError(f"release models {spec!r}: expected depth=<checkpoint>,detector=<checkpoint>")
+        return cls(depth=DepthEstimator(parts["depth"], device=device) if "depth" in parts else None,
+                   detector=OpenVocabDetector(parts["detector"], device=device) if "detector" in parts else None)
+
+    def region(self, record, image: np.ndarray, hull: np.ndarray) -> np.ndarray:
+        """The refined hull, narrowed to the best-overlapping detection of the target's category."""
+        refined = refine_region(image, hull)
+        if self.detector is None:
+            return refined
+        ys, xs = np.nonzero(hull)
+        hull_box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+        from gsi_real.backends import _iou
+
+        dets = [(d, _iou(d.box, hull_box)) for d in self.detector(image, [record.target.category])]
+        dets = [(d, iou) for d, iou in dets if iou >= self.min_detection_iou]
+        if not dets:
+            return refined
+        x0, y0, x1, y1 = max(dets, key=lambda x: x[1])[0].box
+        inside = np.zeros_like(hull)
+        inside[int(y0):int(np.ceil(y1)), int(x0):int(np.ceil(x1))] = True
+        narrowed = refined & inside
+        return narrowed if narrowed.sum() >= MIN_REFINED_SHARE * refined.sum() else refined
+
+
 def _box_object(record) -> _BoxObject:
     R = np.asarray(record.source_box.rotation, dtype=np.float64)   # columns x, y, z = up (camera frame)
     up = R[:, 2] / np.linalg.norm(R[:, 2])
@@ -133,13 +181,15 @@ def _render(image: np.ndarray, region: np.ndarray, background: np.ndarray, K: np
     return out, m
 
 
-def localise(record, pred: np.ndarray):
-    """(realised hypothesis, all hypotheses, realised image, object region)."""
+def localise(record, pred: np.ndarray, region: np.ndarray | None = None):
+    """(realised hypothesis, all hypotheses, realised image, object region); ``region`` defaults
+    to the projected box refined on the image."""
     from gsi_real.synthesis import harmonic_fill
     from validation.evaluator.protocols.real_default import hypotheses
 
     src = record.source_image
-    region = refine_region(src, box_region(record, src.shape[:2]))
+    if region is None:
+        region = refine_region(src, box_region(record, src.shape[:2]))
     hole = imageops.dilate(region, 2)
     if hole.all():
         raise ValueError("the object region covers the whole image")
@@ -175,8 +225,40 @@ def localise(record, pred: np.ndarray):
     return hyps[best], hyps, images[best], region
 
 
-def score_release(record, pred: np.ndarray) -> dict:
-    """IC / SA / EL / AC of a prediction for a converted release record (see the module doc)."""
+def models_for(cfg, state: dict) -> ReleaseModels | None:
+    """The :class:`ReleaseModels` named by ``cfg.release_models`` (loaded once per process)."""
+    spec = getattr(cfg, "release_models", "") or ""
+    if not spec:
+        return None
+    cache = state.setdefault("release_models", {})
+    if spec not in cache:
+        cache[spec] = ReleaseModels.from_spec(spec, getattr(cfg, "device", None))
+    return cache[spec]
+
+
+def localise_with_depth(record, pred: np.ndarray, models: ReleaseModels):
+    """Like :func:`localise`, with the region from :meth:`ReleaseModels.region` and hypotheses
+    synthesised from the model's depth (see the module doc)."""
+    from validation.evaluator.protocols import real_default
+
+    src = record.source_image
+    region = models.region(record, src, box_region(record, src.shape[:2]))
+    depth = np.asarray(models.depth(src), dtype=np.float64)
+    valid = region & (depth > 0)
+    if not valid.any():
+        raise ValueError("the depth model gives no depth on the object region")
+    depth = depth * (float(record.source_box.center[2]) / float(np.median(depth[valid])))
+    obj_plane = _box_object(record).plane
+    frame, obj = real_default.frame_and_object(src, depth.astype(np.float32), record.K, region.astype(np.uint16), 1,
+                                               obj_plane.normal, obj_plane.offset, record.source_box,
+                                               record.target.category)
+    realised, hyps, image = real_default.localise(record, pred, frame, obj)
+    return realised, hyps, image, region
+
+
+def score_release(record, pred: np.ndarray, models: ReleaseModels | None = None) -> dict:
+    """IC / SA / EL / AC of a prediction for a converted release record (see the module doc);
+    ``models``: the optional model-backed localisation."""
     from validation.evaluator.protocols.real_default import _ic_sa
     from validation.evaluator.runner import edit_locality
 
@@ -193,7 +275,15 @@ def score_release(record, pred: np.ndarray) -> dict:
                 "reason": "nearer the ground-truth view than the source" if ic else "nearer the source than the new view",
                 "realised": {"distance_to_gt": round(d_gt, 5), "distance_to_source": round(d_src, 5)},
                 "_realised": None}
-    realised, hyps, image, region = localise(record, pred)
+    if models is not None and models.depth is not None:
+        realised, hyps, image, region = localise_with_depth(record, pred, models)
+        method = "model-backed: detector region, metric depth, forward-warp synthesis"
+    elif models is not None and models.detector is not None:
+        realised, hyps, image, region = localise(record, pred, models.region(record, src, box_region(record, src.shape[:2])))
+        method = "detector region; plane-induced warps"
+    else:
+        realised, hyps, image, region = localise(record, pred)
+        method = "projected box refined on the image; plane-induced warps"
     ic, sa, reason = _ic_sa(record, _box_object(record), realised)
     target_region = realised.get("mask")
     target_region = target_region if target_region is not None else region
@@ -216,5 +306,5 @@ def score_release(record, pred: np.ndarray) -> dict:
             "ac_region": ac_note, "realised": {"hypothesis": realised["name"], "distance": round(realised["distance"], 5)},
             "search": {"hypotheses": len(hyps), "distance": realised["distance"],
                        "unchanged_distance": next(h["distance"] for h in hyps if h["name"] == "unchanged"),
-                       "localisation": "projected box refined on the image; plane-induced warps"},
+                       "localisation": method},
             "_realised": None}
