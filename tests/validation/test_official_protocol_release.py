@@ -145,3 +145,14 @@ def test_without_detections_scene_less_records_are_unscorable_with_a_reason(conv
     assert rows["perspective"]["status"] == "ok"
     assert rows["rotate"]["status"] == "unscorable" and "--detections" in rows["rotate"]["reason"]
     assert s["counts"]["total"] == len(EDITS)
+
+
+def test_official_layout_predictions_name_converted_records(converted, tmp_path):
+    from validation.evaluator.predictions import index_folder
+
+    _, records = converted
+    for r in records:
+        img, qid = official_keys(r)[1].split("_edit_", 1)
+        Image.fromarray(r.source_image).save(tmp_path / f"{img}_edit_{qid}.png")
+    index = index_folder(tmp_path, {r.id for r in records})
+    assert index.layout == "official" and set(index.locators) == {r.id for r in records}
