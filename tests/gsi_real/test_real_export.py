@@ -40,5 +40,6 @@ def test_export_is_a_complete_hub_folder(tmp_path):
     assert all(json.loads(r.scene)["human_review"]["decision"] == "accept" for r in exported)
     pub = subprocess.run(CLI + ["publish", str(out), "--repo-id", "me/real", "--dry-run"], capture_output=True, text=True)
     assert pub.returncode == 0, pub.stderr
-    val = subprocess.run(CLI + ["validate", str(out), "--integrity-only", "--quiet"], capture_output=True, text=True)
+    val = subprocess.run(CLI + ["validate", str(out), "--integrity-only", "--quiet"], capture_output=True, text=True,
+                         cwd=tmp_path)   # its report goes to the working directory
     assert val.returncode == 0, val.stdout + val.stderr
