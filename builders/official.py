@@ -34,6 +34,14 @@ from PIL import Image as PILImage
 import gsi_bench
 from builders.release_files import ReleaseFiles
 from gsi_bench.assembly import EditView, InstructionText, Transform, assemble_record
+from gsi_bench.official_format import (
+    EDIT_JSON_RE,
+    OPERATION_ROUTE,
+    UnroutablePrompt,
+    box_from_official,
+    rotation_from_official,
+    route_prompt,
+)
 from gsi_bench.operations import (
     EditParams,
     parse_instruction,
@@ -48,7 +56,6 @@ from gsi_bench.schema import (
     Provenance,
 )
 
-EDIT_JSON_RE = re.compile(r"^(?P<img>.+?)_edit_(?P<qid>[^.]+)\.json$")
 SAFE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 
@@ -56,23 +63,11 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 FOLDER_SUBSETS = {"fine": "real", "scannet": "real", "mesatask": "tabletop", "bathroom": "tabletop",
                   "robothor": "room"}
 
-#: The official evaluator's verb table (first word of the prompt, or second after "please"):
-#: route → verbs. The routes are the official scorer's five evaluators.
-OFFICIAL_VERBS: dict[str, tuple[str, ...]] = {
-    "move": ("move", "shift", "relocate", "place", "put", "push", "pull"),
-    "rotate": ("rotate", "turn", "spin"),
-    "remove": ("remove",),
-    "scale": ("scale", "resize", "make", "shrink", "reduce", "enlarge", "expand", "increase"),
-    "view": ("view", "changeview", "look"),
-}
-_VERB_ROUTE = {verb: route for route, verbs in OFFICIAL_VERBS.items() for verb in verbs}
-#: Which official route each of our operations is scored by.
-OPERATION_ROUTE = {"camera_relative_move": "move", "object_relative_place": "move", "receptacle_place": "move",
-                   "rotate": "rotate", "scale": "scale", "remove": "remove", "perspective": "view"}
-
 _RECEPTACLE_RE = re.compile(
     r"\b(?:to|at|onto|into|on|in)\s+the\s+(?:very\s+)?(?:center|centre|middle|edge|leftmost|rightmost|"
-    r"nearest|farthest|furthest|front|back)\b[^.]*\bof\s+the\b|\b(?:onto|into|inside|on top of)\s+the\b")
+    r"nearest|farthest|furthest|front|back)\b[^.]*\bof\s+the\b|\b(?:onto|into|inside|on top of)\s+the\b|"
+    # "Put / Place / Set the X on (in) the Y" — but not "on the left of the Y"
+    r"^(?:please\s+)?(?:put|place|set)\s+the\b[^.]*?\b(?:on|in)\s+the\s+(?!(?:left|right|front|back)\b)")
 _RELATIVE_RE = re.compile(
     r"\b(?:left of|right of|in front of|behind|next to|beside|referencing|to the position of)\s+the\b|"
     r"\bthe\s+\w+(?:'s)?\s+center\b")
@@ -110,31 +105,6 @@ class ConversionError(ValueError):
 # ----------------------------------------------------------------------------------------------
 # Operation inference
 # ----------------------------------------------------------------------------------------------
-def official_route(prompt: str, strict: bool = False) -> str:
-    """The official scorer's route for ``prompt`` (move / rotate / remove / scale / view).
-
-    ``strict=True`` reproduces the scorer exactly. By default one deliberate difference applies:
-    "toward(s) the camera" counts like "to the camera" (a camera-relative move, which the
-    scorer's substring rule would misread as a viewpoint change). Raises
-    :class:`ConversionError` for a verb the table does not know (the official scorer would abort
-    the whole run on it)."""
-    words = prompt.strip().split()
-    if not words:
-        raise ConversionError("the prompt is empty")
-    first = words[0].lower()
-    if first == "please" and len(words) > 1:
-        first = words[1].lower()
-    first = first.strip(",.;:!")
-    low = prompt.lower()
-    exempt = ("from the camera", "to the camera") + (() if strict else ("toward the camera", "towards the camera"))
-    if "camera" in low and not any(s in low for s in exempt):
-        return "view"
-    if first not in _VERB_ROUTE:
-        raise ConversionError(f"the prompt starts with {first!r}, which maps to no operation "
-                              f"(known verbs: {', '.join(sorted(_VERB_ROUTE))})")
-    return _VERB_ROUTE[first]
-
-
 def infer_operation(prompt: str) -> InferredOperation:
     """Decide the operation of an official prompt, once.
 
@@ -151,8 +121,11 @@ def infer_operation(prompt: str) -> InferredOperation:
     if parsed is not None:
         return InferredOperation(parsed.operation, "gsi-template", OPERATION_ROUTE[parsed.operation],
                                  parsed.template_id, parsed.params, parsed.target, parsed.reference)
-    route = official_route(prompt)
-    low = prompt.lower()
+    try:
+        route = route_prompt(prompt)
+    except UnroutablePrompt as err:
+        raise ConversionError(str(err)) from err
+    low = prompt.strip().lower()
     if route == "move":
         if _RECEPTACLE_RE.search(low):
             op = "receptacle_place"
@@ -246,23 +219,8 @@ def _check_intrinsics(k: np.ndarray) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Box conventions
+# Box conventions (the conversions themselves live in gsi_bench.official_format)
 # ----------------------------------------------------------------------------------------------
-def rotation_from_official(r_official: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`gsi_bench.geometry.official_rotation`: official box axes (x, down, y) →
-    ours (x, y, z-up), still object→camera: columns ``[r0, r2, -r1]``."""
-    r = np.asarray(r_official, dtype=np.float64)
-    return np.stack([r[:, 0], r[:, 2], -r[:, 1]], axis=1)
-
-
-def box_from_official(vec7: np.ndarray, r_official: np.ndarray) -> Box3D:
-    """Our :class:`Box3D` from an official 7-vector ``[x, y, z, w, h, l, yaw]`` (w along x, h along
-    the vertical, l along y) and its official rotation; the 7-vector is kept verbatim."""
-    v = [float(x) for x in vec7]
-    return Box3D(center=v[:3], size=[v[3], v[5], v[4]],
-                 rotation=rotation_from_official(r_official).tolist(), official_7vec=v)
-
-
 def transform_between(before: Box3D, after: Box3D) -> tuple[list[float], list[list[float]], list[float]]:
     """Φ3D ``p ↦ R·(s·p) + t`` (source camera frame) mapping box ``before`` onto ``after``:
     ``R = R_after·R_beforeᵀ``, ``s`` = geometric mean of the extent ratios, ``t = c_after − s·R·c_before``."""

@@ -32,7 +32,6 @@ __all__ = [
     "pixels_to_camera",
     "backproject",
     "box_corners",
-    "box_to_official_7vec",
     "footprint_polygon",
     "signed_gap",
     "prism_iou",
@@ -235,30 +234,6 @@ def upright_box_iou(c1: Sequence[float], s1: Sequence[float], r1: np.ndarray,
         hz = corners @ up
         prisms.append((poly, hz.min(), hz.max()))
     return prism_iou(*prisms[0], *prisms[1])
-
-
-def box_to_official_7vec(center_cam: Sequence[float], size_xyz: Sequence[float],
-                         rotation_cam: np.ndarray) -> list[float]:
-    """The official evaluator's ``[x, y, z, w, h, l, yaw]`` for a box in the camera frame.
-
-    Our object boxes have axes (object x, object y, object z = up). The official convention
-    (Omni3D) orders extents along the object's local x / y / z with **y pointing down** in the
-    camera frame, so ``w`` = extent along object x, ``h`` = extent along the vertical axis and
-    ``l`` = extent along object y; ``yaw`` (radians, as the official code stores it) is the rotation
-    of the box about the camera ``-y`` axis, ``atan2(-R[2,0], R[0,0])`` of the Omni3D-ordered
-    rotation. See ``official_rotation`` for the matching 3×3.
-    """
-    r = official_rotation(rotation_cam)
-    yaw = math.atan2(-r[2, 0], r[0, 0])
-    w, l_, h = float(size_xyz[0]), float(size_xyz[1]), float(size_xyz[2])
-    return [float(center_cam[0]), float(center_cam[1]), float(center_cam[2]), w, h, l_, yaw]
-
-
-def official_rotation(rotation_cam: np.ndarray) -> np.ndarray:
-    """Re-order our object axes (x, y, z-up) into the Omni3D order (x, down, y): columns
-    ``[R·x, -R·z, R·y]`` — still a proper rotation (det +1), object→camera."""
-    r = np.asarray(rotation_cam, dtype=np.float64)
-    return np.stack([r[:, 0], -r[:, 2], r[:, 1]], axis=1)
 
 
 #: Camera-relative ground directions: (camera axis index, sign).

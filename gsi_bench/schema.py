@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
-from gsi_bench.geometry import box_to_official_7vec
+from gsi_bench.official_format import box_to_official_7vec
 from gsi_bench.operations import FRAMES, OPERATIONS, EditParams
 from gsi_bench.scene import Scene, decode_scene_pair
 

@@ -25,7 +25,8 @@ def _cmd_run(args) -> int:
 
     opts = {"seed": args.seed, "split": args.split, "edits_per_frame": args.edits_per_frame,
             "inpainter": args.inpainter, "inpaint_steps": args.inpaint_steps, "use_pose_gravity": args.pose_gravity,
-            "depth_model": args.depth_model, "detector": args.detector, "box_threshold": args.box_threshold}
+            "depth_model": args.depth_model, "detector": args.detector, "box_threshold": args.box_threshold,
+            "mllm_gate": args.mllm_gate}
     if args.operations:
         opts["operations"] = tuple(args.operations)
     if args.labels:
@@ -39,6 +40,10 @@ def _cmd_run(args) -> int:
     print(f"{summary['records']} candidate record(s) from {summary['proposals']} proposals "
           f"({summary['rejected']} rejected by the filters) in {Path(args.out) / 'data' / 'real'}; "
           f"review with `gsi-bench real review {args.out}`")
+    if summary.get("mllm_gate"):
+        g = summary["mllm_gate"]
+        print(f"MLLM gate: {g['asked']} asked, {g['passed']} passed, {g['failed']} failed, "
+              f"{g['parse_failed']} unparseable (kept for review)")
     return 0
 
 
@@ -88,8 +93,13 @@ def _cmd_export(args) -> int:
         raise DataNotFound(str(err)) from err
     except ValueError as err:
         raise InvalidInput(str(err)) from err
+    # the card and eval.yaml make the folder a complete Hub dataset (publish / validate accept it);
+    # the card writer is the builders' (imported here, in the command, not by the library)
+    from builders.card import write_card
+
+    written = write_card(args.out, args.repo_id, kind="real")
     print(f"exported {s['accepted']} accepted record(s) to {args.out} "
-          f"({s['rejected']} rejected, {s['undecided']} undecided)")
+          f"({s['rejected']} rejected, {s['undecided']} undecided); wrote {', '.join(p.name for p in written)}")
     return 0
 
 
@@ -123,6 +133,8 @@ def configure(name: str, real: argparse.ArgumentParser) -> None:
     r.add_argument("--labels", type=csv_list, default=[], help="comma-separated categories for --detector "
                    "(default: the movable categories of the capture's labels.json)")
     r.add_argument("--box-threshold", type=unit_float, default=0.1, help="minimum detector score (0–1)")
+    r.add_argument("--mllm-gate", default="", help="MLLM gate: openai:<model>@<base_url> (OpenAI-compatible endpoint) "
+                   "or transformers:<hub id or folder>; verdict + rationale stored per record (default: none)")
     r.add_argument("--device", default=None, help="device of the model backends (default: cuda when available)")
     r.add_argument("--pose-gravity", action="store_true", help="take 'up' from gravity-aligned poses when known")
     r.set_defaults(func=_cmd_run)
@@ -139,10 +151,11 @@ def configure(name: str, real: argparse.ArgumentParser) -> None:
     v.add_argument("--decisions", type=Path, default=None, help="decisions JSONL (default: DIR/review/decisions.jsonl)")
     v.set_defaults(func=_cmd_review)
 
-    x = command(sub, "export", "write only the accepted records to a new Hub folder")
+    x = command(sub, "export", "write only the accepted records to a new Hub folder (records, card, eval.yaml)")
     x.add_argument("dir", type=Path, help="a folder written by `gsi-bench real run`")
     add_flags(x, "out", out={"help": "output Hub folder"})
     x.add_argument("--decisions", type=Path, default=None, help="decisions JSONL (default: DIR/review/decisions.jsonl)")
+    x.add_argument("--repo-id", default="gsi-bench/real", help="repo id named in the card")
     x.set_defaults(func=_cmd_export)
 
 

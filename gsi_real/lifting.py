@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from gsi_bench.geometry import backproject, box_to_official_7vec, pixels_to_camera
+from gsi_bench.geometry import backproject, pixels_to_camera
+from gsi_bench.official_format import box_to_official_7vec
 
 #: Camera-frame "up" when nothing better is known: −y (image up).
 CAMERA_UP = np.array([0.0, -1.0, 0.0])

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import gsi_bench
-from gsi_bench.assembly import EditView, Transform, assemble_record, render_instructions
+from gsi_bench.assembly import EditView, InstructionText, Transform, assemble_record, render_instructions
 from gsi_bench.config import HashedConfig
 from gsi_bench.hashing import canonical_json
 from gsi_bench.operations import num_templates
@@ -59,6 +59,8 @@ class RealConfig(HashedConfig):
     detector_labels: tuple[str, ...] = ()
     box_threshold: float = 0.1
     use_pose_gravity: bool = False
+    #: MLLM gate (:mod:`gsi_real.gate`): ``openai:<model>@<base_url>`` or ``transformers:<checkpoint>``; "" = none
+    mllm_gate: str = ""
     thresholds: RealThresholds = field(default_factory=RealThresholds)
     lift: LiftConfig = field(default_factory=LiftConfig)
 
@@ -165,16 +167,23 @@ def capture_manifest_sha256(frame: Frame) -> str:
     return h.hexdigest()
 
 
-def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: int, template: int) -> EditRecord:
-    f, p, syn, m = c.frame, c.proposal, c.synthesis, c.measurements
-    obj = c.lifted.objects[p.target_id]
+def instructions(c: Candidate, template: int) -> InstructionText:
+    """Both languages of candidate ``c``'s instruction rendered with ``template``."""
+    f, p = c.frame, c.proposal
     lab = f.labels[p.target_id]
     ref_lab = f.labels[p.reference_id] if p.reference_id else None
-    text = render_instructions(
+    return render_instructions(
         p.operation, template, p.params, referring=p.referring,
         target=(lab.description or lab.category, lab.description_zh or lab.category_zh or lab.category),
         reference=(ref_lab.description or ref_lab.category, ref_lab.description_zh or ref_lab.category_zh or ref_lab.category)
         if ref_lab else ("", ""))
+
+
+def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: int, template: int,
+                 gate_verdict: dict | None = None) -> EditRecord:
+    f, p, syn, m = c.frame, c.proposal, c.synthesis, c.measurements
+    obj = c.lifted.objects[p.target_id]
+    text = instructions(c, template)
     src_box = Box3D.from_pose(obj.center, obj.size, obj.rotation)
     if p.target_present:
         tgt_box = Box3D.from_pose(p.apply(obj.center[None])[0], obj.size * p.s, p.R @ obj.rotation)
@@ -194,7 +203,7 @@ def build_record(c: Candidate, cfg: RealConfig, record_index: int, frame_index: 
         "target": {"kind": "synthesized", "method": "forward_warp+" + cfg.inpainter,
                    "filters": {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                                for k, v in m.filter_values().items()}},
-        "mllm_gate": None, "human_review": None,
+        "mllm_gate": gate_verdict, "human_review": None,
     }
     checks = Checks(visible_fraction_source=m.visible_fraction_source,
                     visible_fraction_target=m.visible_fraction_target if p.target_present else math.nan,
@@ -240,7 +249,7 @@ def make_fill(cfg: RealConfig, device: str | None = None):
 
 
 def iter_records(captures: str | Path, log: list | None = None, fill=None, device: str | None = None,
-                 **options) -> Iterator[EditRecord]:
+                 gate=None, **options) -> Iterator[EditRecord]:
     """Candidate records of the pipeline on every frame under ``captures`` (the builder's
     ``regenerate`` entry point). ``options``: :class:`RealConfig` fields. ``fill``: a ready
     ``fill`` hook (default: the models ``depth_model`` / ``detector`` name, if any); ``device``:
@@ -249,26 +258,39 @@ def iter_records(captures: str | Path, log: list | None = None, fill=None, devic
     inpainter = make_inpainter(cfg.inpainter, cfg.inpaint_steps, cfg.seed, device)
     if fill is None:
         fill = make_fill(cfg, device)
+    if gate is None and cfg.mllm_gate:
+        from gsi_real.gate import make_gate
+
+        gate = make_gate(cfg.mllm_gate, **({"device": device} if cfg.mllm_gate.startswith("transformers:") else {}))
     index = 0
     for fi, frame in enumerate(iter_frames(captures, fill=fill)):
         rng = frame_rng(cfg, fi)
         for c in frame_candidates(frame, fi, cfg, inpainter, log):
             template = int(rng.integers(num_templates(c.proposal.operation)))
-            rec = build_record(c, cfg, index, fi, template)
+            verdict = None
+            if gate is not None:
+                verdict = gate(instructions(c, template).en, c.frame.rgb, c.synthesis.rgb)
+                if log is not None:
+                    log.append({"frame": frame.key, "operation": c.proposal.operation, "target": c.proposal.target_id,
+                                "failed": ["mllm_gate"] if verdict.verdict == "fail" else [],
+                                "mllm_gate": verdict.to_dict()})
+                if verdict.verdict == "fail":
+                    continue
+            rec = build_record(c, cfg, index, fi, template, verdict.to_dict() if verdict is not None else None)
             rec.validate()
             index += 1
             yield rec
 
 
 def run(captures: str | Path, out_dir: str | Path, shard_size: int = 100, fill=None, device: str | None = None,
-        **options) -> dict:
+        gate=None, **options) -> dict:
     """Write candidate records to ``out_dir/data/real/<split>-NNNNN-of-NNNNN.parquet`` (atomic
     shards, checksums) plus ``out_dir/rejections.jsonl`` (every rejected proposal and why)."""
     from gsi_bench.hub_io import shard_path, update_checksums, write_shard_atomic
 
     out = Path(out_dir)
     log: list = []
-    rows = [r.to_example() for r in iter_records(captures, log=log, fill=fill, device=device, **options)]
+    rows = [r.to_example() for r in iter_records(captures, log=log, fill=fill, device=device, gate=gate, **options)]
     cfg = RealConfig(**_normalise(dict(options)))
     split = cfg.split
     if not rows:
@@ -281,5 +303,10 @@ def run(captures: str | Path, out_dir: str | Path, shard_size: int = 100, fill=N
     tmp = out / ".rejections.jsonl.tmp"
     tmp.write_text("".join(json.dumps(x) + "\n" for x in log))
     tmp.replace(out / "rejections.jsonl")
-    return {"records": len(rows), "shards": [str(p) for p in paths], "proposals": len(log),
-            "rejected": sum(1 for x in log if x["failed"])}
+    gated = [x["mllm_gate"] for x in log if "mllm_gate" in x]
+    return {"records": len(rows), "shards": [str(p) for p in paths],
+            "proposals": sum(1 for x in log if "mllm_gate" not in x),
+            "rejected": sum(1 for x in log if x["failed"]),
+            "mllm_gate": {"asked": len(gated), "passed": sum(g["verdict"] == "pass" for g in gated),
+                          "failed": sum(g["verdict"] == "fail" for g in gated),
+                          "parse_failed": sum(g["parse_failed"] for g in gated)} if gated else None}

@@ -261,6 +261,13 @@ def export_accepted(root: str | Path, out_dir: str | Path, decisions: str | Path
     out = Path(out_dir)
     if Path(root).resolve() == out.resolve():
         raise ValueError("export into a different folder than the candidates")
+    if not rows:
+        ids = {r["id"] for r in iter_rows(list_shards(root), columns=["id"])}
+        rejected = sum(1 for i in ids if i in dec and dec[i]["decision"] == "reject")
+        raise ValueError(f"no accepted record in {root} ({len(ids)} candidate(s): {rejected} rejected, "
+                         f"{sum(1 for i in ids if i not in dec)} undecided; decisions read from "
+                         f"{decisions or decisions_path(root)}): accept records on the review page "
+                         f"(`gsi-bench real review {root}`) before exporting")
     paths = []
     for split in sorted({s for s, _ in rows}):
         chunk_rows = [r for s, r in rows if s == split]

@@ -181,14 +181,24 @@ def _close_cracks(zmap: np.ndarray, cmap: np.ndarray) -> tuple[np.ndarray, np.nd
     return zmap, cmap, closed
 
 
+def frame_background(frame, obj: LiftedObject, inpainter=None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`remove_object` of ``obj`` with the other movable objects kept out of the fringe:
+    the background every target of ``obj`` is composed over (compute once, pass to
+    :func:`synthesize` for many warps)."""
+    keep = np.isin(frame.instances, frame.movable_ids()) & (frame.instances != obj.instance_id)
+    return remove_object(frame.rgb, frame.depth, frame.instances, obj, frame.K, inpainter, keep=keep)
+
+
 def synthesize(frame, obj: LiftedObject, warp: tuple[np.ndarray, np.ndarray, float] | None,
-               inpainter=None, z_tolerance_m: float = 0.015) -> Synthesis:
-    """Target images for moving ``obj`` by ``warp`` = (R, t, s) (``None`` = remove it)."""
+               inpainter=None, z_tolerance_m: float = 0.015,
+               background: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None) -> Synthesis:
+    """Target images for moving ``obj`` by ``warp`` = (R, t, s), points mapped ``p ↦ R·(s·p) + t``
+    (``None`` = remove it). ``background``: :func:`frame_background` of ``obj``, when already
+    computed (it does not depend on the warp)."""
     shape = frame.depth.shape
     iid = obj.instance_id
-    keep = np.isin(frame.instances, frame.movable_ids()) & (frame.instances != iid)
-    bg_rgb, bg_depth, bg_inst, hole = remove_object(frame.rgb, frame.depth, frame.instances, obj, frame.K,
-                                                    inpainter, keep=keep)
+    bg_rgb, bg_depth, bg_inst, hole = background if background is not None else frame_background(frame, obj, inpainter)
     if warp is None:
         area = hole.size
         return Synthesis(rgb=bg_rgb, depth=np.where(hole, bg_depth, frame.depth).astype(np.float32),

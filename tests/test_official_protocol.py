@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from validation.evaluator import official as off
+from validation.evaluator.protocols import official as off
 
 
 def test_compute_statistics_ic():

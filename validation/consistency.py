@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from gsi_bench.checks import CheckThresholds, Measurements, changed_fraction, failed_checks, view_overlap, visibility
-from gsi_bench.geometry import (box_to_official_7vec, ground_direction, project_points, rot_z,
-                                rotation_angle_deg)
+from gsi_bench.geometry import ground_direction, project_points, rot_z, rotation_angle_deg
+from gsi_bench.official_format import box_to_official_7vec
 from gsi_bench.operations import OPERATIONS, noun_phrase, parse_instruction, split_referring
 from gsi_bench.scene import Camera, Scene, SceneFormatError, decode_scene_pair
 from gsi_bench.schema import decode_image

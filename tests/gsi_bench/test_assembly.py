@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from gsi_bench.assembly import EditView, InstructionText, Transform, assemble_record, render_instructions
-from gsi_bench.geometry import box_to_official_7vec, intrinsics_from_fov, rot_z
+from gsi_bench.geometry import intrinsics_from_fov, rot_z
+from gsi_bench.official_format import box_to_official_7vec
 from gsi_bench.operations import EditParams, parse_instruction
 from gsi_bench.schema import Box3D, Checks, EditRecord, ObjectRef, Provenance
 

@@ -2,7 +2,7 @@
 
 * default protocol — runs on a CPU with no model weights: analysis-by-synthesis localisation from
   the stored scene (:mod:`.synthesis`), per-operation scores (:mod:`.scoring`);
-* official protocol — the paper's formulas, gates and aggregation (:mod:`.official`);
+* official protocol — the paper's formulas, gates and aggregation (:mod:`.protocols.official`);
 * reports — ``summary.json``, ``per_sample.jsonl``, plots, HTML (:mod:`.report`).
 
 Entry point: :func:`evaluate` with an :class:`EvalConfig`, or ``gsi-bench evaluate``.

@@ -10,9 +10,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
-import json
 import re
 
 import numpy as np
@@ -67,34 +64,16 @@ def parse_judge_score(text: str) -> float | None:
 
 
 class OpenAIJudge:
-    """``openai:<model>@<base_url>``; the API key (if any) comes from ``OPENAI_API_KEY``."""
+    """``openai:<model>@<base_url>`` (client: :class:`gsi_bench.mllm.OpenAIVisionChat`)."""
 
     def __init__(self, spec: str):
-        body = spec.split(":", 1)[1]
-        self.model, _, self.base_url = body.partition("@")
-        self.name = spec
+        from gsi_bench.mllm import OpenAIVisionChat
 
-    @staticmethod
-    def _png(a: np.ndarray) -> str:
-        from PIL import Image
-
-        buf = io.BytesIO()
-        Image.fromarray(a).save(buf, format="PNG")
-        return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+        self._chat = OpenAIVisionChat(spec)
+        self.model, self.base_url, self.name = self._chat.model, self._chat.base_url, spec
 
     def __call__(self, instruction: str, source: np.ndarray, pred: np.ndarray) -> str:
-        import os
-        import urllib.request
-
-        payload = {"model": self.model, "temperature": 0, "messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": self._png(source)}},
-            {"type": "image_url", "image_url": {"url": self._png(pred)}},
-            {"type": "text", "text": JUDGE_PROMPT.format(instruction=instruction)}]}]}
-        req = urllib.request.Request(self.base_url.rstrip("/") + "/chat/completions", data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json",
-                                              "Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', 'none')}"})
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return json.loads(r.read())["choices"][0]["message"]["content"]
+        return self._chat([source, pred], JUDGE_PROMPT.format(instruction=instruction))
 
 
 def extra_scores(record, pred: np.ndarray, cfg, state: dict) -> dict:

@@ -77,6 +77,8 @@ def _add_evaluate(e: argparse.ArgumentParser) -> None:
     add_flags(e, "workers", "limit", "renderer")
     e.add_argument("--detections", default=None, help="official protocol: infer_cache.json-style detections")
     e.add_argument("--ac-scores", default=None, help="official protocol: MLLM judge output JSON (official format)")
+    e.add_argument("--release-models", default="", help="records converted from the paper's release: model-backed "
+                   "localisation depth=<checkpoint>,detector=<checkpoint> (transformers; default: weight-free)")
     e.add_argument("--official-dataset", default="GSI-Syn", choices=["GSI-Syn", "GSI-Real"],
                    help="official protocol: which locality gate (AND for GSI-Syn, OR for GSI-Real)")
     e.add_argument("--features", default=None, help="optional DINOv2-style feature backend (Hub id or local path)")
@@ -95,7 +97,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                          split=args.split, protocol=args.protocol, resize=args.resize, layout=args.layout,
                          search_size=args.search_size, workers=args.workers, limit=args.limit,
                          renderer=args.renderer, detections=args.detections, ac_scores=args.ac_scores,
-                         official_dataset=args.official_dataset, features_backend=args.features,
+                         official_dataset=args.official_dataset, release_models=args.release_models, features_backend=args.features,
                          judge_backend=args.judge)
         summary = evaluate(cfg, progress=not args.quiet)
     except FileNotFoundError as err:
@@ -117,6 +119,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         off = summary["official"]["aggregate"]
         print(f"official: IC {off['instruction_compliance']:.2f} SA {off['spatial_accuracy']:.2f} "
               f"EL(lpips) {off['edit_locality']['lpips']:.2f} AC {off['ac']:.2f} Avg {off['average']:.2f}")
+        print("official: deviations from the paper's evaluator: " + "; ".join(summary["official"]["deviations"]))
     print(f"reports in {args.out}: summary.json, per_sample.jsonl, plots/per_operation.svg, report.html")
     return 0
 

@@ -113,6 +113,10 @@ def _match_id(stem: str, record_ids: set[str], layout: str) -> str | None:
             for cand in (m.group("img"), f"{m.group('img')}_{m.group('qid')}", stem):
                 if cand in record_ids:
                     return cand
+            # records converted from the release are named "<dataset folder>-<img_id>_edit_<qid>"
+            converted = [r for r in record_ids if r.endswith("-" + stem)]
+            if len(converted) == 1:
+                return converted[0]
     return None
 
 

@@ -133,7 +133,7 @@ def write_reports(cfg, results: list[dict], meta: dict) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.protocol == "official":
-        from validation.evaluator import official
+        from validation.evaluator.protocols import official
 
         meta = {**meta, "official": official.summarise(results, cfg)}
     summary = build_summary(results, meta)

@@ -49,6 +49,8 @@ class EvalConfig:
     detections: str | None = None
     ac_scores: str | None = None
     official_dataset: str = "GSI-Syn"
+    #: converted release records: optional model-backed localisation "depth=<ckpt>,detector=<ckpt>"
+    release_models: str = ""
     features_backend: str | None = None
     judge_backend: str | None = None
     html_examples: int = 6
@@ -166,6 +168,12 @@ def _exact_renderer(synth: Synthesizer):
 
 
 def score_default(record: EditRecord, pred: np.ndarray, cfg: EvalConfig) -> dict:
+    from validation.evaluator.protocols import real_default, release_default
+
+    if real_default.is_real_capture(record):  # GSI-Real pipeline records: their own synthesis
+        return real_default.score_real(record, pred)
+    if release_default.is_release_record(record):  # converted from the paper's release: no depth, no scene
+        return release_default.score_release(record, pred, release_default.models_for(cfg, _STATE))
     synth = _synth(cfg)
     src, tgt = record.scenes()
     small_pred = synth.prediction(pred, src)
@@ -209,7 +217,7 @@ def score_record(record: EditRecord, index: PredictionIndex, cfg: EvalConfig) ->
     out.update(prediction_size=meta["prediction_size"], resized=meta["resized"])
     try:
         if cfg.protocol == "official":
-            from validation.evaluator import official
+            from validation.evaluator.protocols import official
 
             res = official.score_record_official(record, pred, cfg, _synth(cfg), _STATE)
         else:

@@ -1,0 +1,1 @@
+"""Scoring protocols: one module per protocol (``official``: the paper's evaluator)."""
