@@ -103,13 +103,13 @@ def load_prediction(index: PredictionIndex, record: EditRecord, cfg: EvalConfig)
             return None, _zero(record, "unreadable", "prediction row holds no embedded image bytes", name)
         return None, _zero(record, "missing", "no prediction for this id", "")
     try:
-        img = imageops.decode_prediction(data)
+        img, notes = imageops.decode_prediction_with_notes(data)
     except imageops.PredictionError as err:
         return None, _zero(record, "unreadable", f"{err.kind}: {err}", name)
     h, w = record.source_image.shape[:2]
     fitted = imageops.fit_to(img, w, h, cfg.resize)
     return fitted, {"prediction": name, "prediction_size": [int(img.shape[1]), int(img.shape[0])],
-                    "resized": bool(img.shape[:2] != (h, w))}
+                    "resized": bool(img.shape[:2] != (h, w)), "decode_notes": notes}
 
 
 def edit_locality(pred: np.ndarray, record: EditRecord) -> tuple[float, float, float]:
@@ -207,6 +207,8 @@ def score_record(record: EditRecord, index: PredictionIndex, cfg: EvalConfig) ->
         return meta
     out = _zero(record, "ok", "", meta["prediction"])
     out.update(prediction_size=meta["prediction_size"], resized=meta["resized"])
+    if meta.get("decode_notes"):
+        out["decode_notes"] = meta["decode_notes"]
     try:
         if cfg.protocol == "official":
             from validation.evaluator import official
