@@ -25,6 +25,9 @@ CHECKS: dict[str, str] = {
     "schema": "field types, enum values, ranges and formats of every record",
     "finite": "numbers that must be finite are finite (no NaN / inf)",
     "image_size": "every image is a PNG of the right mode whose size equals camera width × height",
+    "configs": "per-operation configs hold only their operation; the card's split sizes equal the shards' rows",
+    "image_decode": "every image passes its PNG CRCs and decodes in full",
+    "image_content": "source and target RGB agree where both instance maps show the same static thing",
     "unique_ids": "record ids are unique across the dataset",
     "split_hygiene": "no scene or object instance is shared between train and test (their random streams differ by construction)",
     # 3D consistency re-run

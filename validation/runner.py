@@ -20,7 +20,9 @@ import pyarrow.parquet as pq
 
 import gsi_bench
 from validation.consistency import Options, RecordResult, check_record
-from validation.integrity import IMAGE_FIELDS, DatasetIndex, check_layout, check_manifest, check_row
+from validation.image_content import content_findings
+from validation.integrity import (IMAGE_FIELDS, DatasetIndex, Finding, check_layout, check_manifest, check_row,
+                                  check_split_sizes, configs_by_shard, row_config_findings)
 from validation.layout import ShardInfo, discover, resolve_input
 from validation.report import Report
 
@@ -58,6 +60,8 @@ def validate(source: str, cfg: RunConfig | None = None) -> Report:
     layout = discover(root)
     check_layout(layout, report)
     trusted = check_manifest(layout, report)
+    check_split_sizes(layout, report)
+    shard_configs = configs_by_shard(layout)
     index = DatasetIndex()
     pending: list[_Pending] = []
     shards: dict[str, ShardInfo] = {}
@@ -69,9 +73,16 @@ def validate(source: str, cfg: RunConfig | None = None) -> Report:
         if shard.rel not in trusted:
             skipped += _rows_in_manifest(root, shard.rel)
             continue
-        for rg, i, row, heads in _iter_shard(shard, report):
+        for rg, i, row, images in _iter_shard(shard, report):
             n_records += 1
+            heads = {name: None if data is None else data[:33] for name, data in images.items()}
             findings = check_row(row, heads, shard)
+            report.checked("configs")
+            findings += row_config_findings(row, shard_configs.get(shard.rel, []))
+            if not findings:
+                findings = [Finding(c, m, v) for c, m, v in content_findings(row, images)]
+                report.checked("image_decode")
+                report.checked("image_content")
             for check in ("schema", "finite", "image_size"):
                 report.checked(check)
             for f in findings:
@@ -123,7 +134,7 @@ def _expected_schema() -> pa.Schema:
 
 
 def _iter_shard(shard: ShardInfo, report: Report) -> Iterator[tuple[int, int, dict[str, Any], dict[str, bytes | None]]]:
-    """(row group, index, non-image fields, image PNG heads) per row; unreadable parts are reported."""
+    """(row group, index, non-image fields, image PNG bytes) per row; unreadable parts are reported."""
     report.checked("readable")
     try:
         pf = pq.ParquetFile(shard.path)
@@ -142,7 +153,7 @@ def _iter_shard(shard: ShardInfo, report: Report) -> Iterator[tuple[int, int, di
         try:
             table = pf.read_row_group(rg)
             rows = table.select(columns).to_pylist()
-            heads = {name: _png_heads(table.column(name)) for name in IMAGE_FIELDS if name in schema.names}
+            heads = {name: _png_cells(table.column(name)) for name in IMAGE_FIELDS if name in schema.names}
         except (OSError, pa.ArrowException, ValueError) as err:
             report.fail("readable", f"row group {rg} does not read ({err})", file=shard.rel)
             continue
@@ -150,8 +161,8 @@ def _iter_shard(shard: ShardInfo, report: Report) -> Iterator[tuple[int, int, di
             yield rg, i, row, {name: h[i] for name, h in heads.items()}
 
 
-def _png_heads(column: pa.ChunkedArray) -> list[bytes | None]:
-    """The first 33 bytes of each image cell's PNG (zero-copy slices of the Arrow buffers)."""
+def _png_cells(column: pa.ChunkedArray) -> list[bytes | None]:
+    """Each image cell's PNG bytes (None when absent)."""
     out: list[bytes | None] = []
     for chunk in column.chunks:
         data = chunk.field("bytes") if pa.types.is_struct(chunk.type) else chunk
@@ -160,8 +171,7 @@ def _png_heads(column: pa.ChunkedArray) -> list[bytes | None]:
             if not cell.is_valid:
                 out.append(None)
             else:
-                buf = cell.as_buffer()
-                out.append(buf.slice(0, min(33, buf.size)).to_pybytes())
+                out.append(cell.as_buffer().to_pybytes())
     return out
 
 
