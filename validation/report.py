@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from gsi_bench.fileio import atomic_write
 
 #: Every check a run can report, with a one-line description (the report lists them in this order).
 CHECKS: dict[str, str] = {
@@ -139,12 +140,7 @@ class Report:
 
     def write_json(self, path: str | Path) -> Path:
         """Write ``validation.json`` atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-        return path
+        return atomic_write(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
     def summary(self, max_lines_per_check: int = 5) -> str:
         """A short human-readable summary: one line per check, then the first failures of each."""
