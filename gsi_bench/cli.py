@@ -138,13 +138,32 @@ def _optional_module(name: str):
         raise
 
 
+#: Commands that write shards and resume where an interrupted run stopped.
+RESUMABLE_COMMANDS = frozenset({"generate", "build", "demo"})
+
+
+def interrupt_message(args: argparse.Namespace) -> str:
+    """What Ctrl-C leaves behind, for the command that was interrupted."""
+    if getattr(args, "command", None) in RESUMABLE_COMMANDS:
+        return "interrupted; complete shards are kept, re-run the same command to resume"
+    return "interrupted; nothing was half-written (outputs are written whole or not at all)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from gsi_bench.fileio import OutputPathError
+
     try:
         return int(args.func(args) or 0)
+    except OutputPathError as err:  # disk full, read-only, a file where a folder is expected …
+        print(f"error: {err.strerror or err}", file=sys.stderr)
+        return 3
+    except BrokenPipeError:  # `gsi-bench … | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
-        print("interrupted; complete shards are kept, re-run the same command to resume", file=sys.stderr)
+        print(interrupt_message(args), file=sys.stderr)
         return 130
 
 

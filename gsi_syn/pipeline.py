@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from gsi_bench.fileio import atomic_write, failpoint, remove_stale_temps
+from gsi_bench.fileio import atomic_write, check_output_dir, failpoint, remove_stale_temps
 from gsi_bench.hub_io import (shard_is_complete, shard_path, stale_checksum_shards, update_checksums,
                               write_shard_atomic)
 from gsi_bench.workers import die_with_parent
@@ -91,8 +91,7 @@ def _record_run(out_dir: Path, cfg: GenerationConfig) -> None:
 
 def generate(cfg: GenerationConfig, out_dir: str | Path, workers: int = 1, progress: bool = True) -> RunSummary:
     """Generate ``cfg.num`` records into ``out_dir/data/<subset>/<split>-*.parquet``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_dir(out_dir)
     _check_run_file(out_dir, cfg)
     _record_run(out_dir, cfg)
     meta = _run_metadata(cfg)

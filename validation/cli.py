@@ -1,6 +1,7 @@
 """``gsi-bench validate DIR|HUB_ID``: integrity checks and the 3D-consistency re-run.
 
-Exit status: 0 when every check holds, 1 when any fails, 2 when the input cannot be opened.
+Exit status: 0 when every check holds, 1 when any fails, 2 when the input cannot be opened,
+3 when the report cannot be written (the message names the path and the fix).
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def run(args: argparse.Namespace) -> int:
     from validation.layout import InputError
     from validation.runner import RunConfig, validate
 
+    from gsi_bench.fileio import OutputPathError
+
+    out = Path(args.out)
+    src = Path(args.source)
+    if src.is_dir() and (src.resolve() == out.resolve().parent or src.resolve() in out.resolve().parents):
+        print(f"error: --out {out} is inside the dataset folder {src}: the report would be shipped with the data; "
+              "write it elsewhere", file=sys.stderr)
+        return 2
     cfg = RunConfig(sample=args.sample, workers=args.workers, integrity_only=args.integrity_only,
                     options=Options(renderer=args.renderer, stride=args.stride, physics=not args.no_physics))
     try:
@@ -46,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    path = report.write_json(args.out)
+    try:
+        path = report.write_json(args.out)
+    except OutputPathError as err:
+        print(f"error: {err.strerror or err}", file=sys.stderr)
+        return 3
     text = report.summary()
     print(text.splitlines()[0] if args.quiet else text)
     info = report.info

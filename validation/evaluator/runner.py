@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import gsi_bench
+from gsi_bench.fileio import check_output_dir
 from gsi_bench.hub_io import iter_rows, list_shards
 from gsi_bench.schema import EditRecord
 from validation.evaluator import imageops, scoring
@@ -313,6 +314,8 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
     """Run an evaluation and write its reports into ``cfg.out``; returns the summary dict."""
     from validation.evaluator import report
 
+    # fail before scoring, not after: --out a file, unwritable, or inside the data folder
+    check_output_dir(cfg.out, data_dir=cfg.data if Path(str(cfg.data)).is_dir() else None)
     shards = resolve_data(cfg.data, cfg.config, cfg.split)
     ids = record_ids(shards)
     if cfg.limit is not None:
