@@ -25,6 +25,9 @@ def register(subparsers) -> None:
                    help="re-run 3D consistency on K records chosen deterministically (default 0 = all)")
     v.add_argument("--workers", type=positive_int, default=1, help="processes for the 3D re-run")
     v.add_argument("--integrity-only", action="store_true", help="skip the 3D-consistency re-run")
+    v.add_argument("--skip-decode", action="store_true",
+                   help="verify each PNG's structure (CRCs) but do not decode the images or compare source "
+                        "and target over static regions (faster; misses images swapped between records)")
     v.add_argument("--renderer", choices=["raycast", "gl"], default="raycast",
                    help="re-render with the GL-free raycast backend on a pixel subsample (default) or "
                         "with GL at full resolution (exact; also compares RGB)")
@@ -49,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
               "write it elsewhere", file=sys.stderr)
         return 2
     cfg = RunConfig(sample=args.sample, workers=args.workers, integrity_only=args.integrity_only,
+                    decode_images=not args.skip_decode,
                     options=Options(renderer=args.renderer, stride=args.stride, physics=not args.no_physics))
     try:
         report = validate(args.source, cfg)
