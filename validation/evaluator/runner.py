@@ -22,6 +22,7 @@ import numpy as np
 
 import gsi_bench
 from gsi_bench.fileio import check_output_dir
+from gsi_bench.workers import die_with_parent
 from gsi_bench.hub_io import iter_rows, list_shards
 from gsi_bench.schema import EditRecord
 from validation.evaluator import imageops, scoring
@@ -364,6 +365,7 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
 
 
 def _init_child(cfg: EvalConfig, index: PredictionIndex) -> None:
+    die_with_parent()  # a killed driver takes its workers with it
     # one rasteriser thread per worker process: the processes already use every core
     os.environ.setdefault("LP_NUM_THREADS", "1")
     _STATE.clear()
