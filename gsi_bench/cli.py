@@ -90,6 +90,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that write shards and resume where an interrupted run stopped.
+RESUMABLE_COMMANDS = frozenset({"generate", "build", "demo"})
+
+
+def interrupt_message(args: argparse.Namespace) -> str:
+    """What Ctrl-C leaves behind, for the command that was interrupted."""
+    if getattr(args, "command", None) in RESUMABLE_COMMANDS:
+        return "interrupted; complete shards are kept, re-run the same command to resume"
+    return "interrupted; nothing was half-written (outputs are written whole or not at all)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
@@ -98,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     except GsiBenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:  # `gsi-bench … | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except OSError as err:
         mapped = from_os_error(err)
         if mapped is None:
@@ -105,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {mapped}", file=sys.stderr)
         return mapped.exit_code
     except KeyboardInterrupt:
-        print("interrupted; finished work is kept, re-run the same command to resume", file=sys.stderr)
+        print(interrupt_message(args), file=sys.stderr)
         return 130
 
 

@@ -57,16 +57,34 @@ FILESYSTEM_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENO
                                errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG})
 
 
+_FIXES = {
+    errno.ENOSPC: "the disk is full: free space or choose another --out",
+    errno.EDQUOT: "the disk quota is exhausted: free space or choose another --out",
+    errno.EROFS: "the file system is read-only: choose a writable --out",
+    errno.EACCES: "permission denied: choose a folder you can write to",
+    errno.EPERM: "operation not permitted: choose a folder you can write to",
+    errno.EISDIR: "it is a folder: pass a file path",
+    errno.ENOTDIR: "a part of it is a file, not a folder: pass a folder path",
+    errno.EEXIST: "a file is in the way: remove it or choose another path",
+    errno.ENAMETOOLONG: "the name is too long: choose a shorter path",
+}
+
+
+def describe_os_error(err: OSError, path: object = None) -> str:
+    """One line naming ``path`` (default: the error's own file name) and the fix, for the OS
+    errors people actually hit."""
+    where = path if path is not None else (err.filename or "a path")
+    return f"cannot write {where}: {_FIXES.get(err.errno or 0, err.strerror or str(err))}"
+
+
 def from_os_error(err: OSError) -> OutputError | None:
     """An :class:`OutputError` naming the path and the fix for a file-system ``err``; None for
     other OS errors (those stay tracebacks: they are bugs to report)."""
+    if isinstance(err, OutputError):
+        return err
     if err.errno not in FILESYSTEM_ERRNOS:
         return None
-    path = err.filename or "a path"
-    fix = {errno.ENOSPC: "free disk space", errno.EDQUOT: "free disk space",
-           errno.EISDIR: "pass a file path", errno.ENOTDIR: "pass a folder path",
-           errno.EEXIST: "remove it or choose another path"}.get(err.errno, "choose a writable location")
-    return OutputError(f"{path}: {err.strerror}; {fix}")
+    return OutputError(describe_os_error(err))
 
 
 def exit_codes_text() -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gsi_bench.fileio import atomic_write, failpoint
 from gsi_bench.hashing import canonical_json, file_sha256
 from gsi_bench.schema import EditRecord, features
 
@@ -51,6 +52,7 @@ def write_shard_atomic(path: str | Path, rows: Sequence[dict[str, Any]],
     try:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
                        use_dictionary=["id", "subset", "split", "frame"], write_statistics=False)
+        failpoint("shard-temp-written")
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; shards are shared data
         os.replace(tmp, path)
     except BaseException:
@@ -122,7 +124,25 @@ def update_checksums(root: str | Path, shards: Sequence[str | Path]) -> Path:
         state["files"][rel] = {"sha256": file_sha256(shard), "num_rows": pq.read_metadata(shard).num_rows,
                                "bytes": shard.stat().st_size}
     state["files"] = dict(sorted(state["files"].items()))
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(state, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def stale_checksum_shards(root: str | Path, shards: Sequence[str | Path]) -> list[Path]:
+    """The ``shards`` whose entry in ``root/gsi_checksums.json`` is missing or disagrees with the
+    file's size (a run killed between a shard's rename and its checksum update leaves such a
+    shard). Cheap: compares sizes only; :func:`update_checksums` then hashes just these."""
+    root = Path(root)
+    path = root / CHECKSUMS_FILE
+    try:
+        files = json.loads(path.read_text()).get("files", {}) if path.exists() else {}
+    except ValueError:
+        files = {}
+    stale = []
+    for shard in shards:
+        shard = Path(shard)
+        rel = shard.resolve().relative_to(root.resolve()).as_posix()
+        entry = files.get(rel)
+        if entry is None or entry.get("bytes") != shard.stat().st_size:
+            stale.append(shard)
+    return stale

@@ -4,6 +4,13 @@
 of ``DIR`` (source | target | masks | instruction) with accept / reject / note buttons and
 keyboard shortcuts (``a`` accept, ``r`` reject, ``n`` note, ``j``/→ next, ``k``/← previous).
 
+The server accepts a decision only from its own page: the ``Host`` header must name the
+server's own address (127.0.0.1 / localhost and its port: no DNS rebinding), an ``Origin``, when
+sent, must be that same address, the body must be ``application/json`` holding one object with
+exactly the expected fields, and the request must carry the per-session token that the page
+embeds (``X-Review-Token``; a custom header that a cross-origin page cannot send without a CORS
+pre-flight, which this server never grants).
+
 Decisions are appended to ``DIR/review/decisions.jsonl`` — one JSON object per line, written
 with a single ``write`` of the whole line under a lock, flushed and ``fsync``-ed before the
 server answers, so an acknowledged decision survives a crash or a reload. The latest line per
@@ -15,11 +22,14 @@ Hub-layout folder.
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
+import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Container
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -32,6 +42,9 @@ DECISIONS = ("accept", "reject")
 IMAGE_FIELDS = ("source_image", "target_image", "source_mask", "target_mask")
 MAX_NOTE_CHARS = 2000
 MAX_BODY_BYTES = 16_384
+#: Fields a decision body may hold (``id`` and ``decision`` are required).
+DECISION_FIELDS = frozenset({"id", "decision", "note"})
+TOKEN_HEADER = "X-Review-Token"
 
 
 def decisions_path(root: str | Path) -> Path:
@@ -137,6 +150,7 @@ body{font-family:sans-serif;margin:1em;background:#fafafa}
 <button id="prev">Prev (k / ←)</button><button id="next">Next (j / →)</button></p>
 <p id="status"></p>
 <script>
+const TOKEN='__REVIEW_TOKEN__';
 let items=[], decisions={}, pos=0;
 const $=id=>document.getElementById(id);
 async function load(){
@@ -156,7 +170,7 @@ function show(){
 }
 async function decide(decision){
   const it=items[pos];
-  const r=await fetch('api/decision',{method:'POST',headers:{'Content-Type':'application/json'},
+  const r=await fetch('api/decision',{method:'POST',headers:{'Content-Type':'application/json','X-Review-Token':TOKEN},
     body:JSON.stringify({id:it.id,decision:decision,note:$('note').value})});
   if(!r.ok){$('status').textContent='save failed: '+(await r.text());return;}
   decisions[it.id]=await r.json(); $('status').textContent='saved '+decision+' for '+it.id;
@@ -175,7 +189,22 @@ load();
 """
 
 
-def make_handler(data: ReviewData, log: DecisionLog):
+def _valid_decision(body: object, ids: Container[str]) -> dict | None:
+    """``body`` as a decision dict when it is a JSON object with exactly the expected fields and
+    valid values, else None."""
+    if not isinstance(body, dict) or not {"id", "decision"} <= body.keys() <= DECISION_FIELDS:
+        return None
+    rid, decision, note = body["id"], body["decision"], body.get("note", "")
+    if not isinstance(rid, str) or rid not in ids or decision not in DECISIONS:
+        return None
+    if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
+        return None
+    return {"id": rid, "decision": decision, "note": note}
+
+
+def make_handler(data: ReviewData, log: DecisionLog, token: str):
+    page = PAGE.replace("__REVIEW_TOKEN__", token).encode("utf-8")
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "gsi-real-review"
 
@@ -193,10 +222,26 @@ def make_handler(data: ReviewData, log: DecisionLog):
         def _json(self, obj, status: int = 200) -> None:
             self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
 
+        def _own_origins(self) -> set[str]:
+            port = self.server.server_address[1]
+            return {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+        def _host_ok(self) -> bool:
+            return (self.headers.get("Host") or "").lower() in self._own_origins()
+
+        def _origin_ok(self) -> bool:
+            origin = self.headers.get("Origin")
+            if origin is None:
+                return True
+            parsed = urlparse(origin)
+            return parsed.scheme == "http" and parsed.netloc.lower() in self._own_origins()
+
         def do_GET(self):  # noqa: N802
+            if not self._host_ok():
+                return self._send(421, b"unknown Host", "text/plain")
             path = urlparse(self.path).path
             if path in ("/", "/index.html"):
-                return self._send(200, PAGE.encode("utf-8"), "text/html; charset=utf-8")
+                return self._send(200, page, "text/html; charset=utf-8")
             if path == "/api/items":
                 return self._json(data.items)
             if path == "/api/decisions":
@@ -210,8 +255,17 @@ def make_handler(data: ReviewData, log: DecisionLog):
             return self._send(404, b"not found", "text/plain")
 
         def do_POST(self):  # noqa: N802
+            if not self._host_ok():
+                return self._send(421, b"unknown Host", "text/plain")
             if urlparse(self.path).path != "/api/decision":
                 return self._send(404, b"not found", "text/plain")
+            if not self._origin_ok():
+                return self._send(403, b"cross-origin request refused", "text/plain")
+            if not hmac.compare_digest(self.headers.get(TOKEN_HEADER, ""), token):
+                return self._send(403, b"missing or wrong review token", "text/plain")
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if ctype != "application/json":
+                return self._send(415, b"Content-Type must be application/json", "text/plain")
             try:
                 n = int(self.headers.get("Content-Length", "0"))
             except ValueError:
@@ -222,10 +276,11 @@ def make_handler(data: ReviewData, log: DecisionLog):
                 body = json.loads(self.rfile.read(n))
             except ValueError:
                 return self._send(400, b"body is not JSON", "text/plain")
-            rid, decision, note = body.get("id"), body.get("decision"), body.get("note", "")
-            if rid not in data.ids or decision not in DECISIONS or not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
-                return self._send(400, b"unknown id, bad decision or note", "text/plain")
-            return self._json(log.append(rid, decision, note))
+            decision = _valid_decision(body, data.ids)
+            if decision is None:
+                return self._send(400, b"expected a JSON object {id, decision, note?} with a known id, "
+                                       b"accept or reject, and a short note", "text/plain")
+            return self._json(log.append(decision["id"], decision["decision"], decision["note"]))
 
     return Handler
 
@@ -234,8 +289,10 @@ def make_server(root: str | Path, port: int = 8765, decisions: str | Path | None
     """A review server bound to 127.0.0.1 (``port`` 0 picks a free one)."""
     data = ReviewData(root)
     log = DecisionLog(decisions or decisions_path(root))
-    srv = ThreadingHTTPServer(("127.0.0.1", port), make_handler(data, log))
+    token = secrets.token_urlsafe(24)
+    srv = ThreadingHTTPServer(("127.0.0.1", port), make_handler(data, log, token))
     srv.daemon_threads = True
+    srv.review_token = token  # type: ignore[attr-defined]  # for programmatic clients and tests
     return srv
 
 

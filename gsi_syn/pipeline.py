@@ -19,7 +19,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from gsi_bench.errors import InvalidInput
-from gsi_bench.hub_io import shard_is_complete, shard_path, update_checksums, write_shard_atomic
+from gsi_bench.fileio import atomic_write, check_output_dir, failpoint, remove_stale_temps
+from gsi_bench.hub_io import (shard_is_complete, shard_path, stale_checksum_shards, update_checksums,
+                              write_shard_atomic)
+from gsi_bench.workers import die_with_parent
 from gsi_syn.sampler import GenerationConfig, generate_unit
 
 RUN_FILE = "gsi_generation.json"
@@ -44,6 +47,7 @@ _WORKER: dict = {}
 def _init_worker(renderer_name: str) -> None:
     from gsi_syn.render.base import get_renderer
 
+    die_with_parent()
     _WORKER["renderer"] = get_renderer(renderer_name)
 
 
@@ -83,29 +87,34 @@ def _record_run(out_dir: Path, cfg: GenerationConfig) -> None:
     run_file = out_dir / RUN_FILE
     state = json.loads(run_file.read_text()) if run_file.exists() else {"runs": {}}
     state["runs"][f"{cfg.subset}/{cfg.split}"] = json.loads(cfg.to_json())
-    tmp = run_file.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, run_file)
+    atomic_write(run_file, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
 def generate(cfg: GenerationConfig, out_dir: str | Path, workers: int = 1, progress: bool = True) -> RunSummary:
     """Generate ``cfg.num`` records into ``out_dir/data/<subset>/<split>-*.parquet``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_dir(out_dir)
     _check_run_file(out_dir, cfg)
     _record_run(out_dir, cfg)
     meta = _run_metadata(cfg)
     shards = _shards(cfg)
     total = len(shards)
+    # temp files of a run killed mid-write (kill -9) are garbage: nothing else writes here now
+    remove_stale_temps(out_dir / "data" / cfg.subset, f"{cfg.split}-*.parquet.*")
+    for name in ("gsi_checksums.json", RUN_FILE):
+        remove_stale_temps(out_dir, f"{name}.*")
     todo = []
-    skipped = 0
+    complete = []
     for k, units in shards:
         path = shard_path(out_dir, cfg.subset, cfg.split, k, total)
         n_rows = sum(len(cfg.unit_record_indices(u)) for u in units)
         if shard_is_complete(path, n_rows, meta):
-            skipped += 1
+            complete.append(path)
         else:
             todo.append((k, units, path))
+    skipped = len(complete)
+    # a run killed between a shard's rename and its checksum entry: list those shards now
+    if stale := stale_checksum_shards(out_dir, complete):
+        update_checksums(out_dir, stale)
     n_todo = sum(len(cfg.unit_record_indices(u)) for _, units, _ in todo for u in units)
     bar = tqdm(total=n_todo, unit="edit", desc=f"{cfg.subset}/{cfg.split}", disable=not progress)
     jobs = [(cfg, u) for _, units, _ in todo for u in units]
@@ -118,11 +127,11 @@ def generate(cfg: GenerationConfig, out_dir: str | Path, workers: int = 1, progr
                 rows.extend(batch)
                 bar.update(len(batch))
             write_shard_atomic(path, rows, meta)
+            failpoint("shard-renamed")
             update_checksums(out_dir, [path])
+            failpoint("checksums-updated")
             written += 1
     bar.close()
-    if not todo:  # all shards were already complete: make sure the checksums list them
-        update_checksums(out_dir, [shard_path(out_dir, cfg.subset, cfg.split, k, total) for k, _ in shards])
     return RunSummary(out_dir, written, skipped, cfg.num)
 
 

@@ -1,6 +1,7 @@
 """``gsi-bench validate DATA``: integrity checks and the 3D-consistency re-run.
 
-Exit status: 0 when every check holds, 1 when any fails, 2 when the input cannot be opened.
+Exit status: 0 when every check holds, 1 when any fails, 2 when the input cannot be opened,
+3 when the report cannot be written (the message names the path and the fix).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def configure(name: str, v: argparse.ArgumentParser) -> None:
     v.add_argument("--sample", type=non_negative_int, default=0,
                    help="re-run 3D consistency on K records chosen deterministically (0 = all)")
     v.add_argument("--integrity-only", action="store_true", help="skip the 3D-consistency re-run")
+    v.add_argument("--skip-decode", action="store_true",
+                   help="verify each PNG's structure (CRCs) but do not decode the images or compare source "
+                        "and target over static regions (faster; misses images swapped between records)")
     add_flags(v, "renderer", renderer={"default": "raycast",
                                        "help": "raycast: GL-free re-render on a pixel subsample; gl: full "
                                                "resolution (exact; also compares RGB)"})
@@ -39,10 +43,17 @@ def run(args: argparse.Namespace) -> int:
     from validation.consistency import Options
     from validation.runner import RunConfig, validate
 
+    from gsi_bench.errors import InvalidInput
+
+    out, src = Path(args.out), Path(args.data)
+    if src.is_dir() and src.resolve() in out.resolve().parents:
+        raise InvalidInput(f"--out {out} is inside the dataset folder {src}: the report would be shipped with "
+                           "the data; write it elsewhere")
     cfg = RunConfig(sample=args.sample, workers=args.workers, integrity_only=args.integrity_only,
+                    decode_images=not args.skip_decode,
                     options=Options(renderer=args.renderer, stride=args.stride, physics=not args.no_physics))
     report = validate(args.data, cfg)  # DataNotFound (exit 2) when the input cannot be opened
-    path = report.write_json(args.out)
+    path = report.write_json(args.out)  # OutputError (exit 3) when the report cannot be written
     text = report.summary()
     print(text.splitlines()[0] if args.quiet else text)
     info = report.info

@@ -21,7 +21,7 @@ from gsi_bench.hashing import bytes_sha256, canonical_json, file_sha256
 from gsi_bench.hub_io import CHECKSUMS_FILE
 from gsi_bench.operations import (CAMERA_MOTIONS, DIRECTIONS, OPERATION_FRAME, OPERATIONS, PLACEMENTS, RELATIONS, SCALE_FACTORS, SENSES, num_templates)
 from gsi_bench.schema import MAX_IMAGE_PIXELS, SPLITS, SUBSETS
-from validation.layout import Layout, ShardInfo, missing_by_numbering
+from validation.layout import Layout, ShardInfo, missing_by_numbering, stray_by_numbering
 from validation.report import Report
 
 
@@ -95,6 +95,9 @@ def _report_numbering(layout: Layout, report: Report, already: set[str]) -> None
     for rel in missing_by_numbering(layout.shards):
         if rel not in already:
             report.fail("manifest", "shard implied by the -NNNNN-of-MMMMM numbering is missing", file=rel)
+    for rel, total in stray_by_numbering(layout.shards):
+        report.fail("manifest", f"shard numbering disagrees with the other shards of its folder and split "
+                                f"(-of-{total:05d}): a stray file named like a shard", file=rel)
 
 
 def _checksum_problems(path, entry: dict[str, Any]) -> list[str]:
@@ -431,7 +434,7 @@ class DatasetIndex:
         # The random stream of a record is SeedSequence([seed, subset, split, scene_index]): the
         # split is part of it, so train and test never share a stream even with the same --seed;
         # what must not repeat across splits is the sampled content (scene, object instances).
-        self.keys: dict[str, dict[Any, dict[str, str]]] = {"scene": {}, "object": {}}
+        self.keys: dict[str, dict[Any, dict[str, tuple[str, str]]]] = {"scene": {}, "object": {}}
 
     def add(self, row: dict[str, Any], file: str) -> None:
         rid = row.get("id")
@@ -446,7 +449,7 @@ class DatasetIndex:
         entries = [("scene", scene)] if scene else []
         entries += [("object", o) for o in objects]
         for kind, key in entries:
-            self.keys[kind].setdefault(key, {}).setdefault(split, rid)
+            self.keys[kind].setdefault(key, {}).setdefault(split, (rid, file))
 
     def report(self, report: Report) -> None:
         report.checked("unique_ids", len(self.ids) + len(self.duplicates))
@@ -458,9 +461,77 @@ class DatasetIndex:
             for key, splits in table.items():
                 n += 1
                 if len(splits) > 1:
-                    ids = " / ".join(f"{s}: {r}" for s, r in sorted(splits.items()))
-                    report.fail("split_hygiene", f"train and test share {what[kind]}: {ids}",
-                                record=splits.get("test", next(iter(splits.values()))))
+                    ids = " / ".join(f"{s}: {r} ({f})" for s, (r, f) in sorted(splits.items()))
+                    rid, file = splits.get("test", next(iter(splits.values())))
+                    report.fail("split_hygiene", f"train and test share {what[kind]}: {ids}", file=file, record=rid)
         report.checked("split_hygiene", n)
 
 
+
+
+# ----------------------------------------------------------------------------------------------
+# Configs against their shards: per-operation configs hold only their operation, and the card's
+# split sizes equal the rows on disk (``load_dataset`` raises NonMatchingSplitsSizesError else)
+# ----------------------------------------------------------------------------------------------
+def operation_of_config(config: str) -> str | None:
+    """``"rotate"`` for a per-operation config ``"<subset>-rotate"``, else None."""
+    subset, _, op = config.partition("-")
+    return op.replace("-", "_") if subset in SUBSETS and op.replace("-", "_") in OPERATIONS else None
+
+
+def configs_by_shard(layout: Layout) -> dict[str, list[str]]:
+    """Shard path → every config that claims it (a shard serves its subset and its operation)."""
+    out: dict[str, list[str]] = {}
+    for s in layout.shards:
+        out.setdefault(s.rel, []).append(s.config)
+    return out
+
+
+def row_config_findings(row: dict[str, Any], configs: list[str]) -> list[Finding]:
+    """A row in a per-operation config's shard must be of that operation."""
+    op = row.get("operation")
+    if isinstance(op, int) and 0 <= op < len(OPERATIONS):
+        op = OPERATIONS[op]
+    out = []
+    for config in configs:
+        want = operation_of_config(config)
+        if want is not None and op != want:
+            out.append(Finding("configs", f"a {op} record in a shard of config {config!r}, which holds only {want}"))
+    return out
+
+
+def check_split_sizes(layout: Layout, report: Report) -> None:
+    """Compare ``dataset_info.splits[*].num_examples`` of the card with the rows of each config's
+    shards (Parquet footers only)."""
+    card = layout.root / "README.md"
+    if not layout.from_card or not card.is_file():
+        return
+    from huggingface_hub.repocard import metadata_load
+
+    try:
+        meta = metadata_load(card) or {}
+    except Exception as err:  # noqa: BLE001 - YAML errors of any kind
+        report.checked("configs")
+        report.fail("configs", f"card YAML does not parse ({err})", file="README.md")
+        return
+    infos = meta.get("dataset_info") or []
+    if isinstance(infos, dict):
+        infos = [infos]
+    import pyarrow.parquet as pq
+
+    rows: dict[tuple[str, str], int] = {}
+    for s in layout.shards:
+        try:
+            n = pq.read_metadata(s.path).num_rows
+        except Exception:  # noqa: BLE001 - unreadable shards are the readable check's finding
+            continue
+        rows[(s.config, s.split)] = rows.get((s.config, s.split), 0) + n
+    for info in infos:
+        name = info.get("config_name", "default") if isinstance(info, dict) else None
+        for split in (info.get("splits") or []) if isinstance(info, dict) else []:
+            report.checked("configs")
+            want = split.get("num_examples")
+            got = rows.get((name, split.get("name")), 0)
+            if want is not None and int(want) != got:
+                report.fail("configs", f"card says config {name!r} split {split.get('name')!r} has {want} "
+                                       f"examples, its shards hold {got}", file="README.md", value=float(abs(int(want) - got)))

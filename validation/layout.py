@@ -104,14 +104,40 @@ def _shard(path: Path, rel: str, config: str, split: str, problems: list[tuple[s
     return ShardInfo(path, rel, config, split, int(m.group("index")), int(m.group("total")))
 
 
-def missing_by_numbering(shards: list[ShardInfo]) -> list[str]:
-    """Shard paths implied by ``-NNNNN-of-MMMMM`` numbering that are absent (per folder and split)."""
-    groups: dict[tuple[str, str, int], set[int]] = {}
+def _numbering_groups(shards: list[ShardInfo]) -> dict[tuple[str, str], dict[int, set[int]]]:
+    """(folder, split) → {MMMMM total → indices present}."""
+    groups: dict[tuple[str, str], dict[int, set[int]]] = {}
     for s in shards:
         if s.index is not None and s.total is not None:
             folder = s.rel.rsplit("/", 1)[0]
-            groups.setdefault((folder, s.split, s.total), set()).add(s.index)
+            groups.setdefault((folder, s.split), {}).setdefault(s.total, set()).add(s.index)
+    return groups
+
+
+def _dominant_total(totals: dict[int, set[int]]) -> int:
+    """The numbering most shards of a folder/split agree on (ties: the more complete set)."""
+    return max(totals, key=lambda t: (len(totals[t]), len(totals[t]) / t, -t))
+
+
+def missing_by_numbering(shards: list[ShardInfo]) -> list[str]:
+    """Shard paths implied by ``-NNNNN-of-MMMMM`` numbering that are absent (per folder and split,
+    for the numbering most of its shards use; shards numbered otherwise are
+    :func:`stray_by_numbering`, not evidence of missing ones)."""
     missing = []
-    for (folder, split, total), have in sorted(groups.items()):
+    for (folder, split), totals in sorted(_numbering_groups(shards).items()):
+        total = _dominant_total(totals)
+        have = totals[total]
         missing += [f"{folder}/{split}-{i:05d}-of-{total:05d}.parquet" for i in range(total) if i not in have]
     return missing
+
+
+def stray_by_numbering(shards: list[ShardInfo]) -> list[tuple[str, int]]:
+    """``(path, expected total)`` of shards whose ``-of-MMMMM`` disagrees with the other shards of
+    their folder and split (an extra file named like a real shard)."""
+    stray = []
+    for (folder, split), totals in sorted(_numbering_groups(shards).items()):
+        total = _dominant_total(totals)
+        for t, have in sorted(totals.items()):
+            if t != total:
+                stray += [(f"{folder}/{split}-{i:05d}-of-{t:05d}.parquet", total) for i in sorted(have)]
+    return stray

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from gsi_bench.fileio import atomic_write
 
 #: Every check a run can report, with a one-line description (the report lists them in this order).
 CHECKS: dict[str, str] = {
@@ -25,6 +26,9 @@ CHECKS: dict[str, str] = {
     "schema": "field types, enum values, ranges and formats of every record",
     "finite": "numbers that must be finite are finite (no NaN / inf)",
     "image_size": "every image is a PNG of the right mode whose size equals camera width × height",
+    "configs": "per-operation configs hold only their operation; the card's split sizes equal the shards' rows",
+    "image_decode": "every image passes its PNG CRCs and decodes in full",
+    "image_content": "source and target RGB agree where both instance maps show the same static thing",
     "unique_ids": "record ids are unique across the dataset",
     "split_hygiene": "no scene or object instance is shared between train and test (their random streams differ by construction)",
     # 3D consistency re-run
@@ -136,12 +140,7 @@ class Report:
 
     def write_json(self, path: str | Path) -> Path:
         """Write ``validation.json`` atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-        return path
+        return atomic_write(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
     def summary(self, max_lines_per_check: int = 5) -> str:
         """A short human-readable summary: one line per check, then the first failures of each."""

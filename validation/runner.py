@@ -21,7 +21,10 @@ import pyarrow.parquet as pq
 import gsi_bench
 from gsi_bench.datasource import resolve_dataset
 from validation.consistency import Options, RecordResult, check_record
-from validation.integrity import IMAGE_FIELDS, DatasetIndex, check_layout, check_manifest, check_row
+from gsi_bench.workers import die_with_parent
+from validation.image_content import row_group_content_findings, verify_findings
+from validation.integrity import (IMAGE_FIELDS, DatasetIndex, Finding, check_layout, check_manifest, check_row,
+                                  check_split_sizes, configs_by_shard, row_config_findings)
 from validation.layout import ShardInfo, discover
 from validation.report import Report
 
@@ -29,12 +32,15 @@ from validation.report import Report
 @dataclass
 class RunConfig:
     """What to check. ``sample``: re-run 3D consistency on this many records (0 = all), chosen
-    deterministically from their ids; ``workers``: processes for the re-run."""
+    deterministically from their ids; ``workers``: processes for the image decoding and the
+    re-run; ``decode_images``: decode every record's images (the default)."""
 
     sample: int = 0
     workers: int = 1
     integrity_only: bool = False
     options: Options = field(default_factory=Options)
+    #: decode every record's RGB and masks and compare source/target over static regions
+    decode_images: bool = True
 
 
 @dataclass
@@ -60,6 +66,8 @@ def validate(source: str, cfg: RunConfig | None = None) -> Report:
     layout = discover(root)
     check_layout(layout, report)
     trusted = check_manifest(layout, report)
+    check_split_sizes(layout, report)
+    shard_configs = configs_by_shard(layout)
     index = DatasetIndex()
     pending: list[_Pending] = []
     shards: dict[str, ShardInfo] = {}
@@ -71,9 +79,15 @@ def validate(source: str, cfg: RunConfig | None = None) -> Report:
         if shard.rel not in trusted:
             skipped += _rows_in_manifest(root, shard.rel)
             continue
-        for rg, i, row, heads in _iter_shard(shard, report):
+        for rg, i, row, images in _iter_shard(shard, report):
             n_records += 1
+            heads = {name: None if data is None else data[:33] for name, data in images.items()}
             findings = check_row(row, heads, shard)
+            report.checked("configs")
+            findings += row_config_findings(row, shard_configs.get(shard.rel, []))
+            if not findings:
+                findings = [Finding(c, m) for c, m in verify_findings(images)]
+                report.checked("image_decode")
             for check in ("schema", "finite", "image_size"):
                 report.checked(check)
             for f in findings:
@@ -82,6 +96,10 @@ def validate(source: str, cfg: RunConfig | None = None) -> Report:
             if not findings:
                 pending.append(_Pending(shard.rel, rg, i, str(row.get("id"))))
     index.report(report)
+    if cfg.decode_images:
+        pending = _content_pass(pending, shards, cfg, report)
+    else:
+        report.note("images were not decoded (--skip-decode): only their PNG structure was verified")
     t_integrity = time.perf_counter() - t0
     if skipped:
         report.note(f"{skipped} record(s) in shards failing their checksum were not checked")
@@ -107,6 +125,41 @@ def validate(source: str, cfg: RunConfig | None = None) -> Report:
     return report
 
 
+def _content_pass(pending: list[_Pending], shards: dict[str, ShardInfo], cfg: RunConfig,
+                  report: Report) -> list[_Pending]:
+    """Decode the images of every sound record and compare source and target over static
+    regions (:mod:`validation.image_content`), one row group per task, in ``cfg.workers``
+    processes; returns the records that are still sound."""
+    groups = sorted({(p.rel, p.row_group) for p in pending})
+    sound = {p.id for p in pending}
+    tasks = [(str(shards[rel].path), rg) for rel, rg in groups]
+    rel_of = {str(shards[rel].path): rel for rel, _ in groups}
+    failed: set[str] = set()
+    for (path, _), results in zip(tasks, _map(_content_task, tasks, cfg.workers)):
+        for rid, findings in results:
+            if rid not in sound:
+                continue
+            report.checked("image_content")
+            for check, message, value in findings:
+                report.fail(check, message, file=rel_of[path], record=rid, value=value)
+                failed.add(rid)
+    return [p for p in pending if p.id not in failed]
+
+
+def _content_task(task: tuple[str, int]):
+    return row_group_content_findings(*task)
+
+
+def _map(fn, tasks: list, workers: int):
+    """``map(fn, tasks)`` in order, in a fork pool when there are several workers and tasks."""
+    if workers <= 1 or len(tasks) <= 1:
+        yield from map(fn, tasks)
+        return
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ctx.Pool(min(workers, len(tasks)), initializer=die_with_parent) as pool:
+        yield from pool.imap(fn, tasks)
+
+
 def _rows_in_manifest(root: Path, rel: str) -> int:
     import json
 
@@ -125,7 +178,7 @@ def _expected_schema() -> pa.Schema:
 
 
 def _iter_shard(shard: ShardInfo, report: Report) -> Iterator[tuple[int, int, dict[str, Any], dict[str, bytes | None]]]:
-    """(row group, index, non-image fields, image PNG heads) per row; unreadable parts are reported."""
+    """(row group, index, non-image fields, image PNG bytes) per row; unreadable parts are reported."""
     report.checked("readable")
     try:
         pf = pq.ParquetFile(shard.path)
@@ -144,7 +197,7 @@ def _iter_shard(shard: ShardInfo, report: Report) -> Iterator[tuple[int, int, di
         try:
             table = pf.read_row_group(rg)
             rows = table.select(columns).to_pylist()
-            heads = {name: _png_heads(table.column(name)) for name in IMAGE_FIELDS if name in schema.names}
+            heads = {name: _png_cells(table.column(name)) for name in IMAGE_FIELDS if name in schema.names}
         except (OSError, pa.ArrowException, ValueError) as err:
             report.fail("readable", f"row group {rg} does not read ({err})", file=shard.rel)
             continue
@@ -152,8 +205,8 @@ def _iter_shard(shard: ShardInfo, report: Report) -> Iterator[tuple[int, int, di
             yield rg, i, row, {name: h[i] for name, h in heads.items()}
 
 
-def _png_heads(column: pa.ChunkedArray) -> list[bytes | None]:
-    """The first 33 bytes of each image cell's PNG (zero-copy slices of the Arrow buffers)."""
+def _png_cells(column: pa.ChunkedArray) -> list[bytes | None]:
+    """Each image cell's PNG bytes (None when absent)."""
     out: list[bytes | None] = []
     for chunk in column.chunks:
         data = chunk.field("bytes") if pa.types.is_struct(chunk.type) else chunk
@@ -162,8 +215,7 @@ def _png_heads(column: pa.ChunkedArray) -> list[bytes | None]:
             if not cell.is_valid:
                 out.append(None)
             else:
-                buf = cell.as_buffer()
-                out.append(buf.slice(0, min(33, buf.size)).to_pybytes())
+                out.append(cell.as_buffer().to_pybytes())
     return out
 
 
@@ -193,6 +245,7 @@ def make_renderer(name: str):
 
 
 def _init_worker(options: Options) -> None:
+    die_with_parent()
     _WORKER["options"] = options
     _WORKER["renderer"] = make_renderer(options.renderer)
 

@@ -33,16 +33,26 @@ class PredictionError(ValueError):
 
 
 def decode_prediction(data: bytes) -> np.ndarray:
-    """Decode untrusted image bytes to uint8 ``(H, W, 3)`` RGB.
+    """Decode untrusted image bytes to uint8 ``(H, W, 3)`` RGB (see :func:`decode_prediction_with_notes`)."""
+    return decode_prediction_with_notes(data)[0]
+
+
+def decode_prediction_with_notes(data: bytes) -> tuple[np.ndarray, list[str]]:
+    """Decode untrusted image bytes to uint8 ``(H, W, 3)`` RGB, plus notes on what was converted.
 
     Refuses files over :data:`MAX_PREDICTION_BYTES`, images over
     :data:`gsi_bench.schema.MAX_IMAGE_PIXELS` pixels (checked from the header, before the pixel
     data are decoded: decompression bombs), and anything Pillow cannot fully decode.
+    Conversions (each noted): 16-bit and 32-bit greyscale are scaled to 8 bits (not clipped —
+    Pillow's own conversion turns them white); a float image is read as 0–1 when its maximum is
+    ≤ 1, else 0–255; an alpha channel that is not fully opaque is composited over mid grey
+    (``ALPHA_BACKGROUND``); an opaque one is dropped.
     """
     if len(data) > MAX_PREDICTION_BYTES:
         raise PredictionError("too_large", f"file of {len(data)} bytes exceeds {MAX_PREDICTION_BYTES}")
     if not data:
         raise PredictionError("not_image", "empty file")
+    notes: list[str] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -52,8 +62,9 @@ def decode_prediction(data: bytes) -> np.ndarray:
                 raise PredictionError("too_large", f"image of {w}×{h} px exceeds the {MAX_IMAGE_PIXELS} px limit")
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
+                notes.append(f"animated image: first of {img.n_frames} frames used")
             img.load()
-            rgb = img.convert("RGB")
+            rgb = _to_rgb8(img, notes)
     except PredictionError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
@@ -62,7 +73,38 @@ def decode_prediction(data: bytes) -> np.ndarray:
         raise PredictionError("not_image", "not an image Pillow recognises") from err
     except Exception as err:
         raise PredictionError("unreadable", f"cannot decode image ({type(err).__name__}: {err})") from err
-    return np.asarray(rgb, dtype=np.uint8)
+    return rgb, notes
+
+
+#: Background an image with transparency is composited over (RGB, uint8).
+ALPHA_BACKGROUND = (128, 128, 128)
+
+
+def _to_rgb8(img: Image.Image, notes: list[str]) -> np.ndarray:
+    """Any Pillow image → uint8 ``(H, W, 3)``, appending a note for each lossy conversion."""
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        grey = np.asarray(img).astype(np.float64)
+        bits = 16 if img.mode.startswith("I;16") or grey.max(initial=0) <= 65535 else 32
+        grey = np.clip(np.rint(grey / (2 ** bits - 1) * 255.0), 0, 255).astype(np.uint8)
+        notes.append(f"{bits}-bit greyscale scaled to 8 bits")
+        return np.repeat(grey[..., None], 3, axis=2)
+    if img.mode == "F":
+        grey = np.asarray(img).astype(np.float64)
+        scale = 255.0 if np.nanmax(grey, initial=0.0) <= 1.0 else 1.0
+        grey = np.clip(np.rint(np.nan_to_num(grey) * scale), 0, 255).astype(np.uint8)
+        notes.append("floating-point greyscale read as " + ("0–1" if scale > 1 else "0–255"))
+        return np.repeat(grey[..., None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
+        rgba = np.asarray(img.convert("RGBA"))
+        alpha = rgba[..., 3:].astype(np.float64) / 255.0
+        if (rgba[..., 3] == 255).all():
+            return np.ascontiguousarray(rgba[..., :3])
+        bg = np.asarray(ALPHA_BACKGROUND, np.float64)
+        out = rgba[..., :3].astype(np.float64) * alpha + bg * (1.0 - alpha)
+        notes.append(f"alpha channel ({float((rgba[..., 3] < 255).mean()) * 100:.1f} % of pixels not opaque) "
+                     f"composited over grey {ALPHA_BACKGROUND[0]}")
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
 def fit_to(image: np.ndarray, width: int, height: int, policy: str = "stretch") -> np.ndarray:

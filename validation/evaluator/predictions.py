@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gsi_bench.datasource import REPO_ID_RE
+from gsi_bench.fileio import read_regular_file
+from validation.evaluator.imageops import MAX_PREDICTION_BYTES
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 _OFFICIAL_RE = re.compile(r"^(?P<img>.+?)_edit_(?P<qid>[^.]+)$")
@@ -47,8 +49,8 @@ class PredictionIndex:
         loc = self.locators.get(record_id)
         if loc is None:
             return None
-        if loc[0] == "file":
-            return Path(loc[1]).read_bytes()
+        if loc[0] == "file":  # type and size checked before opening: a FIFO or a huge file never hangs
+            return read_regular_file(loc[1], MAX_PREDICTION_BYTES)
         if loc[0] == "parquet":
             return _read_parquet_cell(loc[1], loc[2], loc[3])
         if loc[0] == "bytes":
@@ -84,6 +86,9 @@ def index_folder(path: Path, record_ids: set[str], layout: str = "auto") -> Pred
         name = p.name
         if p.is_dir():
             index.issue("unexpected_folder", name, "sub-folders are not read")
+            continue
+        if not p.is_file():  # a FIFO, socket or device: never opened (reading a FIFO blocks)
+            index.issue("not_regular_file", name, "not a regular file: refused")
             continue
         if p.is_symlink():
             try:

@@ -19,9 +19,10 @@ import html
 import io
 import json
 import math
-import os
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from gsi_bench.fileio import atomic_write_many
 
 METRICS = ("ic", "sa", "el", "ac")
 STATUSES = ("ok", "missing", "unreadable", "duplicate", "unscorable")
@@ -87,16 +88,6 @@ def _round_tree(v):
     return v
 
 
-def _atomic_write(path: Path, text: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if isinstance(text, bytes):
-        tmp.write_bytes(text)
-    else:
-        tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def build_summary(results: list[dict], meta: dict) -> dict:
     from validation.evaluator.scoring import SCORING_CONSTANTS
 
@@ -137,15 +128,18 @@ def write_reports(cfg, results: list[dict], meta: dict) -> dict:
 
         meta = {**meta, "official": official.summarise(results, cfg)}
     summary = build_summary(results, meta)
-    _atomic_write(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     lines = [json.dumps(_clean_sample(s), sort_keys=True, ensure_ascii=False) for s in results]
-    _atomic_write(out / "per_sample.jsonl", "\n".join(lines) + ("\n" if lines else ""))
-    _atomic_write(out / "plots" / "per_operation.svg", bar_chart_svg(summary["per_operation"]))
     try:
         page = html_report(cfg, summary, results)
     except Exception as err:  # noqa: BLE001 - the HTML page is a convenience; never lose the JSON
         page = f"<html><body><p>HTML report failed: {html.escape(str(err))}</p></body></html>"
-    _atomic_write(out / "report.html", page)
+    # the report set is written whole or not at all (no partial set, no temp files left)
+    atomic_write_many({
+        out / "summary.json": json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+        out / "per_sample.jsonl": "\n".join(lines) + ("\n" if lines else ""),
+        out / "plots" / "per_operation.svg": bar_chart_svg(summary["per_operation"]),
+        out / "report.html": page,
+    })
     return summary
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 import gsi_bench
+from gsi_bench.fileio import check_output_dir
+from gsi_bench.workers import die_with_parent
 from gsi_bench.hub_io import iter_rows, list_shards
 from gsi_bench.schema import EditRecord
 from validation.evaluator import imageops, scoring
@@ -105,13 +107,13 @@ def load_prediction(index: PredictionIndex, record: EditRecord, cfg: EvalConfig)
             return None, _zero(record, "unreadable", "prediction row holds no embedded image bytes", name)
         return None, _zero(record, "missing", "no prediction for this id", "")
     try:
-        img = imageops.decode_prediction(data)
+        img, notes = imageops.decode_prediction_with_notes(data)
     except imageops.PredictionError as err:
         return None, _zero(record, "unreadable", f"{err.kind}: {err}", name)
     h, w = record.source_image.shape[:2]
     fitted = imageops.fit_to(img, w, h, cfg.resize)
     return fitted, {"prediction": name, "prediction_size": [int(img.shape[1]), int(img.shape[0])],
-                    "resized": bool(img.shape[:2] != (h, w))}
+                    "resized": bool(img.shape[:2] != (h, w)), "decode_notes": notes}
 
 
 def edit_locality(pred: np.ndarray, record: EditRecord) -> tuple[float, float, float]:
@@ -215,6 +217,8 @@ def score_record(record: EditRecord, index: PredictionIndex, cfg: EvalConfig) ->
         return meta
     out = _zero(record, "ok", "", meta["prediction"])
     out.update(prediction_size=meta["prediction_size"], resized=meta["resized"])
+    if meta.get("decode_notes"):
+        out["decode_notes"] = meta["decode_notes"]
     try:
         if cfg.protocol == "official":
             from validation.evaluator.protocols import official
@@ -320,6 +324,8 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
     """Run an evaluation and write its reports into ``cfg.out``; returns the summary dict."""
     from validation.evaluator import report
 
+    # fail before scoring, not after: --out a file, unwritable, or inside the data folder
+    check_output_dir(cfg.out, data_dir=cfg.data if Path(str(cfg.data)).is_dir() else None)
     shards = resolve_data(cfg.data, cfg.config, cfg.split)
     ids = record_ids(shards)
     if cfg.limit is not None:
@@ -368,6 +374,7 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
 
 
 def _init_child(cfg: EvalConfig, index: PredictionIndex) -> None:
+    die_with_parent()  # a killed driver takes its workers with it
     # one rasteriser thread per worker process: the processes already use every core
     os.environ.setdefault("LP_NUM_THREADS", "1")
     _STATE.clear()
