@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
-from gsi_bench.operations import FRAMES, OPERATIONS, EditParams
+from gsi_bench.operations import FRAMES, NUMERIC_PARAMS, OPERATIONS, EditParams
 
 SCHEMA_VERSION = "1.0.0"
 SUBSETS = ("tabletop", "room", "real")
@@ -123,6 +123,7 @@ FIELD_DOCS: tuple[FieldDoc, ...] = (
     _f("checks.changed_pixel_fraction", "float64", "", "fraction", "", "Fraction of pixels whose instance id changed between source and target."),
     _f("checks.view_overlap", "float64", "", "fraction", "", "perspective: fraction of source-visible scene points still in view; NaN otherwise."),
     _f("checks.settle_drift_m", "float64", "", "m", "world", "receptacle_place: how far the placed object moved when a physics engine (pybullet) let it settle; NaN otherwise."),
+    _f("checks.placement_gap", "float64", "", "fraction of image width", "source image", "receptacle_place: image distance from the instructed placement point to the nearest other placement point of the receptacle, over the image width (the placement is only stated when it is at least `min_placement_gap`); NaN otherwise."),
     _f("checks.thresholds", "string (JSON)", "", "", "", "The thresholds the sample was accepted under."),
 )
 
@@ -176,7 +177,7 @@ def features():
                    "visible_pixels_source": Value("int64"), "visible_pixels_target": Value("int64"),
                    "min_clearance_m": f64, "support_margin_m": f64, "ambiguity_margin": f64,
                    "changed_pixel_fraction": f64, "view_overlap": f64, "settle_drift_m": f64,
-                   "thresholds": s},
+                   "placement_gap": f64, "thresholds": s},
     })
 
 
@@ -219,6 +220,7 @@ class Checks:
     changed_pixel_fraction: float = math.nan
     view_overlap: float = math.nan
     settle_drift_m: float = math.nan
+    placement_gap: float = math.nan
     thresholds: str = "{}"
 
 
@@ -342,7 +344,7 @@ class EditRecord:
             instruction=row["instruction"], instruction_zh=row["instruction_zh"],
             template_id=row["template_id"],
             target=ObjectRef(**row["target"]), reference=ObjectRef(**row["reference"]),
-            params=EditParams(**{k: (math.nan if v is None else v) if k in _FLOAT_PARAMS else v
+            params=EditParams(**{k: (math.nan if v is None else v) if k in NUMERIC_PARAMS else v
                                  for k, v in row["params"].items()}),
             transform_translation=list(row["transform"]["translation"]),
             transform_rotation=[list(r) for r in row["transform"]["rotation"]],
@@ -365,9 +367,6 @@ class EditRecord:
                              for k, v in row["checks"].items()}),
         )
         return rec
-
-
-_FLOAT_PARAMS = {"distance_m", "angle_deg", "scale_factor"}
 
 
 def _asdict(obj: Any) -> dict[str, Any]:

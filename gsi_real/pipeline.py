@@ -25,6 +25,7 @@ from gsi_bench.operations import (
     OPERATION_FRAME,
     noun_phrase,
     num_templates,
+    operations_for_subset,
     render_instruction,
     template_index,
 )
@@ -45,7 +46,7 @@ from gsi_real.synthesis import Synthesis, synthesize
 GENERATOR = "gsi_real.pipeline"
 #: Operations a single real frame supports (perspective needs unseen geometry; receptacle
 #: placement needs receptacle interiors — neither is sampled).
-REAL_OPERATIONS = ("camera_relative_move", "object_relative_place", "rotate", "scale", "remove")
+REAL_OPERATIONS = operations_for_subset("real")
 
 
 @dataclass(frozen=True)

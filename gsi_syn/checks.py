@@ -29,6 +29,11 @@ class CheckThresholds:
     ``min_ambiguity_margin_m``: margin by which a referring expression beats the runner-up.
     ``min_view_overlap``: fraction of source-visible scene points still in view (perspective).
     ``max_settle_drift_m``: how far a placed object may move when physics settles it.
+    ``min_placement_gap``: receptacle_place states a placement only when its point is at least this
+    far (fraction of the image width) from every other placement point of the receptacle in the
+    source image (0.05 = 6.4 px at the scorer's 128-px search size, 25.6 px at 512 px).
+    ``min_place_displacement_m``: object_relative_place moves the object at least this far (the
+    source must not already nearly satisfy the relation; twice the scorer's 5 cm position tolerance).
     """
 
     min_clearance_m: float = 0.01
@@ -39,6 +44,8 @@ class CheckThresholds:
     min_ambiguity_margin_m: float = 0.05
     min_view_overlap: float = 0.5
     max_settle_drift_m: float = 0.01
+    min_placement_gap: float = 0.05
+    min_place_displacement_m: float = 0.10
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -122,4 +129,6 @@ def failed_checks(m: Measurements, image_area: int, th: CheckThresholds, *, targ
         failed.append("unchanged")
     if perspective and not (m.view_overlap >= th.min_view_overlap):
         failed.append("view_overlap")
+    if not math.isnan(m.placement_gap) and m.placement_gap < th.min_placement_gap:
+        failed.append("placement_gap")
     return failed
