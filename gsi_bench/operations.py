@@ -304,7 +304,7 @@ _BUILTIN_SPECS = (
     OperationSpec(
         "receptacle_place", "receptacle", _RECEPTACLE_TEMPLATES, required=("placement",),
         choices={"placement": PLACEMENTS}, directions=PLACEMENT_DIRECTION, needs_reference=True,
-        extra_checks=("settle_drift_m",)),
+        extra_checks=("settle_drift_m", "placement_gap")),
     OperationSpec(
         "rotate", "object", _ROTATE_TEMPLATES, subsets=("tabletop", "room", "real"),
         required=("angle_deg",), optional=("rotation_sense",),

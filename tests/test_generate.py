@@ -181,7 +181,7 @@ def test_masks_and_depth_agree_with_the_gl_free_renderer(run40):
 
 
 def test_receptacle_placements_rest_at_the_stated_place(run40):
-    from gsi_syn.edits import PLACEMENT_DIRECTION
+    from gsi_bench.operations import PLACEMENT_DIRECTION
     from gsi_syn.placement import footprint, support_region
 
     _, recs = run40
