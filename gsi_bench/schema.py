@@ -76,7 +76,7 @@ FIELD_DOCS: tuple[FieldDoc, ...] = (
     _f("params.distance_m", "float64", "", "m", "", "Instructed distance (move, placement offset, camera translation); NaN when not applicable."),
     _f("params.relation", "string", "", "", "source camera", "object_relative_place: `left of`, `right of`, `in front of` (toward the camera), `behind`; else empty."),
     _f("params.angle_deg", "float64", "", "deg", "", "rotate: angle; perspective yaw/pitch: angle; NaN otherwise."),
-    _f("params.rotation_sense", "string", "", "", "seen from above", "rotate: `clockwise` / `counterclockwise`; perspective: `left`/`right`/`up`/`down` for yaw and pitch."),
+    _f("params.rotation_sense", "string", "", "", "seen from above", "rotate: `clockwise` / `counterclockwise`, empty when both senses look the same (180°, or half the object's symmetry period); perspective: `left`/`right`/`up`/`down` for yaw and pitch."),
     _f("params.scale_factor", "float64", "", "×", "", "scale: uniform factor about the object's base centre; NaN otherwise."),
     _f("params.placement", "string", "", "", "source camera", "receptacle_place: center, nearest edge, farthest edge, leftmost, rightmost; else empty."),
     _f("params.camera_motion", "string", "", "", "", "perspective: `move`, `yaw` or `pitch`; else empty."),
