@@ -234,6 +234,11 @@ class OperationSpec:
             out.update(self.variant_choices.get(v, {}))
         return out
 
+    def whole_cm_range(self, name: str = "distance_m") -> tuple[int, int]:
+        """The inclusive range, in whole centimetres, a distance in metres is drawn from."""
+        lo, hi = self.ranges[name]
+        return round(lo * 100), round(hi * 100)
+
     def accepted_range(self, name: str, params: EditParams | Mapping[str, Any]) -> tuple[float, float] | None:
         """[lo, hi] a numeric parameter must lie in (None: no range, check the choices)."""
         if name in self.ranges:

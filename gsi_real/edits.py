@@ -186,8 +186,8 @@ class _RealContext:
 def _propose_camera_relative_move(ctx: _RealContext, obj: LiftedObject) -> RealProposal:
     spec = operation_spec("camera_relative_move")
     d = str(ctx.rng.choice(spec.choices["direction"]))
-    lo, hi = spec.ranges["distance_m"]
-    cm = int(ctx.rng.integers(round(lo * 100), round(hi * 100) + 1))
+    lo, hi = spec.whole_cm_range()
+    cm = int(ctx.rng.integers(lo, hi + 1))
     return translation("camera_relative_move", EditParams(direction=d, distance_m=cm / 100), obj,
                        ground_direction_cam(obj.up, d) * cm / 100)
 

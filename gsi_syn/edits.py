@@ -28,11 +28,6 @@ from gsi_syn.placement import footprint
 from gsi_syn.scene import Scene, SceneObject
 
 
-def _whole_cm(rng: np.random.Generator, metres: tuple[float, float]) -> int:
-    """A whole number of centimetres drawn uniformly over a range given in metres."""
-    return int(rng.integers(round(metres[0] * 100), round(metres[1] * 100) + 1))
-
-
 @dataclass
 class Proposal:
     """A candidate edit.
@@ -101,7 +96,8 @@ def propose_camera_relative_move(scene: Scene, rng: np.random.Generator, th: Che
                                  target: SceneObject) -> Proposal | None:
     spec = operation_spec("camera_relative_move")
     direction = str(rng.choice(spec.choices["direction"]))
-    cm = _whole_cm(rng, spec.ranges["distance_m"])
+    lo, hi = spec.whole_cm_range()
+    cm = int(rng.integers(lo, hi + 1))
     v = ground_direction(scene.camera.cam_from_world_array, direction)
     params = EditParams(direction=direction, distance_m=cm / 100.0)
     return _translation_proposal(scene, "camera_relative_move", target, v * cm / 100.0, params, th)

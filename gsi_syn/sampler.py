@@ -22,8 +22,8 @@ from gsi_bench.operations import (
     OPERATION_SPECS,
     OPERATIONS,
     noun_phrase,
-    operation_spec,
     num_templates,
+    operation_spec,
     render_instruction,
     template_index,
 )
