@@ -385,7 +385,8 @@ def _tp_object_relative_place(c: TransformCase) -> float:
         c.bad(f"after Φ3D the object is {np.linalg.norm(offset[:2]) * 100:.1f} cm "
               f"{_nearest_direction(C, offset)} of the anchor, params say {p['distance_m'] * 100:.1f} cm "
               f"{p['relation']} (error {e:.3g} m)", e)
-    floor = _thresholds(c.row).min_place_displacement_m
+    # the floor is config: checked when the record states it (data made before it had none)
+    floor = json.loads(c.row["checks"]["thresholds"]).get("min_place_displacement_m", 0.0)
     moved = float(np.linalg.norm(c.new_pos - c.pos))
     if moved < floor - c.tols.geometry_m:
         c.bad(f"the object moves only {moved * 100:.1f} cm (< {floor * 100:.0f} cm): the source already "
