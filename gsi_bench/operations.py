@@ -153,9 +153,14 @@ class EditParams:
 NUMERIC_PARAMS: tuple[str, ...] = tuple(f.name for f in fields(EditParams) if f.type in ("float", float))
 
 
+def param_value(params: EditParams | Mapping[str, Any], name: str) -> Any:
+    """Parameter ``name`` of an :class:`EditParams` or of its dict form (a record's ``params``)."""
+    return params.get(name) if isinstance(params, Mapping) else getattr(params, name)
+
+
 def param_is_set(params: EditParams | Mapping[str, Any], name: str) -> bool:
     """Whether parameter ``name`` is stated (non-empty string / non-NaN, non-None number)."""
-    v = params.get(name) if isinstance(params, Mapping) else getattr(params, name)
+    v = param_value(params, name)
     if name in NUMERIC_PARAMS:
         return v is not None and not (isinstance(v, float) and math.isnan(v))
     return bool(v)
@@ -222,16 +227,14 @@ class OperationSpec:
         """The fields a record with these params must state (variant included)."""
         out = set(self.required)
         if self.variant_param:
-            v = params.get(self.variant_param) if isinstance(params, Mapping) else getattr(params, self.variant_param)
-            out |= set(self.variants.get(v, ()))
+            out |= set(self.variants.get(param_value(params, self.variant_param), ()))
         return out
 
     def allowed_values(self, params: EditParams | Mapping[str, Any]) -> dict[str, tuple]:
         """Parameter → values it may take, for these params' variant."""
         out = dict(self.choices)
         if self.variant_param:
-            v = params.get(self.variant_param) if isinstance(params, Mapping) else getattr(params, self.variant_param)
-            out.update(self.variant_choices.get(v, {}))
+            out.update(self.variant_choices.get(param_value(params, self.variant_param), {}))
         return out
 
     def whole_cm_range(self, name: str = "distance_m") -> tuple[int, int]:
