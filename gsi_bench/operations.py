@@ -48,6 +48,7 @@ __all__ = [
     "CAMERA_MOTIONS", "CAMERA_MOTION_SENSES", "RELATION_DIRECTION", "PLACEMENT_DIRECTION",
     "ROTATE_ANGLES", "CAMERA_MOVE_M", "CAMERA_ANGLES_DEG", "SYMMETRY_PERIOD_DEG", "NUMERIC_PARAMS",
     "symmetry_period_deg", "rotation_angles", "rotation_is_sense_free", "signed_rotation_deg",
+    "param_value", "param_is_set",
 ]
 
 #: Operation ids of the benchmark, in ClassLabel order (the record's ``operation`` label).
