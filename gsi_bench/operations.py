@@ -313,6 +313,8 @@ _BUILTIN_SPECS = (
     OperationSpec(
         "receptacle_place", "receptacle", _RECEPTACLE_TEMPLATES, required=("placement",),
         choices={"placement": PLACEMENTS}, directions=PLACEMENT_DIRECTION, needs_reference=True,
+        # the order placements join a receptacle's vocabulary when points crowd in the image
+        sampling={"placement_priority": ("center", "leftmost", "rightmost", "nearest edge", "farthest edge")},
         extra_checks=("settle_drift_m", "placement_gap")),
     OperationSpec(
         "rotate", "object", _ROTATE_TEMPLATES, subsets=("tabletop", "room", "real"),

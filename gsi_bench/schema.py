@@ -123,7 +123,7 @@ FIELD_DOCS: tuple[FieldDoc, ...] = (
     _f("checks.changed_pixel_fraction", "float64", "", "fraction", "", "Fraction of pixels whose instance id changed between source and target."),
     _f("checks.view_overlap", "float64", "", "fraction", "", "perspective: fraction of source-visible scene points still in view; NaN otherwise."),
     _f("checks.settle_drift_m", "float64", "", "m", "world", "receptacle_place: how far the placed object moved when a physics engine (pybullet) let it settle; NaN otherwise."),
-    _f("checks.placement_gap", "float64", "", "fraction of image width", "source image", "receptacle_place: image distance from the instructed placement point to the nearest other placement point of the receptacle, over the image width (the placement is only stated when it is at least `min_placement_gap`); NaN otherwise."),
+    _f("checks.placement_gap", "float64", "", "fraction of image width", "source image", "receptacle_place: image distance from the instructed placement point to the nearest other placement point of the receptacle's vocabulary (placements kept at least `min_placement_gap` apart; inf when it is the only one), over the image width; NaN otherwise."),
     _f("checks.thresholds", "string (JSON)", "", "", "", "The thresholds the sample was accepted under."),
 )
 

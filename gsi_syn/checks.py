@@ -29,10 +29,10 @@ class CheckThresholds:
     ``min_ambiguity_margin_m``: margin by which a referring expression beats the runner-up.
     ``min_view_overlap``: fraction of source-visible scene points still in view (perspective).
     ``max_settle_drift_m``: how far a placed object may move when physics settles it.
-    ``min_placement_gap``: receptacle_place states a placement only when its point is at least this
-    far (fraction of the image width) from every other placement point of the receptacle in the
-    source image (0.04 ≈ 5 px at the scorer's 128-px search size, where the old median gap was
-    3.6 px; 20 px at 512 px). Small tabletop receptacles often keep only leftmost / rightmost.
+    ``min_placement_gap``: the placements a receptacle is named with keep their points at least
+    this far apart (fraction of the image width) in the source image (0.04 ≈ 5 px at the
+    scorer's 128-px search size, where the old median gap was 3.6 px; 20 px at 512 px); see
+    :func:`gsi_syn.edits.placement_vocabulary` (a small receptacle keeps its center only).
     ``min_place_displacement_m``: object_relative_place moves the object at least this far (the
     source must not already nearly satisfy the relation; twice the scorer's 5 cm position tolerance).
     """

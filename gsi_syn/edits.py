@@ -242,37 +242,46 @@ def placement_points(scene: Scene, receptacle: SceneObject, target: SceneObject,
     return out
 
 
-def placement_gaps(scene: Scene, points: dict[str, np.ndarray]) -> dict[str, float]:
-    """Placement → image distance from its point to the nearest other placement's point, as a
-    fraction of the image width (``inf`` when it is the only one). Points project with the scene
-    camera; a gap this small means an image cannot tell the two placements apart."""
+def placement_vocabulary(scene: Scene, points: dict[str, np.ndarray], min_gap: float) -> dict[str, float]:
+    """The placements a receptacle may be named with, each with its gap: the image distance (a
+    fraction of the image width, projected with the scene camera) from its point to the nearest
+    other point of the vocabulary (``inf`` when it is alone).
+
+    Placements join greedily in the order ``sampling["placement_priority"]`` of the
+    receptacle_place spec (center, leftmost, rightmost, nearest edge, farthest edge) when their
+    point lies at least ``min_gap`` from every point already in: a small receptacle is named by
+    its center only, a large one by all five. ``points``: from :func:`placement_points`.
+    """
     cam = scene.camera
-    names = list(points)
-    if len(names) < 2:
-        return {n: float("inf") for n in names}
-    uv, _ = project_points(cam.K_array, cam.cam_from_world_array, np.stack([points[n] for n in names]))
-    d = np.linalg.norm(uv[:, None, :] - uv[None, :, :], axis=-1) / cam.width
-    np.fill_diagonal(d, np.inf)
-    return {n: float(d[i].min()) for i, n in enumerate(names)}
+    order = [n for n in operation_spec("receptacle_place").sampling["placement_priority"] if n in points]
+    if not order:
+        return {}
+    uv, _ = project_points(cam.K_array, cam.cam_from_world_array, np.stack([points[n] for n in order]))
+    uv = dict(zip(order, uv / cam.width))
+    chosen: list[str] = []
+    for name in order:
+        if all(np.linalg.norm(uv[name] - uv[c]) >= min_gap for c in chosen):
+            chosen.append(name)
+    return {n: min((float(np.linalg.norm(uv[n] - uv[c])) for c in chosen if c != n), default=float("inf"))
+            for n in chosen}
 
 
 def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
                              target: SceneObject, visible: set[int] | None = None) -> Proposal | None:
     """``visible``: ids that may serve as receptacles (visible in the source image); all if None.
 
-    The placement vocabulary of the drawn receptacle is reduced to the placements whose point lies
-    at least ``th.min_placement_gap`` (fraction of the image width) from every other placement's
-    point in the source image; the gap is recorded in ``checks.placement_gap``."""
+    The placement is drawn from the receptacle's :func:`placement_vocabulary`: placements whose
+    points lie at least ``th.min_placement_gap`` (fraction of the image width) apart in the source
+    image; its gap is recorded in ``checks.placement_gap``."""
     options = [o for o in receptacle_candidates(scene, target) if visible is None or o.instance_id in visible]
     if not options:
         return None
     rec = options[int(rng.integers(len(options)))]
     points = placement_points(scene, rec, target, th.min_support_margin_m)
-    gaps = placement_gaps(scene, points)
-    vocabulary = [n for n in points if gaps[n] >= th.min_placement_gap]
-    if not vocabulary:
-        return None
-    placement = str(rng.choice(vocabulary))
+    gaps = placement_vocabulary(scene, points, th.min_placement_gap)
+    if not gaps:
+        return None  # the object fits nowhere on it
+    placement = str(rng.choice(list(gaps)))
     xyz = points[placement]
     new = dataclasses.replace(_moved(target, position=xyz), support_id=rec.instance_id)
     out = scene.replace_object(new)

@@ -37,7 +37,7 @@ from gsi_bench.operations import (
 )
 from gsi_bench.schema import decode_image
 from gsi_syn.checks import CheckThresholds, Measurements, changed_fraction, failed_checks, view_overlap, visibility
-from gsi_syn.edits import moved_camera, placement_gaps, placement_points, resolve_referring
+from gsi_syn.edits import moved_camera, placement_points, placement_vocabulary, resolve_referring
 from gsi_syn.placement import box_in_camera, min_clearance, object_box_world, support_margin
 from gsi_syn.scene import Camera, Scene
 from validation.integrity import Finding
@@ -682,7 +682,11 @@ def _check_validity(row: dict[str, Any], op: str, src: Scene, tgt: Scene, maps: 
             m.settle_drift_m = settle(tgt, tid).drift_m
         if "placement_gap" in spec.extra_checks and "placement_gap" in row["checks"]:
             rec = src.get(row["reference"]["instance_id"])
-            gaps = placement_gaps(src, placement_points(src, rec, src.get(tid), th.min_support_margin_m))
+            gaps = placement_vocabulary(src, placement_points(src, rec, src.get(tid), th.min_support_margin_m),
+                                        th.min_placement_gap)
+            if row["params"]["placement"] not in gaps:
+                ctx.bad("validity", f"'{row['params']['placement']}' is not in the receptacle's decidable "
+                                    f"placements {sorted(gaps)}")
             m.placement_gap = gaps.get(row["params"]["placement"], math.nan)
     failed = failed_checks(m, area, th, target_present=present, object_edit=spec.names_target,
                            perspective="view_overlap" in spec.extra_checks)

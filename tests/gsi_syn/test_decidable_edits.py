@@ -67,41 +67,57 @@ def _placement_point_by_search(rec, obj, direction, margin):
     return np.array([xy[0], xy[1], height])
 
 
+PRIORITY = ("center", "leftmost", "rightmost", "nearest edge", "farthest edge")
+
+
+def _independent_vocabulary(scene, rec, target, th):
+    """(points, image positions / width, vocabulary) re-derived here from the geometry."""
+    C = scene.camera.cam_from_world_array
+    points = {}
+    for name, d in PLACEMENT_DIRECTION.items():
+        q = _placement_point_by_search(rec, target, ground_direction(C, d) if d else None, th.min_support_margin_m)
+        if q is not None:
+            points[name] = q
+    uv = {n: _image_point(scene, q) / RES for n, q in points.items()}
+    vocab = []
+    for n in PRIORITY:
+        if n in uv and all(np.linalg.norm(uv[n] - uv[c]) >= th.min_placement_gap for c in vocab):
+            vocab.append(n)
+    return points, uv, vocab
+
+
 def test_receptacle_placements_are_apart_in_the_image(scenes):
     th = CheckThresholds()
-    seen = 0
+    seen, reduced, several = 0, 0, 0
     for scene in scenes:
-        C = scene.camera.cam_from_world_array
         cands = [o for o in unique_category_objects(scene) if o.role == "object"]
         for k in range(25 if cands else 0):
-            rng = np.random.default_rng(k)
             target = cands[k % len(cands)]
-            p = propose_receptacle_place(scene, rng, th, target)
+            p = propose_receptacle_place(scene, np.random.default_rng(k), th, target)
             if p is None:
                 continue
             seen += 1
-            rec = scene.get(p.reference_id)
-            # every placement point, re-derived independently, projected into the source image
-            points = {}
-            for name, d in PLACEMENT_DIRECTION.items():
-                q = _placement_point_by_search(rec, target, ground_direction(C, d) if d else None,
-                                               th.min_support_margin_m)
-                if q is not None:
-                    points[name] = q
+            points, uv, vocab = _independent_vocabulary(scene, scene.get(p.reference_id), target, th)
             stated = p.params.placement
+            assert stated in vocab, (stated, vocab)
             placed = np.asarray(p.target_scene.get(target.instance_id).position)
             assert np.linalg.norm(placed - points[stated]) < 2e-3, (stated, placed, points[stated])
-            uv = _image_point(scene, points[stated])
-            others = [np.linalg.norm(uv - _image_point(scene, q)) / RES for n, q in points.items() if n != stated]
+            # the stated placement is told apart from every other placement it could be named with
+            others = [np.linalg.norm(uv[stated] - uv[n]) for n in vocab if n != stated]
             gap = min(others) if others else np.inf
             assert gap >= th.min_placement_gap - 2e-3, (stated, gap)
             assert p.measured["placement_gap"] == pytest.approx(gap, abs=2e-3)
-    assert seen >= 5
+            # every placement left out of the vocabulary crowds one already in it
+            for n in set(points) - set(vocab):
+                assert min(np.linalg.norm(uv[n] - uv[c]) for c in vocab) < th.min_placement_gap + 2e-3
+            reduced += len(vocab) < len(points)
+            several += len(vocab) > 1
+    assert seen >= 10 and reduced >= 1 and several >= 1
 
 
-def test_placement_vocabulary_shrinks_with_the_threshold(scenes):
-    """A stricter gap never yields a placement that a looser one had to exclude, and an
-    impossible gap yields no proposal at all."""
+def test_placement_vocabulary_follows_the_threshold(scenes):
+    """An impossible gap leaves one placement per receptacle (the first that fits, in priority
+    order); a stricter gap only states placements at least that far apart."""
     strict = CheckThresholds(min_placement_gap=0.1)
     never = CheckThresholds(min_placement_gap=10.0)
     got = 0
@@ -109,7 +125,11 @@ def test_placement_vocabulary_shrinks_with_the_threshold(scenes):
         cands = [o for o in unique_category_objects(scene) if o.role == "object"]
         for k in range(25 if cands else 0):
             target = cands[k % len(cands)]
-            assert propose_receptacle_place(scene, np.random.default_rng(k), never, target) is None
+            p = propose_receptacle_place(scene, np.random.default_rng(k), never, target)
+            if p is not None:
+                points, _, _ = _independent_vocabulary(scene, scene.get(p.reference_id), target, never)
+                assert p.params.placement == next(n for n in PRIORITY if n in points)
+                assert p.measured["placement_gap"] == np.inf
             p = propose_receptacle_place(scene, np.random.default_rng(k), strict, target)
             if p is not None:
                 got += 1
