@@ -42,6 +42,12 @@ class CheckThresholds:
     ``min_ambiguity_margin_m``: margin by which a referring expression beats the runner-up.
     ``min_view_overlap``: fraction of source-visible scene points still in view (perspective).
     ``max_settle_drift_m``: how far a placed object may move when physics settles it.
+    ``min_placement_gap``: the placements a receptacle is named with keep their points at least
+    this far apart (fraction of the image width) in the source image (0.04 ≈ 5 px at the
+    scorer's 128-px search size, where the old median gap was 3.6 px; 20 px at 512 px); see
+    :func:`gsi_syn.edits.placement_vocabulary` (a small receptacle keeps its center only).
+    ``min_place_displacement_m``: object_relative_place moves the object at least this far (the
+    source must not already nearly satisfy the relation; twice the scorer's 5 cm position tolerance).
     """
 
     min_clearance_m: float = 0.01
@@ -52,6 +58,8 @@ class CheckThresholds:
     min_ambiguity_margin_m: float = 0.05
     min_view_overlap: float = 0.5
     max_settle_drift_m: float = 0.01
+    min_placement_gap: float = 0.04
+    min_place_displacement_m: float = 0.10
 
     def to_json(self) -> str:
         """Canonical JSON of the thresholds (what ``checks.thresholds`` stores)."""
@@ -146,4 +154,6 @@ def failed_checks(m: Measurements, image_area: int, th: CheckThresholds, *, targ
         failed.append("unchanged")
     if perspective and not (m.view_overlap >= th.min_view_overlap):
         failed.append("view_overlap")
+    if not math.isnan(m.placement_gap) and m.placement_gap < th.min_placement_gap:
+        failed.append("placement_gap")
     return failed

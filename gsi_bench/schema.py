@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from gsi_bench.official_format import box_to_official_7vec
-from gsi_bench.operations import FRAMES, OPERATIONS, EditParams
+from gsi_bench.operations import FRAMES, NUMERIC_PARAMS, OPERATIONS, EditParams
 from gsi_bench.scene import Scene, decode_scene_pair
 
 SCHEMA_VERSION = "1.0.0"
@@ -78,7 +78,7 @@ FIELD_DOCS: tuple[FieldDoc, ...] = (
     _f("params.distance_m", "float64", "", "m", "", "Instructed distance (move, placement offset, camera translation); NaN when not applicable."),
     _f("params.relation", "string", "", "", "source camera", "object_relative_place: `left of`, `right of`, `in front of` (toward the camera), `behind`; else empty."),
     _f("params.angle_deg", "float64", "", "deg", "", "rotate: angle; perspective yaw/pitch: angle; NaN otherwise."),
-    _f("params.rotation_sense", "string", "", "", "seen from above", "rotate: `clockwise` / `counterclockwise`; perspective: `left`/`right`/`up`/`down` for yaw and pitch."),
+    _f("params.rotation_sense", "string", "", "", "seen from above", "rotate: `clockwise` / `counterclockwise`, empty when both senses look the same (180°, or half the object's symmetry period); perspective: `left`/`right`/`up`/`down` for yaw and pitch."),
     _f("params.scale_factor", "float64", "", "×", "", "scale: uniform factor about the object's base centre; NaN otherwise."),
     _f("params.placement", "string", "", "", "source camera", "receptacle_place: center, nearest edge, farthest edge, leftmost, rightmost; else empty."),
     _f("params.camera_motion", "string", "", "", "", "perspective: `move`, `yaw` or `pitch`; else empty."),
@@ -125,6 +125,7 @@ FIELD_DOCS: tuple[FieldDoc, ...] = (
     _f("checks.changed_pixel_fraction", "float64", "", "fraction", "", "Fraction of pixels whose instance id changed between source and target."),
     _f("checks.view_overlap", "float64", "", "fraction", "", "perspective: fraction of source-visible scene points still in view; NaN otherwise."),
     _f("checks.settle_drift_m", "float64", "", "m", "world", "receptacle_place: how far the placed object moved when a physics engine (pybullet) let it settle; NaN otherwise."),
+    _f("checks.placement_gap", "float64", "", "fraction of image width", "source image", "receptacle_place: image distance from the instructed placement point to the nearest other placement point of the receptacle's vocabulary (placements kept at least `min_placement_gap` apart; inf when it is the only one), over the image width; NaN otherwise."),
     _f("checks.thresholds", "string (JSON)", "", "", "", "The thresholds the sample was accepted under."),
 )
 
@@ -178,7 +179,7 @@ def features():
                    "visible_pixels_source": Value("int64"), "visible_pixels_target": Value("int64"),
                    "min_clearance_m": f64, "support_margin_m": f64, "ambiguity_margin": f64,
                    "changed_pixel_fraction": f64, "view_overlap": f64, "settle_drift_m": f64,
-                   "thresholds": s},
+                   "placement_gap": f64, "thresholds": s},
     })
 
 
@@ -233,6 +234,7 @@ class Checks:
     changed_pixel_fraction: float = math.nan
     view_overlap: float = math.nan
     settle_drift_m: float = math.nan
+    placement_gap: float = math.nan
     thresholds: str = "{}"
 
 
@@ -372,7 +374,7 @@ class EditRecord:
             instruction=row["instruction"], instruction_zh=row["instruction_zh"],
             template_id=row["template_id"],
             target=ObjectRef(**row["target"]), reference=ObjectRef(**row["reference"]),
-            params=EditParams(**{k: (math.nan if v is None else v) if k in _FLOAT_PARAMS else v
+            params=EditParams(**{k: (math.nan if v is None else v) if k in NUMERIC_PARAMS else v
                                  for k, v in row["params"].items()}),
             transform_translation=list(row["transform"]["translation"]),
             transform_rotation=[list(r) for r in row["transform"]["rotation"]],
@@ -395,9 +397,6 @@ class EditRecord:
                              for k, v in row["checks"].items()}),
         )
         return rec
-
-
-_FLOAT_PARAMS = {"distance_m", "angle_deg", "scale_factor"}
 
 
 def _asdict(obj: Any) -> dict[str, Any]:

@@ -16,20 +16,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from gsi_bench.checks import CheckThresholds
 from gsi_bench.geometry import ground_direction_cam
-from gsi_bench.operations import DIRECTIONS, REFERRING, RELATIONS, SCALE_FACTORS, SENSES, EditParams
+from gsi_bench.operations import (
+    OPERATION_SPECS,
+    EditParams,
+    operation_spec,
+    rotation_is_sense_free,
+    signed_rotation_deg,
+)
 from gsi_real.lifting import LiftedFrame, LiftedObject
 
-#: Angles (deg) rotate draws from, as the official generator (plus 135).
-ROTATE_ANGLES = (30.0, 45.0, 60.0, 90.0, 120.0, 135.0, 150.0, 180.0)
-MOVE_CM = (5, 50)
-PLACE_EXTRA_CM = (3, 15)
-#: Relation → ground direction from the anchor (in front of = toward the camera).
-RELATION_DIRECTION = {"left of": "left", "right of": "right", "in front of": "backward", "behind": "forward"}
+#: object_relative_place moves the object at least this far (m): a source that already nearly
+#: satisfies the relation makes "was it moved?" undecidable (the shared threshold's default).
+MIN_PLACE_DISPLACEMENT_M = CheckThresholds.min_place_displacement_m
 #: Objects whose box is larger than this (m³) are not moved (as the official generator).
 MAX_MOVABLE_VOLUME_M3 = 0.4
 
@@ -133,55 +138,91 @@ def resolve_referring(group: list[LiftedObject], expression: str) -> tuple[int, 
 
 
 def propose(op: str, lifted: LiftedFrame, categories: dict[int, str], rng: np.random.Generator,
-            min_pixels: int = 60, all_ids: list[int] | None = None) -> RealProposal | None:
-    """One raw proposal for ``op`` (geometric rules only; the filters judge it afterwards).
-    ``categories``: category of every movable instance in the frame (lifted or not), so that
-    referring expressions and uniqueness count objects that could not be lifted."""
+            min_pixels: int = 60, all_ids: list[int] | None = None,
+            min_displacement_m: float = MIN_PLACE_DISPLACEMENT_M) -> RealProposal | None:
+    """One raw proposal for ``op`` (geometric rules only; the filters judge it afterwards), by the
+    proposer registered for it in :data:`REAL_PROPOSERS`. ``categories``: category of every
+    movable instance in the frame (lifted or not), so that referring expressions and uniqueness
+    count objects that could not be lifted. ``min_displacement_m``: floor on how far
+    object_relative_place moves the object."""
+    entry = REAL_PROPOSERS.get(op)
+    if entry is None:
+        raise ValueError(f"operation {op!r} is not supported on single real frames")
     objs = lifted.objects
     ok = [i for i, o in objs.items() if editable(o, min_pixels)]
-    if op == "remove":
-        return _propose_remove(objs, categories, rng, ok)
+    ctx = _RealContext(lifted, categories, rng, ok, min_displacement_m)
+    if not entry.picks_target:
+        return entry.propose(ctx, None)
     pool = _unique(lifted, categories, ok)
     if not pool:
         return None
-    obj = objs[pool[int(rng.integers(len(pool)))]]
-    up = obj.up
-    if op == "camera_relative_move":
-        d = str(rng.choice(DIRECTIONS))
-        cm = int(rng.integers(MOVE_CM[0], MOVE_CM[1] + 1))
-        return translation(op, EditParams(direction=d, distance_m=cm / 100), obj,
-                           ground_direction_cam(up, d) * cm / 100)
-    if op == "rotate":
-        angle = float(rng.choice(ROTATE_ANGLES))
-        sense = str(rng.choice(SENSES))
-        R, t = rotation_about_base(obj, angle if sense == "counterclockwise" else -angle)
-        return RealProposal(op, EditParams(angle_deg=angle, rotation_sense=sense), obj.instance_id, R, t)
-    if op == "scale":
-        f = float(rng.choice(SCALE_FACTORS))
-        b = obj.base_center
-        return RealProposal(op, EditParams(scale_factor=f), obj.instance_id, np.eye(3), b - f * b, s=f)
-    if op == "object_relative_place":
-        anchors = [objs[i] for i in _unique(lifted, categories, list(objs))
-                   if i != obj.instance_id and categories[i] != categories[obj.instance_id]
-                   and not objs[i].touches_border
-                   and abs(float(objs[i].base_center @ up - obj.base_center @ up)) < 0.03]
-        if not anchors:
-            return None
-        anchor = anchors[int(rng.integers(len(anchors)))]
-        rel = str(rng.choice(RELATIONS))
-        v = ground_direction_cam(up, RELATION_DIRECTION[rel])
-        cm = int(np.ceil((extent_along(obj, v) + extent_along(anchor, v)) * 100)) + \
-            int(rng.integers(PLACE_EXTRA_CM[0], PLACE_EXTRA_CM[1] + 1))
-        new_base = anchor.base_center + v * cm / 100
-        delta = new_base - obj.base_center
-        delta = delta - (delta @ up) * up  # stays on its own support height
-        return translation(op, EditParams(relation=rel, distance_m=cm / 100), obj, delta,
-                           reference_id=anchor.instance_id)
-    raise ValueError(f"operation {op!r} is not supported on single real frames")
+    return entry.propose(ctx, objs[pool[int(rng.integers(len(pool)))]])
 
 
-def _propose_remove(objs: dict[int, LiftedObject], categories: dict[int, str], rng: np.random.Generator,
-                    ok: list[int]) -> RealProposal | None:
+@dataclass
+class _RealContext:
+    """What a real proposer sees: the lifted frame, every instance's category, the random stream,
+    the editable ids and the displacement floor."""
+
+    lifted: LiftedFrame
+    categories: dict[int, str]
+    rng: np.random.Generator
+    editable: list[int]
+    min_displacement_m: float
+
+
+def _propose_camera_relative_move(ctx: _RealContext, obj: LiftedObject) -> RealProposal:
+    spec = operation_spec("camera_relative_move")
+    d = str(ctx.rng.choice(spec.choices["direction"]))
+    lo, hi = spec.whole_cm_range()
+    cm = int(ctx.rng.integers(lo, hi + 1))
+    return translation("camera_relative_move", EditParams(direction=d, distance_m=cm / 100), obj,
+                       ground_direction_cam(obj.up, d) * cm / 100)
+
+
+def _propose_rotate(ctx: _RealContext, obj: LiftedObject) -> RealProposal:
+    """Real objects carry no symmetry label: only 180° is sense-free (stated without a sense)."""
+    spec = operation_spec("rotate")
+    angle = float(ctx.rng.choice(spec.choices["angle_deg"]))
+    sense = str(ctx.rng.choice(spec.choices["rotation_sense"]))
+    if rotation_is_sense_free(angle):
+        sense = ""
+    R, t = rotation_about_base(obj, signed_rotation_deg(angle, sense))
+    return RealProposal("rotate", EditParams(angle_deg=angle, rotation_sense=sense), obj.instance_id, R, t)
+
+
+def _propose_scale(ctx: _RealContext, obj: LiftedObject) -> RealProposal:
+    f = float(ctx.rng.choice(operation_spec("scale").choices["scale_factor"]))
+    b = obj.base_center
+    return RealProposal("scale", EditParams(scale_factor=f), obj.instance_id, np.eye(3), b - f * b, s=f)
+
+
+def _propose_object_relative_place(ctx: _RealContext, obj: LiftedObject) -> RealProposal | None:
+    spec = operation_spec("object_relative_place")
+    objs, categories, up = ctx.lifted.objects, ctx.categories, obj.up
+    anchors = [objs[i] for i in _unique(ctx.lifted, categories, list(objs))
+               if i != obj.instance_id and categories[i] != categories[obj.instance_id]
+               and not objs[i].touches_border
+               and abs(float(objs[i].base_center @ up - obj.base_center @ up)) < 0.03]
+    if not anchors:
+        return None
+    anchor = anchors[int(ctx.rng.integers(len(anchors)))]
+    rel = str(ctx.rng.choice(spec.choices["relation"]))
+    v = ground_direction_cam(up, spec.directions[rel])
+    gap = spec.sampling["extra_gap_cm"]
+    cm = int(np.ceil((extent_along(obj, v) + extent_along(anchor, v)) * 100)) + \
+        int(ctx.rng.integers(gap[0], gap[1] + 1))
+    new_base = anchor.base_center + v * cm / 100
+    delta = new_base - obj.base_center
+    delta = delta - (delta @ up) * up  # stays on its own support height
+    if float(np.linalg.norm(delta)) < ctx.min_displacement_m:
+        return None
+    return translation("object_relative_place", EditParams(relation=rel, distance_m=cm / 100), obj, delta,
+                       reference_id=anchor.instance_id)
+
+
+def _propose_remove(ctx: _RealContext, _target: None = None) -> RealProposal | None:
+    objs, categories, rng, ok = ctx.lifted.objects, ctx.categories, ctx.rng, ctx.editable
     if not ok:
         return None
     tid = ok[int(rng.integers(len(ok)))]
@@ -193,7 +234,7 @@ def _propose_remove(objs: dict[int, LiftedObject], categories: dict[int, str], r
             return None  # a same-category instance could not be lifted: the expression is unjudgeable
         group = [objs[i] for i in same]
         best = None
-        for e in REFERRING:
+        for e in operation_spec("remove").sampling["referring"]:
             winner, m = resolve_referring(group, e)
             if winner == tid and (best is None or m > best[1]):
                 best = (e, m)
@@ -202,6 +243,26 @@ def _propose_remove(objs: dict[int, LiftedObject], categories: dict[int, str], r
         expression, margin = best
     return RealProposal("remove", EditParams(), tid, np.eye(3), np.zeros(3), referring=expression,
                         ambiguity_margin=margin, target_present=False)
+
+
+@dataclass(frozen=True)
+class RealOperation:
+    """How GSI-Real proposes one operation: ``propose(ctx, target)``; ``picks_target``: the
+    target is first drawn among the editable, unique-category lifted objects (else None)."""
+
+    propose: Callable[[_RealContext, "LiftedObject | None"], "RealProposal | None"]
+    picks_target: bool = True
+
+
+#: operation → its GSI-Real proposer (the operations whose spec lists the ``real`` subset)
+REAL_PROPOSERS: dict[str, RealOperation] = {
+    "camera_relative_move": RealOperation(_propose_camera_relative_move),
+    "rotate": RealOperation(_propose_rotate),
+    "scale": RealOperation(_propose_scale),
+    "object_relative_place": RealOperation(_propose_object_relative_place),
+    "remove": RealOperation(_propose_remove, picks_target=False),
+}
+assert all("real" in OPERATION_SPECS[op].subsets for op in REAL_PROPOSERS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -213,7 +274,7 @@ def break_warp(p: RealProposal, obj: LiftedObject, rng: np.random.Generator) -> 
     if p.operation in ("camera_relative_move", "object_relative_place"):
         warp = (np.eye(3), -p.t, 1.0)
     elif p.operation == "rotate":
-        signed = p.params.angle_deg if p.params.rotation_sense == "counterclockwise" else -p.params.angle_deg
+        signed = signed_rotation_deg(p.params.angle_deg, p.params.rotation_sense)
         R, t = rotation_about_base(obj, -signed - 90.0 * np.sign(signed))
         warp = (R, t, 1.0)
     else:

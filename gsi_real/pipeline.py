@@ -22,7 +22,7 @@ import gsi_bench
 from gsi_bench.assembly import EditView, InstructionText, Transform, assemble_record, render_instructions
 from gsi_bench.config import HashedConfig
 from gsi_bench.hashing import canonical_json
-from gsi_bench.operations import num_templates
+from gsi_bench.operations import num_templates, operations_for_subset
 from gsi_bench.schema import (
     Box3D,
     Checks,
@@ -40,7 +40,7 @@ from gsi_real.synthesis import Synthesis, synthesize
 GENERATOR = "gsi_real.pipeline"
 #: Operations a single real frame supports (perspective needs unseen geometry; receptacle
 #: placement needs receptacle interiors — neither is sampled).
-REAL_OPERATIONS = ("camera_relative_move", "object_relative_place", "rotate", "scale", "remove")
+REAL_OPERATIONS = operations_for_subset("real")
 
 
 @dataclass(frozen=True)

@@ -8,25 +8,25 @@ checks of :mod:`gsi_syn.checks` and turns accepted proposals into records.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from gsi_bench.checks import CheckThresholds, placement_ok
-from gsi_bench.geometry import ground_direction, make_transform, rot_z
-from gsi_bench.operations import DIRECTIONS, RELATIONS, SCALE_FACTORS, SENSES, EditParams
+from gsi_bench.geometry import ground_direction, make_transform, project_points, rot_z
+from gsi_bench.operations import (
+    OPERATION_SPECS,
+    EditParams,
+    operation_spec,
+    rotation_angles,
+    rotation_is_sense_free,
+    signed_rotation_deg,
+    symmetry_period_deg,
+)
 from gsi_bench.scene import Scene, SceneObject
 from gsi_syn.checks import placement_measurements
 from gsi_syn.placement import footprint
-
-#: Angles (deg) the rotate operation draws from.
-ROTATE_ANGLES = (30.0, 45.0, 60.0, 90.0, 120.0, 135.0, 150.0, 180.0)
-#: Whole-centimetre distance range of camera_relative_move (DESIGN §3: 5–50 cm).
-MOVE_CM = (5, 50)
-#: Extra centre-to-centre distance (cm) beyond contact for object_relative_place.
-PLACE_EXTRA_CM = (3, 15)
-#: Relation → camera-relative ground direction from the anchor.
-RELATION_DIRECTION = {"left of": "left", "right of": "right", "in front of": "backward", "behind": "forward"}
 
 
 @dataclass
@@ -48,6 +48,8 @@ class Proposal:
     ambiguity_margin: float = float("inf")
     target_present: bool = True
     camera_delta: np.ndarray = dataclasses.field(default_factory=lambda: np.eye(4))
+    #: ``checks`` fields measured while proposing (e.g. ``placement_gap``)
+    measured: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def unique_category_objects(scene: Scene, exclude: set[int] | None = None) -> list[SceneObject]:
@@ -71,7 +73,6 @@ def _moved(obj: SceneObject, position: np.ndarray | None = None, yaw_deg: float 
 def in_view(scene: Scene, obj: SceneObject, margin_px: float = 2.0) -> bool:
     """Cheap pre-render test: every corner of the object's 3D box projects inside the image and in
     front of the camera (occlusion is checked later on the render)."""
-    from gsi_bench.geometry import project_points
     from gsi_syn.placement import object_box_world
 
     cam = scene.camera
@@ -94,8 +95,10 @@ def _translation_proposal(scene: Scene, op: str, obj: SceneObject, delta: np.nda
 
 def propose_camera_relative_move(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
                                  target: SceneObject) -> Proposal | None:
-    direction = str(rng.choice(DIRECTIONS))
-    cm = int(rng.integers(MOVE_CM[0], MOVE_CM[1] + 1))
+    spec = operation_spec("camera_relative_move")
+    direction = str(rng.choice(spec.choices["direction"]))
+    lo, hi = spec.whole_cm_range()
+    cm = int(rng.integers(lo, hi + 1))
     v = ground_direction(scene.camera.cam_from_world_array, direction)
     params = EditParams(direction=direction, distance_m=cm / 100.0)
     return _translation_proposal(scene, "camera_relative_move", target, v * cm / 100.0, params, th)
@@ -103,21 +106,28 @@ def propose_camera_relative_move(scene: Scene, rng: np.random.Generator, th: Che
 
 def propose_object_relative_place(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
                                   target: SceneObject, visible: set[int] | None = None) -> Proposal | None:
-    """``visible``: ids that may serve as anchors (those visible in the source image); all if None."""
+    """``visible``: ids that may serve as anchors (those visible in the source image); all if None.
+
+    Refused (None) when the object would move less than ``th.min_place_displacement_m``: a source
+    that already nearly satisfies the relation makes "was it moved?" undecidable from images."""
+    spec = operation_spec("object_relative_place")
     anchors = [o for o in unique_category_objects(scene, {target.instance_id})
                if o.category != target.category and o.support_id not in (0, target.instance_id)
                and (visible is None or o.instance_id in visible)]
     if not anchors:
         return None
     anchor = anchors[int(rng.integers(len(anchors)))]
-    relation = str(rng.choice(RELATIONS))
-    v = ground_direction(scene.camera.cam_from_world_array, RELATION_DIRECTION[relation])
+    relation = str(rng.choice(spec.choices["relation"]))
+    v = ground_direction(scene.camera.cam_from_world_array, spec.directions[relation])
     # centre-to-centre distance: beyond contact along v, plus a sampled whole-cm gap
     r_t = _extent_along(footprint(target), np.asarray(target.position[:2]), v[:2])
     r_a = _extent_along(footprint(anchor), np.asarray(anchor.position[:2]), v[:2])
-    cm = int(np.ceil((r_t + r_a) * 100)) + int(rng.integers(PLACE_EXTRA_CM[0], PLACE_EXTRA_CM[1] + 1))
+    gap = spec.sampling["extra_gap_cm"]
+    cm = int(np.ceil((r_t + r_a) * 100)) + int(rng.integers(gap[0], gap[1] + 1))
     # the target joins the anchor's support (it may come from another piece of furniture)
     new_pos = np.asarray(anchor.position, dtype=np.float64) + v * cm / 100.0
+    if float(np.linalg.norm(new_pos - np.asarray(target.position))) < th.min_place_displacement_m:
+        return None
     params = EditParams(relation=relation, distance_m=cm / 100.0)
     moved = dataclasses.replace(target, support_id=anchor.support_id)
     return _translation_proposal(scene.replace_object(moved), "object_relative_place", moved,
@@ -131,25 +141,19 @@ def _extent_along(poly, centre: np.ndarray, direction: np.ndarray) -> float:
     return float(np.max(np.abs(pts @ direction)))
 
 
-def allowed_rotation_angles(symmetry: str) -> tuple[float, ...]:
-    """Angles that visibly change an object with the given symmetry."""
-    if symmetry == "rotational":
-        return ()
-    if symmetry == "4fold":
-        return tuple(a for a in ROTATE_ANGLES if a % 90 != 0)
-    if symmetry == "2fold":
-        return tuple(a for a in ROTATE_ANGLES if a % 180 != 0)
-    return ROTATE_ANGLES
-
-
 def propose_rotate(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
                    target: SceneObject, symmetry: str = "none") -> Proposal | None:
-    angles = allowed_rotation_angles(symmetry)
+    """Rotate by an angle that visibly changes the object (``symmetry``: its manifest label). A
+    rotation that looks the same either way (180°, or half the symmetry period) states no sense
+    (``rotation_sense`` empty) and is realised counterclockwise."""
+    angles = rotation_angles(symmetry)
     if not angles:
         return None
     angle = float(rng.choice(angles))
-    sense = str(rng.choice(SENSES))
-    signed = angle if sense == "counterclockwise" else -angle
+    sense = str(rng.choice(operation_spec("rotate").choices["rotation_sense"]))
+    if rotation_is_sense_free(angle, symmetry_period_deg(symmetry)):
+        sense = ""
+    signed = signed_rotation_deg(angle, sense)
     new = _moved(target, yaw_deg=target.yaw_deg + signed)
     out = scene.replace_object(new)
     if not placement_ok(*placement_measurements(out, target.instance_id), th):
@@ -161,7 +165,7 @@ def propose_rotate(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
 
 def propose_scale(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
                   target: SceneObject) -> Proposal | None:
-    factor = float(rng.choice(SCALE_FACTORS))
+    factor = float(rng.choice(operation_spec("scale").choices["scale_factor"]))
     new = _moved(target, scale=target.scale * factor)
     out = scene.replace_object(new)
     if not in_view(out, new) or not placement_ok(*placement_measurements(out, target.instance_id), th):
@@ -185,11 +189,6 @@ def camera_frame_transform(world_transform: np.ndarray, cam_from_world: np.ndarr
 # ----------------------------------------------------------------------------------------------
 # receptacle_place
 # ----------------------------------------------------------------------------------------------
-#: Placement → camera-relative ground direction to slide toward (None = stay at the centre).
-PLACEMENT_DIRECTION = {"center": None, "nearest edge": "backward", "farthest edge": "forward",
-                       "leftmost": "left", "rightmost": "right"}
-
-
 def receptacle_candidates(scene: Scene, target: SceneObject) -> list[SceneObject]:
     """Receptacles the target could be put into: receptacle objects and furniture (supports)
     other than the one it stands on, whose category is unique in the scene."""
@@ -224,32 +223,74 @@ def placement_point(region, fp_local: np.ndarray, direction: np.ndarray | None, 
     return c + lo * direction[:2]
 
 
-def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
-                             target: SceneObject, visible: set[int] | None = None) -> Proposal | None:
-    """``visible``: ids that may serve as receptacles (visible in the source image); all if None."""
-    from gsi_bench.operations import PLACEMENTS
+def placement_points(scene: Scene, receptacle: SceneObject, target: SceneObject, margin: float
+                     ) -> dict[str, np.ndarray]:
+    """Placement → world point ``(3,)`` (xy of the placement point, z = the receptacle's support
+    height) where ``target`` would stand on ``receptacle``; placements where it does not fit are
+    left out. ``margin``: distance kept from the receptacle's edge (m)."""
     from gsi_syn.placement import support_region
 
+    spec = operation_spec("receptacle_place")
+    region, height = support_region(receptacle)
+    fp = np.asarray(footprint(target).exterior.coords)[:-1] - np.asarray(target.position[:2])
+    C = scene.camera.cam_from_world_array
+    out = {}
+    for name in spec.choices["placement"]:
+        d = spec.directions[name]
+        xy = placement_point(region, fp, ground_direction(C, d) if d else None, margin)
+        if xy is not None:
+            out[name] = np.array([xy[0], xy[1], height])
+    return out
+
+
+def placement_vocabulary(scene: Scene, points: dict[str, np.ndarray], min_gap: float) -> dict[str, float]:
+    """The placements a receptacle may be named with, each with its gap: the image distance (a
+    fraction of the image width, projected with the scene camera) from its point to the nearest
+    other point of the vocabulary (``inf`` when it is alone).
+
+    Placements join greedily in the order ``sampling["placement_priority"]`` of the
+    receptacle_place spec (center, leftmost, rightmost, nearest edge, farthest edge) when their
+    point lies at least ``min_gap`` from every point already in: a small receptacle is named by
+    its center only, a large one by all five. ``points``: from :func:`placement_points`.
+    """
+    cam = scene.camera
+    order = [n for n in operation_spec("receptacle_place").sampling["placement_priority"] if n in points]
+    if not order:
+        return {}
+    uv, _ = project_points(cam.K_array, cam.cam_from_world_array, np.stack([points[n] for n in order]))
+    uv = dict(zip(order, uv / cam.width))
+    chosen: list[str] = []
+    for name in order:
+        if all(np.linalg.norm(uv[name] - uv[c]) >= min_gap for c in chosen):
+            chosen.append(name)
+    return {n: min((float(np.linalg.norm(uv[n] - uv[c])) for c in chosen if c != n), default=float("inf"))
+            for n in chosen}
+
+
+def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
+                             target: SceneObject, visible: set[int] | None = None) -> Proposal | None:
+    """``visible``: ids that may serve as receptacles (visible in the source image); all if None.
+
+    The placement is drawn from the receptacle's :func:`placement_vocabulary`: placements whose
+    points lie at least ``th.min_placement_gap`` (fraction of the image width) apart in the source
+    image; its gap is recorded in ``checks.placement_gap``."""
     options = [o for o in receptacle_candidates(scene, target) if visible is None or o.instance_id in visible]
     if not options:
         return None
     rec = options[int(rng.integers(len(options)))]
-    placement = str(rng.choice(PLACEMENTS))
-    region, height = support_region(rec)
-    fp = np.asarray(footprint(target).exterior.coords)[:-1] - np.asarray(target.position[:2])
-    name = PLACEMENT_DIRECTION[placement]
-    v = ground_direction(scene.camera.cam_from_world_array, name) if name else None
-    xy = placement_point(region, fp, v, th.min_support_margin_m)
-    if xy is None:
-        return None
-    new = dataclasses.replace(_moved(target, position=np.array([xy[0], xy[1], height])),
-                              support_id=rec.instance_id)
+    points = placement_points(scene, rec, target, th.min_support_margin_m)
+    gaps = placement_vocabulary(scene, points, th.min_placement_gap)
+    if not gaps:
+        return None  # the object fits nowhere on it
+    placement = str(rng.choice(list(gaps)))
+    xyz = points[placement]
+    new = dataclasses.replace(_moved(target, position=xyz), support_id=rec.instance_id)
     out = scene.replace_object(new)
     if not in_view(out, new) or not placement_ok(*placement_measurements(out, target.instance_id), th):
         return None
     W = make_transform(translation=np.asarray(new.position) - np.asarray(target.position))
     return Proposal("receptacle_place", EditParams(placement=placement), target.instance_id, out, W,
-                    reference_id=rec.instance_id)
+                    reference_id=rec.instance_id, measured={"placement_gap": gaps[placement]})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -300,8 +341,7 @@ def propose_remove(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
     category and a referring expression and remove the instance it picks; otherwise remove a
     random (or the given) object, naming it by the expression with the widest margin when its
     category repeats. The margin is checked later against ``th.min_ambiguity_margin_m``."""
-    from gsi_bench.operations import REFERRING
-
+    referring = operation_spec("remove").sampling["referring"]
     movable = scene.movable()
     counts: dict[str, int] = {}
     for o in movable:
@@ -313,7 +353,7 @@ def propose_remove(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
     expression, margin = "", float("inf")
     if target is None and repeated and rng.random() < 0.75:
         category = repeated[int(rng.integers(len(repeated)))]
-        expression = str(rng.choice(REFERRING))
+        expression = str(rng.choice(referring))
         tid, margin = resolve_referring(scene, category, expression)
         target = scene.get(tid)
     else:
@@ -323,7 +363,7 @@ def propose_remove(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
                 return None
             target = pool[int(rng.integers(len(pool)))]
         if counts[target.category] > 1:
-            expression = max(REFERRING, key=lambda e: _margin_if_winner(scene, target, e))
+            expression = max(referring, key=lambda e: _margin_if_winner(scene, target, e))
             margin = _margin_if_winner(scene, target, expression)
     if any(o.support_id == target.instance_id for o in scene.objects):
         return None  # something rests on it
@@ -340,10 +380,6 @@ def _margin_if_winner(scene: Scene, target: SceneObject, expression: str) -> flo
 # ----------------------------------------------------------------------------------------------
 # perspective
 # ----------------------------------------------------------------------------------------------
-CAMERA_MOVE_M = (0.10, 0.15, 0.20, 0.25, 0.30)
-CAMERA_ANGLES_DEG = (15.0, 20.0, 25.0, 30.0)
-
-
 def moved_camera(cam_from_world: np.ndarray, motion: str, direction: str, amount: float) -> np.ndarray:
     """The target ``cam_from_world`` after a camera motion: ``move`` by ``amount`` m along a
     ground direction (left/right/forward/backward); ``yaw`` by ``amount`` deg turning
@@ -370,20 +406,70 @@ def moved_camera(cam_from_world: np.ndarray, motion: str, direction: str, amount
 
 def propose_perspective(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
                         target: SceneObject | None = None) -> Proposal | None:
-    from gsi_bench.operations import CAMERA_MOTIONS
-
-    motion = str(rng.choice(CAMERA_MOTIONS))
+    spec = operation_spec("perspective")
+    motion = str(rng.choice(spec.choices["camera_motion"]))
+    values = spec.variant_choices[motion]
     C = scene.camera.cam_from_world_array
-    if motion == "move":
-        direction = str(rng.choice(DIRECTIONS))
-        amount = float(rng.choice(CAMERA_MOVE_M))
+    if motion == "move":  # a translation states a direction and metres; turns a sense and degrees
+        direction = str(rng.choice(values["direction"]))
+        amount = float(rng.choice(values["distance_m"]))
         params = EditParams(camera_motion="move", direction=direction, distance_m=amount)
     else:
-        direction = str(rng.choice(("left", "right") if motion == "yaw" else ("up", "down")))
-        amount = float(rng.choice(CAMERA_ANGLES_DEG))
+        direction = str(rng.choice(values["rotation_sense"]))
+        amount = float(rng.choice(values["angle_deg"]))
         params = EditParams(camera_motion=motion, rotation_sense=direction, angle_deg=amount)
     C2 = moved_camera(C, motion, direction, amount)
     camera = dataclasses.replace(scene.camera, cam_from_world=C2.tolist())
     out = scene.with_camera(camera)
     delta = C2 @ np.linalg.inv(C)
     return Proposal("perspective", params, 0, out, np.eye(4), target_present=False, camera_delta=delta)
+
+
+# ----------------------------------------------------------------------------------------------
+# The proposer registry: how GSI-Syn proposes each operation
+# ----------------------------------------------------------------------------------------------
+#: ``(scene, rng, thresholds, target or None, visible ids) → Proposal | None``
+ProposeFn = Callable[[Scene, np.random.Generator, CheckThresholds, "SceneObject | None", "set[int] | None"],
+                     "Proposal | None"]
+
+
+@dataclass(frozen=True)
+class SynOperation:
+    """How the sampler proposes one operation. ``picks_target``: the sampler first draws the
+    target among the visible, unique-category objects that carry nothing and pass ``target_ok``;
+    otherwise ``propose`` gets ``None`` and chooses itself (remove, camera edits)."""
+
+    propose: ProposeFn
+    picks_target: bool = True
+    target_ok: Callable[[SceneObject], bool] = lambda obj: True
+
+
+def _symmetry(obj: SceneObject) -> str:
+    from gsi_syn.assets import get_library
+
+    return get_library().entry(obj.asset_id).symmetry
+
+
+#: operation → its GSI-Syn proposer (:func:`register_proposer` adds one)
+PROPOSERS: dict[str, SynOperation] = {
+    "camera_relative_move": SynOperation(lambda s, r, th, t, vis: propose_camera_relative_move(s, r, th, t)),
+    "object_relative_place": SynOperation(propose_object_relative_place),
+    "receptacle_place": SynOperation(propose_receptacle_place, target_ok=lambda o: o.role == "object"),
+    "rotate": SynOperation(lambda s, r, th, t, vis: propose_rotate(s, r, th, t, _symmetry(t)),
+                           target_ok=lambda o: bool(rotation_angles(_symmetry(o)))),
+    "scale": SynOperation(lambda s, r, th, t, vis: propose_scale(s, r, th, t)),
+    "remove": SynOperation(lambda s, r, th, t, vis: propose_remove(s, r, th, visible=vis), picks_target=False),
+    "perspective": SynOperation(lambda s, r, th, t, vis: propose_perspective(s, r, th), picks_target=False),
+}
+
+
+def register_proposer(operation: str, entry: SynOperation) -> None:
+    """Teach the GSI-Syn sampler an operation (its :class:`~gsi_bench.operations.OperationSpec`
+    must be registered first)."""
+    if operation not in OPERATION_SPECS:
+        raise KeyError(f"register the spec of {operation!r} (gsi_bench.operations.register_operation) first")
+    PROPOSERS[operation] = entry
+
+
+def unregister_proposer(operation: str) -> None:
+    del PROPOSERS[operation]

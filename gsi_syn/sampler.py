@@ -9,7 +9,7 @@ Determinism: scene unit ``k`` of a run draws every random number from
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,22 +25,11 @@ from gsi_bench.checks import (
     visibility,
 )
 from gsi_bench.config import HashedConfig
-from gsi_bench.operations import OPERATIONS, num_templates
+from gsi_bench.operations import OPERATION_SPECS, OPERATIONS, num_templates, operation_spec
 from gsi_bench.scene import Scene, SceneObject, encode_scene_pair
 from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
-from gsi_syn.edits import (
-    Proposal,
-    camera_frame_transform,
-    propose_camera_relative_move,
-    propose_object_relative_place,
-    propose_perspective,
-    propose_receptacle_place,
-    propose_remove,
-    propose_rotate,
-    propose_scale,
-    unique_category_objects,
-)
+from gsi_syn.edits import PROPOSERS, Proposal, camera_frame_transform, unique_category_objects
 from gsi_syn.physics import settle
 from gsi_syn.placement import (
     box_in_camera,
@@ -60,8 +49,28 @@ SPLIT_CODES = {"train": 1, "test": 2}
 CYCLE_ORDER = ("camera_relative_move", "object_relative_place", "rotate", "scale",
                "receptacle_place", "remove", "perspective")
 assert sorted(CYCLE_ORDER) == sorted(OPERATIONS)
+
+
+class _SubsetOperations(Mapping[str, tuple[str, ...]]):
+    """subset → the operations GSI-Syn generates there, in :data:`CYCLE_ORDER` (then any other
+    registered operation): a live view of the operation table's ``subsets``."""
+
+    def __getitem__(self, subset: str) -> tuple[str, ...]:
+        if subset not in SUBSET_CODES:
+            raise KeyError(subset)
+        ops = [op for op, spec in OPERATION_SPECS.items() if subset in spec.subsets and op in PROPOSERS]
+        rank = {op: i for i, op in enumerate(CYCLE_ORDER)}
+        return tuple(sorted(ops, key=lambda op: rank.get(op, len(rank))))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SUBSET_CODES)
+
+    def __len__(self) -> int:
+        return len(SUBSET_CODES)
+
+
 #: Operations each subset generates: all seven in both (the paper's data has 3 and 6).
-SUBSET_OPERATIONS = {"tabletop": CYCLE_ORDER, "room": CYCLE_ORDER}
+SUBSET_OPERATIONS: Mapping[str, tuple[str, ...]] = _SubsetOperations()
 
 
 @dataclass(frozen=True)
@@ -142,34 +151,21 @@ class _SceneState:
 
 def _propose(op: str, scene: Scene, rng: np.random.Generator, th: CheckThresholds,
              visible: set[int]) -> Proposal | None:
-    """A proposal for ``op`` whose named objects are among ``visible`` (source-image ids)."""
-    if op == "remove":
-        return propose_remove(scene, rng, th, visible=visible)
-    if op == "perspective":
-        return propose_perspective(scene, rng, th)
-    lib = get_library()
-    candidates = [o for o in unique_category_objects(scene) if o.instance_id in visible]
-    if op == "rotate":
-        candidates = [o for o in candidates if lib.entry(o.asset_id).symmetry != "rotational"]
-    if op == "receptacle_place":
-        candidates = [o for o in candidates if o.role == "object"]
+    """A proposal for ``op`` (looked up in :data:`gsi_syn.edits.PROPOSERS`) whose named objects
+    are among ``visible`` (source-image ids)."""
+    entry = PROPOSERS.get(op)
+    if entry is None:
+        raise ValueError(f"operation {op!r} is not implemented by the sampler")
+    if not entry.picks_target:
+        return entry.propose(scene, rng, th, None, visible)
     # never move something that carries other objects
     carriers = {o.support_id for o in scene.objects}
-    candidates = [o for o in candidates if o.instance_id not in carriers]
+    candidates = [o for o in unique_category_objects(scene)
+                  if o.instance_id in visible and entry.target_ok(o) and o.instance_id not in carriers]
     if not candidates:
         return None
     target = candidates[int(rng.integers(len(candidates)))]
-    if op == "camera_relative_move":
-        return propose_camera_relative_move(scene, rng, th, target)
-    if op == "object_relative_place":
-        return propose_object_relative_place(scene, rng, th, target, visible)
-    if op == "rotate":
-        return propose_rotate(scene, rng, th, target, lib.entry(target.asset_id).symmetry)
-    if op == "scale":
-        return propose_scale(scene, rng, th, target)
-    if op == "receptacle_place":
-        return propose_receptacle_place(scene, rng, th, target, visible)
-    raise ValueError(f"operation {op!r} is not implemented by the sampler")
+    return entry.propose(scene, rng, th, target, visible)
 
 
 def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None,
@@ -177,8 +173,11 @@ def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, targe
     """Every check quantity of a proposal (see :data:`gsi_bench.checks.Measurements`)."""
     tid = p.target_id
     m = Measurements()
+    spec = operation_spec(p.operation)
     m.changed_pixel_fraction = changed_fraction(state.source.instances, target_render.instances)
-    if p.operation == "perspective":
+    for k, v in p.measured.items():
+        setattr(m, k, v)
+    if "view_overlap" in spec.extra_checks:
         cam = state.scene.camera
         m.view_overlap = view_overlap(state.source.depth, cam.K_array, cam.cam_from_world_array,
                                       p.target_scene.camera.cam_from_world_array, target_render.depth)
@@ -199,7 +198,7 @@ def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, targe
                 frac, px = visibility(state.source.instances, state.alone(o.instance_id).instances, o.instance_id)
                 if frac < th.min_visible_fraction or px < th.min_visible_area * area:
                     m.ambiguity_margin = -1.0
-    if p.operation == "receptacle_place":
+    if "settle_drift_m" in spec.extra_checks:
         m.settle_drift_m = settle(p.target_scene, tid).drift_m
     return m
 
@@ -223,7 +222,8 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
     """Assemble the record of an accepted proposal."""
     src_scene, tgt_scene = state.scene, p.target_scene
     C = src_scene.camera.cam_from_world_array
-    camera_edit = p.operation == "perspective"
+    spec = operation_spec(p.operation)
+    camera_edit = not spec.names_target
     target_before = None if camera_edit else src_scene.get(p.target_id)
     target_after = tgt_scene.get(p.target_id) if p.target_present else target_before
     reference = src_scene.get(p.reference_id) if p.reference_id else None
@@ -290,9 +290,10 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                 target_render = renderer.render(p.target_scene)
                 target_alone = renderer.render(p.target_scene, only=[p.target_id]) if p.target_present else None
                 m = _measure(state, p, target_render, target_alone, area, cfg.thresholds)
+                spec = operation_spec(op)
                 failed = failed_checks(m, area, cfg.thresholds, target_present=p.target_present,
-                                       object_edit=p.operation != "perspective",
-                                       perspective=p.operation == "perspective")
+                                       object_edit=spec.names_target,
+                                       perspective="view_overlap" in spec.extra_checks)
                 if failed:
                     if on_reject:
                         on_reject(op, failed)

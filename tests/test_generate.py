@@ -138,7 +138,14 @@ def test_rotations_have_the_stated_angle_and_sense(run40):
         up_cam = np.asarray(r.source_cam_from_world)[:3, :3] @ np.array([0.0, 0.0, 1.0])
         # rotation axis from the skew part; counterclockwise seen from above = positive about +up
         axis = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-        if r.params.angle_deg < 179.0:
+        if not r.params.rotation_sense:
+            # stated without a sense only when both senses look the same (issue 17 item 5)
+            from gsi_bench.operations import rotation_is_sense_free, symmetry_period_deg
+            from gsi_syn.assets import get_library
+
+            period = symmetry_period_deg(get_library().entry(r.target.asset_id).symmetry)
+            assert rotation_is_sense_free(r.params.angle_deg, period), r.id
+        elif r.params.angle_deg < 179.0:
             sense = np.sign(axis @ up_cam)
             assert sense == (1 if r.params.rotation_sense == "counterclockwise" else -1), r.id
         np.testing.assert_allclose(R @ up_cam, up_cam, atol=1e-9)
@@ -175,7 +182,7 @@ def test_masks_and_depth_agree_with_the_gl_free_renderer(run40):
 
 
 def test_receptacle_placements_rest_at_the_stated_place(run40):
-    from gsi_syn.edits import PLACEMENT_DIRECTION
+    from gsi_bench.operations import PLACEMENT_DIRECTION
     from gsi_syn.placement import footprint, support_region
 
     _, recs = run40

@@ -80,8 +80,12 @@ def test_unknown_text_is_refused():
 
 
 def test_missing_parameter_is_refused():
+    # (an angle without a sense is a sense-free rotation since issue 17 item 5; a sense without
+    # an angle is still incomplete)
     with pytest.raises(ValueError, match="needs"):
-        render_instruction("rotate", 0, "en", EditParams(angle_deg=90), target="cup")
+        render_instruction("rotate", 0, "en", EditParams(rotation_sense="clockwise"), target="cup")
+    with pytest.raises(ValueError, match="needs"):
+        render_instruction("camera_relative_move", 0, "en", EditParams(direction="left"), target="cup")
 
 
 def test_vocabularies_cover_constants():

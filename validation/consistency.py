@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +26,20 @@ import numpy as np
 from gsi_bench.checks import CheckThresholds, Measurements, changed_fraction, failed_checks, view_overlap, visibility
 from gsi_bench.geometry import ground_direction, project_points, rot_z, rotation_angle_deg
 from gsi_bench.official_format import box_to_official_7vec
-from gsi_bench.operations import OPERATIONS, noun_phrase, parse_instruction, split_referring
+from gsi_bench.operations import (
+    OPERATIONS,
+    noun_phrase,
+    operation_spec,
+    parse_instruction,
+    rotation_is_sense_free,
+    signed_rotation_deg,
+    split_referring,
+    symmetry_period_deg,
+)
 from gsi_bench.scene import Camera, Scene, SceneFormatError, decode_scene_pair
 from gsi_bench.schema import decode_image
-from gsi_syn.edits import (PLACEMENT_DIRECTION, RELATION_DIRECTION, moved_camera, placement_point,
-                           resolve_referring)
-from gsi_syn.placement import box_in_camera, footprint, min_clearance, object_box_world, support_margin, support_region
+from gsi_syn.edits import moved_camera, placement_points, placement_vocabulary, resolve_referring
+from gsi_syn.placement import box_in_camera, min_clearance, object_box_world, support_margin
 from validation.integrity import Finding
 
 
@@ -124,7 +133,7 @@ def _check(row: dict[str, Any], renderer, opts: Options, ctx: _Ctx) -> None:
     _check_instruction(row, op, ctx)
     _check_boxes(row, op, src, tgt, opts.tol, ctx)
     _check_transform_params(row, op, src, tgt, opts.tol, ctx)
-    if op == "remove":
+    if "referring" in operation_spec(op).sampling:
         _check_referring(row, src, ctx)
     maps = _decode_maps(row, ctx, rgb=opts.renderer == "gl")
     if maps is None:
@@ -153,7 +162,8 @@ def _check_scene(row: dict[str, Any], op: str, src: Scene, tgt: Scene, ctx: _Ctx
     tid = row["target"]["instance_id"]
     src_ids = {o.instance_id for o in src.objects}
     tgt_ids = {o.instance_id for o in tgt.objects}
-    if op == "perspective":
+    spec = operation_spec(op)
+    if not spec.names_target:
         if src.objects != tgt.objects:
             ctx.bad("scene", "a camera edit changes the scene's objects")
         return not ctx.r.findings
@@ -173,7 +183,7 @@ def _check_scene(row: dict[str, Any], op: str, src: Scene, tgt: Scene, ctx: _Ctx
             for k in ("category", "description", "asset_id"):
                 if getattr(ref, k) != row["reference"][k]:
                     ctx.bad("scene", f"reference.{k} {row['reference'][k]!r} ≠ scene object's {getattr(ref, k)!r}")
-    expected_ids = src_ids - {tid} if op == "remove" else src_ids
+    expected_ids = src_ids if spec.target_present else src_ids - {tid}
     if tgt_ids != expected_ids:
         ctx.bad("scene", f"target scene objects {sorted(tgt_ids)} ≠ expected {sorted(expected_ids)}")
         return False
@@ -210,7 +220,7 @@ def _check_instruction(row: dict[str, Any], op: str, ctx: _Ctx) -> None:
                 same = (mine or "") == (v or "")
             if not same:
                 ctx.bad("instruction", f"{key} says {k} = {v!r}, params say {mine!r}")
-        if op != "perspective":
+        if operation_spec(op).names_target:
             desc = tgt["description"] if lang == "en" else None
             expr, head = split_referring(parsed.target, lang)
             if expr != tgt["referring_expression"]:
@@ -235,7 +245,7 @@ def _check_boxes(row: dict[str, Any], op: str, src: Scene, tgt: Scene, tols: Tol
     tol = 1e-6
     C = src.camera.cam_from_world_array
     boxes = row["boxes"]
-    if op == "perspective":
+    if not operation_spec(op).names_target:
         zero = {"center": np.zeros(3), "size": np.zeros(3), "rotation": np.eye(3)}
         err = max(_close(boxes[w][k], v) for w in ("source", "target") for k, v in zero.items())
         if err > tol:
@@ -281,100 +291,177 @@ def _nearest_direction(C: np.ndarray, v: np.ndarray) -> str:
     return max(names, key=lambda n: float(ground_direction(C, n) @ v))
 
 
+@dataclass
+class TransformCase:
+    """What a per-operation Φ3D / params check sees. ``W``: Φ3D as a world transform 4×4 (its
+    linear part ``lin`` and translation ``t``); ``pos`` / ``new_pos``: the target object's world
+    position before / after ``W`` (None for camera edits); ``C``: source ``cam_from_world``."""
+
+    row: dict[str, Any]
+    op: str
+    src: Scene
+    tgt: Scene
+    tols: Tolerances
+    ctx: _Ctx
+    C: np.ndarray
+    W: np.ndarray
+    pos: np.ndarray | None = None
+    new_pos: np.ndarray | None = None
+
+    @property
+    def p(self) -> dict[str, Any]:
+        return self.row["params"]
+
+    @property
+    def lin(self) -> np.ndarray:
+        return self.W[:3, :3]
+
+    @property
+    def t(self) -> np.ndarray:
+        return self.W[:3, 3]
+
+    def bad(self, message: str, value: float | None) -> None:
+        self.ctx.bad("transform_params", message, value)
+
+
 def _check_transform_params(row: dict[str, Any], op: str, src: Scene, tgt: Scene, tols: Tolerances,
                             ctx: _Ctx) -> None:
+    """Φ3D against the params: rigid operations keep the object's orientation and size, then the
+    operation's own check from :data:`TRANSFORM_CHECKS` (largest error is the metric)."""
     ctx.run("transform_params")
-    p = row["params"]
-    tol = tols.geometry_m
+    spec = operation_spec(op)
     C = src.camera.cam_from_world_array
-    W = _world_delta(row, src)
-    lin, t = W[:3, :3], W[:3, 3]
-    bad = lambda msg, e: ctx.bad("transform_params", msg, e)  # noqa: E731
-    if op == "perspective":
-        C2 = np.asarray(row["camera"]["target_cam_from_world"], np.float64)
-        e = _close(_phi(row), C2 @ np.linalg.inv(C))
-        if e > 1e-6:
-            bad(f"Φ3D is not the target-from-source camera transform (off by {e:.3g})", e)
-        motion = p["camera_motion"]
-        amount = p["distance_m"] if motion == "move" else p["angle_deg"]
-        direction = p["direction"] if motion == "move" else p["rotation_sense"]
-        e2 = _close(moved_camera(C, motion, direction, amount), C2)
-        if e2 > 1e-6:
-            bad(f"the target camera is not the source camera after '{motion} {direction} {amount}' "
-                f"(off by {e2:.3g})", e2)
-        ctx.metric("transform_params", max(e, e2))
-        return
-    tid = row["target"]["instance_id"]
-    obj = src.get(tid)
-    pos = np.asarray(obj.position, np.float64)
-    new_pos = lin @ pos + t
+    case = TransformCase(row, op, src, tgt, tols, ctx, C, _world_delta(row, src))
     err = 0.0
-    if op in ("camera_relative_move", "object_relative_place", "receptacle_place", "remove"):
-        e = _close(lin, np.eye(3))
-        if e > 1e-6:
-            bad(f"{op} must not rotate or scale the object (linear part off identity by {e:.3g})", e)
-        err = max(err, e)
-    if op == "camera_relative_move":
-        expected = ground_direction(C, p["direction"]) * p["distance_m"]
-        e = float(np.linalg.norm(t - expected))
-        if e > tol:
-            moved = float(np.linalg.norm(t[:2]))
-            bad(f"Φ3D moves the object {moved * 100:.1f} cm {_nearest_direction(C, t)}, params say "
-                f"{p['distance_m'] * 100:.1f} cm {p['direction']} (error {e:.3g} m)", e)
-        err = max(err, e)
-    elif op == "object_relative_place":
-        anchor = src.get(row["reference"]["instance_id"])
-        v = ground_direction(C, RELATION_DIRECTION[p["relation"]])
-        offset = new_pos - np.asarray(anchor.position, np.float64)
-        e = max(float(np.linalg.norm(offset[:2] - v[:2] * p["distance_m"])), abs(float(t[2])))
-        if e > tol:
-            bad(f"after Φ3D the object is {np.linalg.norm(offset[:2]) * 100:.1f} cm "
-                f"{_nearest_direction(C, offset)} of the anchor, params say {p['distance_m'] * 100:.1f} cm "
-                f"{p['relation']} (error {e:.3g} m)", e)
-        err = max(err, e)
-    elif op == "rotate":
-        signed = p["angle_deg"] if p["rotation_sense"] == "counterclockwise" else -p["angle_deg"]
-        e_rot = rotation_angle_deg(lin.T @ rot_z(signed))
-        e_fix = float(np.linalg.norm(new_pos - pos))
-        if e_rot > tols.angle_deg or e_fix > tol:
-            got = math.degrees(math.atan2(lin[1, 0], lin[0, 0]))
-            bad(f"Φ3D turns the object {abs(got):.1f}° {'counterclockwise' if got > 0 else 'clockwise'} "
-                f"(moving its base centre {e_fix:.3g} m), params say {p['angle_deg']}° {p['rotation_sense']}",
-                max(e_rot, e_fix))
-        err = max(err, e_fix)
-    elif op == "scale":
-        e_lin = _close(lin, p["scale_factor"] * np.eye(3))
-        e_fix = float(np.linalg.norm(new_pos - pos))
-        if e_lin > 1e-6 or e_fix > tol:
-            bad(f"Φ3D scales by {np.cbrt(np.linalg.det(lin)):.4g} about a point {e_fix:.3g} m from the base "
-                f"centre, params say ×{p['scale_factor']} about the base centre", max(e_lin, e_fix))
-        err = max(err, e_lin, e_fix)
-    elif op == "receptacle_place":
-        rec_obj = src.get(row["reference"]["instance_id"])
-        placed = tgt.get(tid)
-        if placed.support_id != rec_obj.instance_id:
-            bad(f"the placed object rests on instance {placed.support_id}, not on the receptacle "
-                f"{rec_obj.instance_id}", None)
-        th = _thresholds(row)
-        region, height = support_region(rec_obj)
-        fp = np.asarray(footprint(obj).exterior.coords)[:-1] - pos[:2]
-        name = PLACEMENT_DIRECTION[p["placement"]]
-        v = ground_direction(C, name) if name else None
-        xy = placement_point(region, fp, v, th.min_support_margin_m)
-        if xy is None:
-            bad(f"the object does not fit at the {p['placement']} of the receptacle", None)
-        else:
-            expected = np.array([xy[0], xy[1], height])
-            e = float(np.linalg.norm(new_pos - expected))
-            if e > tols.placement_m:
-                bad(f"Φ3D puts the object {e * 100:.1f} cm away from the receptacle's {p['placement']} "
-                    f"placement point", e)
+    if spec.names_target:
+        case.pos = np.asarray(src.get(row["target"]["instance_id"]).position, np.float64)
+        case.new_pos = case.lin @ case.pos + case.t
+        if spec.rigid:
+            e = _close(case.lin, np.eye(3))
+            if e > 1e-6:
+                case.bad(f"{op} must not rotate or scale the object (linear part off identity by {e:.3g})", e)
             err = max(err, e)
-    elif op == "remove":
-        e = _close(W, np.eye(4))
-        if e > 1e-9:
-            bad(f"remove must have an identity Φ3D (off by {e:.3g})", e)
+    check = TRANSFORM_CHECKS.get(op)
+    if check is not None:
+        err = max(err, check(case))
     ctx.metric("transform_params", err)
+
+
+def _tp_perspective(c: TransformCase) -> float:
+    p, C = c.p, c.C
+    C2 = np.asarray(c.row["camera"]["target_cam_from_world"], np.float64)
+    e = _close(_phi(c.row), C2 @ np.linalg.inv(C))
+    if e > 1e-6:
+        c.bad(f"Φ3D is not the target-from-source camera transform (off by {e:.3g})", e)
+    motion = p["camera_motion"]
+    amount = p["distance_m"] if motion == "move" else p["angle_deg"]
+    direction = p["direction"] if motion == "move" else p["rotation_sense"]
+    e2 = _close(moved_camera(C, motion, direction, amount), C2)
+    if e2 > 1e-6:
+        c.bad(f"the target camera is not the source camera after '{motion} {direction} {amount}' "
+              f"(off by {e2:.3g})", e2)
+    return max(e, e2)
+
+
+def _tp_camera_relative_move(c: TransformCase) -> float:
+    p, C, t = c.p, c.C, c.t
+    expected = ground_direction(C, p["direction"]) * p["distance_m"]
+    e = float(np.linalg.norm(t - expected))
+    if e > c.tols.geometry_m:
+        moved = float(np.linalg.norm(t[:2]))
+        c.bad(f"Φ3D moves the object {moved * 100:.1f} cm {_nearest_direction(C, t)}, params say "
+              f"{p['distance_m'] * 100:.1f} cm {p['direction']} (error {e:.3g} m)", e)
+    return e
+
+
+def _tp_object_relative_place(c: TransformCase) -> float:
+    p, C = c.p, c.C
+    anchor = c.src.get(c.row["reference"]["instance_id"])
+    v = ground_direction(C, operation_spec(c.op).directions[p["relation"]])
+    offset = c.new_pos - np.asarray(anchor.position, np.float64)
+    e = max(float(np.linalg.norm(offset[:2] - v[:2] * p["distance_m"])), abs(float(c.t[2])))
+    if e > c.tols.geometry_m:
+        c.bad(f"after Φ3D the object is {np.linalg.norm(offset[:2]) * 100:.1f} cm "
+              f"{_nearest_direction(C, offset)} of the anchor, params say {p['distance_m'] * 100:.1f} cm "
+              f"{p['relation']} (error {e:.3g} m)", e)
+    # the floor is config: checked when the record states it (data made before it had none)
+    floor = json.loads(c.row["checks"]["thresholds"]).get("min_place_displacement_m", 0.0)
+    moved = float(np.linalg.norm(c.new_pos - c.pos))
+    if moved < floor - c.tols.geometry_m:
+        c.bad(f"the object moves only {moved * 100:.1f} cm (< {floor * 100:.0f} cm): the source already "
+              "nearly satisfies the relation", floor - moved)
+    return e
+
+
+def _symmetry_period(asset_id: str) -> float:
+    from gsi_syn.assets import get_library
+
+    return symmetry_period_deg(get_library().entry(asset_id).symmetry)
+
+
+def _tp_rotate(c: TransformCase) -> float:
+    p, lin = c.p, c.lin
+    signed = signed_rotation_deg(p["angle_deg"], p["rotation_sense"])
+    e_rot = rotation_angle_deg(lin.T @ rot_z(signed))
+    e_fix = float(np.linalg.norm(c.new_pos - c.pos))
+    if e_rot > c.tols.angle_deg or e_fix > c.tols.geometry_m:
+        got = math.degrees(math.atan2(lin[1, 0], lin[0, 0]))
+        c.bad(f"Φ3D turns the object {abs(got):.1f}° {'counterclockwise' if got > 0 else 'clockwise'} "
+              f"(moving its base centre {e_fix:.3g} m), params say {p['angle_deg']}° "
+              f"{p['rotation_sense'] or '(either way)'}", max(e_rot, e_fix))
+    period = _symmetry_period(c.row["target"]["asset_id"])
+    sense_free = rotation_is_sense_free(p["angle_deg"], period)
+    if sense_free == bool(p["rotation_sense"]):
+        c.bad(f"a {p['angle_deg']}° rotation of an object with a {period:g}° symmetry period "
+              + ("looks the same either way but states a sense" if sense_free else "states no sense"), None)
+    return e_fix
+
+
+def _tp_scale(c: TransformCase) -> float:
+    p, lin = c.p, c.lin
+    e_lin = _close(lin, p["scale_factor"] * np.eye(3))
+    e_fix = float(np.linalg.norm(c.new_pos - c.pos))
+    if e_lin > 1e-6 or e_fix > c.tols.geometry_m:
+        c.bad(f"Φ3D scales by {np.cbrt(np.linalg.det(lin)):.4g} about a point {e_fix:.3g} m from the base "
+              f"centre, params say ×{p['scale_factor']} about the base centre", max(e_lin, e_fix))
+    return max(e_lin, e_fix)
+
+
+def _tp_receptacle_place(c: TransformCase) -> float:
+    p, tid = c.p, c.row["target"]["instance_id"]
+    rec_obj = c.src.get(c.row["reference"]["instance_id"])
+    placed = c.tgt.get(tid)
+    if placed.support_id != rec_obj.instance_id:
+        c.bad(f"the placed object rests on instance {placed.support_id}, not on the receptacle "
+              f"{rec_obj.instance_id}", None)
+    points = placement_points(c.src, rec_obj, c.src.get(tid), _thresholds(c.row).min_support_margin_m)
+    if p["placement"] not in points:
+        c.bad(f"the object does not fit at the {p['placement']} of the receptacle", None)
+        return 0.0
+    e = float(np.linalg.norm(c.new_pos - points[p["placement"]]))
+    if e > c.tols.placement_m:
+        c.bad(f"Φ3D puts the object {e * 100:.1f} cm away from the receptacle's {p['placement']} "
+              f"placement point", e)
+    return e
+
+
+def _tp_remove(c: TransformCase) -> float:
+    e = _close(c.W, np.eye(4))
+    if e > 1e-9:
+        c.bad(f"remove must have an identity Φ3D (off by {e:.3g})", e)
+    return e
+
+
+#: operation → its Φ3D / params check (returns its error, adds findings to the case)
+TRANSFORM_CHECKS: dict[str, Callable[[TransformCase], float]] = {
+    "camera_relative_move": _tp_camera_relative_move,
+    "object_relative_place": _tp_object_relative_place,
+    "receptacle_place": _tp_receptacle_place,
+    "rotate": _tp_rotate,
+    "scale": _tp_scale,
+    "remove": _tp_remove,
+    "perspective": _tp_perspective,
+}
 
 
 def _thresholds(row: dict[str, Any]) -> CheckThresholds:
@@ -527,7 +614,8 @@ def _check_renders(row: dict[str, Any], op: str, src: Scene, tgt: Scene, maps: _
     tid = row["target"]["instance_id"]
     for check in ("masks", "instances", "depth"):
         ctx.run(check)
-    sides = (("source", src, maps.src_inst, maps.src_depth, maps.src_mask, maps.src_rgb, op != "perspective"),
+    sides = (("source", src, maps.src_inst, maps.src_depth, maps.src_mask, maps.src_rgb,
+              operation_spec(op).names_target),
              ("target", tgt, maps.tgt_inst, maps.tgt_depth, maps.tgt_mask, maps.tgt_rgb, bool(row["boxes"]["target_present"])))
     for side, scene, inst, depth, mask, rgb, has_object in sides:
         s = _stride(scene.camera, opts)
@@ -588,9 +676,10 @@ def _check_validity(row: dict[str, Any], op: str, src: Scene, tgt: Scene, maps: 
     area = int(row["camera"]["width"]) * int(row["camera"]["height"])
     tid = row["target"]["instance_id"]
     present = bool(row["boxes"]["target_present"])
+    spec = operation_spec(op)
     m = Measurements()
     m.changed_pixel_fraction = changed_fraction(maps.src_inst, maps.tgt_inst)
-    if op == "perspective":
+    if "view_overlap" in spec.extra_checks:
         m.view_overlap = view_overlap(maps.src_depth / 1000.0, src.camera.K_array, src.camera.cam_from_world_array,
                                       tgt.camera.cam_from_world_array, maps.tgt_depth / 1000.0)
     else:
@@ -609,12 +698,20 @@ def _check_validity(row: dict[str, Any], op: str, src: Scene, tgt: Scene, maps: 
                     frac, px = visibility(maps.src_inst, alone_pixels(src, o.instance_id, renderer), o.instance_id)
                     if frac < th.min_visible_fraction or px < th.min_visible_area * area:
                         m.ambiguity_margin = -1.0
-        if op == "receptacle_place" and opts.physics:
+        if "settle_drift_m" in spec.extra_checks and opts.physics:
             from gsi_syn.physics import settle
 
             m.settle_drift_m = settle(tgt, tid).drift_m
-    failed = failed_checks(m, area, th, target_present=present, object_edit=op != "perspective",
-                           perspective=op == "perspective")
+        if "placement_gap" in spec.extra_checks and "placement_gap" in row["checks"]:
+            rec = src.get(row["reference"]["instance_id"])
+            gaps = placement_vocabulary(src, placement_points(src, rec, src.get(tid), th.min_support_margin_m),
+                                        th.min_placement_gap)
+            if row["params"]["placement"] not in gaps:
+                ctx.bad("validity", f"'{row['params']['placement']}' is not in the receptacle's decidable "
+                                    f"placements {sorted(gaps)}")
+            m.placement_gap = gaps.get(row["params"]["placement"], math.nan)
+    failed = failed_checks(m, area, th, target_present=present, object_edit=spec.names_target,
+                           perspective="view_overlap" in spec.extra_checks)
     if failed:
         ctx.bad("validity", f"recomputed checks fail: {', '.join(failed)} ({_describe(m)})", float(len(failed)))
     recorded = row["checks"]
@@ -622,11 +719,11 @@ def _check_validity(row: dict[str, Any], op: str, src: Scene, tgt: Scene, maps: 
     tolerances = {"visible_fraction_source": vf, "visible_fraction_target": vf,
                   "visible_pixels_source": 0, "visible_pixels_target": 0, "min_clearance_m": 1e-6,
                   "support_margin_m": 1e-6, "ambiguity_margin": 1e-6, "changed_pixel_fraction": 1e-9,
-                  "view_overlap": tol.view_overlap,
+                  "view_overlap": tol.view_overlap, "placement_gap": 1e-6,
                   "settle_drift_m": tol.settle_drift_m if opts.physics else math.inf}
     worst = 0.0
     for k, t in tolerances.items():
-        mine, theirs = getattr(m, k), recorded[k]
+        mine, theirs = getattr(m, k), recorded.get(k)
         theirs = math.nan if theirs is None else theirs
         if isinstance(mine, float) and (math.isnan(mine) or math.isinf(mine)):
             if k == "settle_drift_m" and not opts.physics:

@@ -12,6 +12,7 @@ import json
 import math
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,15 @@ import numpy as np
 
 from gsi_bench.hashing import bytes_sha256, canonical_json, file_sha256
 from gsi_bench.hub_io import CHECKSUMS_FILE
-from gsi_bench.operations import (CAMERA_MOTIONS, DIRECTIONS, OPERATION_FRAME, OPERATIONS, PLACEMENTS, RELATIONS, SCALE_FACTORS, SENSES, num_templates)
+from gsi_bench.operations import (
+    NUMERIC_PARAMS,
+    OPERATIONS,
+    OperationSpec,
+    num_templates,
+    operation_spec,
+    param_is_set,
+    rotation_is_sense_free,
+)
 from gsi_bench.schema import MAX_IMAGE_PIXELS, SPLITS, SUBSETS
 from validation.layout import Layout, ShardInfo, missing_by_numbering, stray_by_numbering
 from validation.report import Report
@@ -143,14 +152,6 @@ def png_header(head: bytes | None) -> tuple[str, int, int]:
 # Records
 # ----------------------------------------------------------------------------------------------
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_PERSPECTIVE_SENSES = {"yaw": ("left", "right"), "pitch": ("up", "down")}
-#: params each operation must state (others must stay empty / NaN)
-_REQUIRED_PARAMS = {
-    "camera_relative_move": ("direction", "distance_m"), "object_relative_place": ("relation", "distance_m"),
-    "receptacle_place": ("placement",), "rotate": ("angle_deg", "rotation_sense"), "scale": ("scale_factor",),
-    "remove": (), "perspective": ("camera_motion",),
-}
-_NUMERIC_PARAMS = ("distance_m", "angle_deg", "scale_factor")
 
 
 def _nan(x: Any) -> bool:
@@ -226,27 +227,28 @@ def _check_fields(row: dict[str, Any], shard: ShardInfo, bad) -> None:  # noqa: 
         bad("schema", f"operation label {label!r} is not in 0…{len(OPERATIONS) - 1}")
         return
     op = OPERATIONS[label]
+    spec = operation_spec(op)
     if shard.config in OPERATIONS and op != shard.config:
         bad("schema", f"operation {op!r} in config {shard.config!r}")
-    if row["frame"] != OPERATION_FRAME[op]:
-        bad("schema", f"frame {row['frame']!r}, expected {OPERATION_FRAME[op]!r} for {op}")
+    if row["frame"] != spec.frame:
+        bad("schema", f"frame {row['frame']!r}, expected {spec.frame!r} for {op}")
     for k in ("instruction", "instruction_zh"):
         if not isinstance(row[k], str) or not row[k].strip():
             bad("schema", f"{k} is empty")
     m = re.fullmatch(r"(\w+)/(\d+)", row["template_id"] or "")
     if not m or m.group(1) != op or int(m.group(2)) >= num_templates(op):
         bad("schema", f"template_id {row['template_id']!r} is not {op}/<0…{num_templates(op) - 1}>")
-    camera_edit = op == "perspective"
+    camera_edit = not spec.names_target
     for which in ("target", "reference"):
         iid = row[which]["instance_id"]
         if not isinstance(iid, int) or not 0 <= iid <= 65535:
             bad("schema", f"{which}.instance_id {iid!r} is not a uint16 instance id")
-    needs_ref = op in ("object_relative_place", "receptacle_place")
+    needs_ref = spec.needs_reference
     if (row["target"]["instance_id"] == 0) != camera_edit:
         bad("schema", f"target.instance_id {row['target']['instance_id']} for {op}")
     if (row["reference"]["instance_id"] != 0) != needs_ref:
         bad("schema", f"reference.instance_id {row['reference']['instance_id']} for {op}")
-    _check_params(op, row["params"], bad)
+    check_params(op, row["params"], bad)
     _check_numbers(op, row, bad)
     scene = parsed_scene(row)
     if isinstance(scene, str):
@@ -273,40 +275,51 @@ def _check_fields(row: dict[str, Any], shard: ShardInfo, bad) -> None:  # noqa: 
         bad("schema", f"checks.thresholds is not a JSON object ({err})")
 
 
-def _check_params(op: str, p: dict[str, Any], bad) -> None:
-    enums = {"direction": DIRECTIONS, "relation": RELATIONS, "placement": PLACEMENTS,
-             "camera_motion": CAMERA_MOTIONS, "rotation_sense": SENSES + ("left", "right", "up", "down")}
-    for k, allowed in enums.items():
-        if p[k] and p[k] not in allowed:
-            bad("schema", f"params.{k} {p[k]!r} not in {allowed}")
-    required = set(_REQUIRED_PARAMS[op])
-    if op == "perspective":
-        motion = p["camera_motion"]
-        required |= {"direction", "distance_m"} if motion == "move" else {"rotation_sense", "angle_deg"}
-        if motion in _PERSPECTIVE_SENSES and p["rotation_sense"] not in _PERSPECTIVE_SENSES[motion]:
-            bad("schema", f"params.rotation_sense {p['rotation_sense']!r} for a camera {motion}")
-    elif op == "rotate" and p["rotation_sense"] and p["rotation_sense"] not in SENSES:
-        bad("schema", f"params.rotation_sense {p['rotation_sense']!r} is not clockwise / counterclockwise")
+def check_params(op: str, p: dict[str, Any], bad: Callable[..., None]) -> None:
+    """Check a record's ``params`` against the operation's :class:`OperationSpec`: the required
+    fields are stated and no other, enumerated values are among the spec's choices, numbers are
+    finite and in range; then the operation's own rule in :data:`PARAM_RULES`, if any.
+    ``bad(check, message, value=None)`` collects findings."""
+    spec = operation_spec(op)
+    allowed = spec.allowed_values(p)
+    for k, values in allowed.items():
+        if k in p and k not in NUMERIC_PARAMS and p[k] and p[k] not in values:
+            bad("schema", f"params.{k} {p[k]!r} not in {values} for {op}")
+    required = spec.required_params(p)
     for k in p:
-        numeric = k in _NUMERIC_PARAMS
-        empty = _nan(p[k]) if numeric else not p[k]
+        numeric = k in NUMERIC_PARAMS
+        empty = not param_is_set(p, k)
         if k in required and empty:
             bad("finite" if numeric else "schema", f"params.{k} is missing (NaN / empty) but {op} requires it")
-        elif k not in required and not empty:
+        elif k not in required and k not in spec.optional and not empty:
             bad("schema", f"params.{k} = {p[k]!r} is set but does not apply to {op}")
         elif numeric and not empty and not math.isfinite(p[k]):
             bad("finite", f"params.{k} is {p[k]}")
-    ranges = {("camera_relative_move", "distance_m"): (0.05, 0.5), ("rotate", "angle_deg"): (0.0, 180.0),
-              ("object_relative_place", "distance_m"): (0.0, 5.0)}
-    if op == "perspective":
-        ranges[(op, "distance_m")] = (0.1, 0.3)
-        ranges[(op, "angle_deg")] = (15.0, 30.0)
-    for (o, k), (lo, hi) in ranges.items():
-        v = p[k]
-        if o == op and not _nan(v) and math.isfinite(v) and not lo - 1e-9 <= v <= hi + 1e-9:
-            bad("schema", f"params.{k} = {v} outside [{lo}, {hi}] for {op}")
-    if op == "scale" and not _nan(p["scale_factor"]) and p["scale_factor"] not in SCALE_FACTORS:
-        bad("schema", f"params.scale_factor {p['scale_factor']} not in {SCALE_FACTORS}")
+        elif numeric and not empty:
+            span = spec.accepted_range(k, p)
+            if span is not None and not span[0] - 1e-9 <= p[k] <= span[1] + 1e-9:
+                bad("schema", f"params.{k} = {p[k]} outside [{span[0]}, {span[1]}] for {op}")
+            elif span is None and k in allowed and p[k] not in allowed[k]:
+                bad("schema", f"params.{k} {p[k]} not in {allowed[k]}")
+    rule = PARAM_RULES.get(op)
+    if rule is not None:
+        rule(spec, p, bad)
+
+
+def _rotate_sense_rule(spec: OperationSpec, p: dict[str, Any], bad: Callable[..., None]) -> None:
+    """A rotation states its sense unless it looks the same either way for some symmetry period
+    (180°; 90° for 2-fold; 45° / 135° for 4-fold objects): the consistency re-run checks it
+    against the object's own symmetry."""
+    angle = p.get("angle_deg")
+    if not p.get("rotation_sense") and param_is_set(p, "angle_deg") and math.isfinite(angle) \
+            and not rotation_is_sense_free(angle, 90.0):
+        bad("schema", f"params.rotation_sense is empty but a {angle}° rotation has a visible sense")
+
+
+#: operation → extra params rule ``(spec, params, bad)`` beyond what its spec states
+PARAM_RULES: dict[str, Callable[[OperationSpec, dict[str, Any], Callable[..., None]], None]] = {
+    "rotate": _rotate_sense_rule,
+}
 
 
 def _check_numbers(op: str, row: dict[str, Any], bad) -> None:
@@ -350,30 +363,28 @@ def _check_numbers(op: str, row: dict[str, Any], bad) -> None:
     s = values.get("transform.scale")
     if s is not None and (np.any(s <= 0) or np.ptp(s) > 1e-9):
         bad("schema", f"transform.scale {s.tolist()} is not a positive uniform scale")
-    camera_edit = op == "perspective"
+    spec = operation_spec(op)
+    camera_edit = not spec.names_target
     for which in ("source", "target"):
         size = values.get(f"boxes.{which}.size")
         if size is not None and not camera_edit and np.any(size <= 0):
             bad("schema", f"boxes.{which}.size {size.tolist()} must be positive")
     present = row["boxes"]["target_present"]
-    if present != (op not in ("remove", "perspective")):
+    if present != spec.target_present:
         bad("schema", f"boxes.target_present is {present} for {op}")
     _check_measurements(op, row["checks"], w * h, bad)
 
 
 def _check_measurements(op: str, c: dict[str, Any], area: int, bad) -> None:
-    object_edit = op != "perspective"
-    present = op not in ("remove", "perspective")
+    spec = operation_spec(op)
     must = []  # (field, must be finite, may be +inf)
-    if object_edit:
+    if spec.names_target:
         must += [("visible_fraction_source", False), ("ambiguity_margin", True)]
-    if present:
+    if spec.target_present:
         must += [("visible_fraction_target", False), ("min_clearance_m", True), ("support_margin_m", False)]
     must.append(("changed_pixel_fraction", False))
-    if op == "perspective":
-        must.append(("view_overlap", False))
-    if op == "receptacle_place":
-        must.append(("settle_drift_m", False))
+    # (a field the record predates, e.g. placement_gap in older data, is not required)
+    must += [(k, k == "placement_gap") for k in spec.extra_checks if k in c]
     for k, inf_ok in must:
         v = c[k]
         if _nan(v) or (math.isinf(v) and not (inf_ok and v > 0)):

@@ -3,7 +3,6 @@ file) — and only it. The folder is a built Hub folder (card, per-operation con
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from builders.gsi_syn import build_syn_folder
-from gsi_bench.hub_io import CHECKSUMS_FILE, list_shards, update_checksums, write_shard_atomic
+from gsi_bench.hub_io import list_shards, update_checksums, write_shard_atomic
 from gsi_bench.operations import OPERATIONS
 from validation.consistency import Options
 from validation.runner import RunConfig, validate

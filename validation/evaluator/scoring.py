@@ -49,6 +49,7 @@ import math
 import numpy as np
 
 from gsi_bench.geometry import ground_direction
+from gsi_bench.operations import SYMMETRY_PERIOD_DEG
 from validation.evaluator.synthesis import _wrap
 
 MOVE_ANGLE_TOL_DEG = 45.0
@@ -66,7 +67,7 @@ SCORING_CONSTANTS = {
     "mask_dilation_fraction": MASK_DILATION, "rotate_tolerance_deg": "min(theta/2, 20)",
 }
 
-_SYMMETRY_PERIOD = {"rotational": 0.0, "4fold": 90.0, "2fold": 180.0}
+_SYMMETRY_PERIOD = SYMMETRY_PERIOD_DEG
 
 
 def gaussian_score(error: float, sigma: float) -> float:
@@ -106,7 +107,7 @@ def score_translation(record, src_scene, tgt_scene, realised) -> dict:
         reason = "moved the instructed way" if ic else (
             f"moved {ang:.0f}° off the instructed direction" if ang > MOVE_ANGLE_TOL_DEG else f"distance ratio {ratio:.2f} outside [0.5, 2]")
     elif op == "object_relative_place":
-        from gsi_syn.edits import RELATION_DIRECTION
+        from gsi_bench.operations import RELATION_DIRECTION
 
         anchor = np.asarray(src_scene.get(record.reference.instance_id).position)
         v = ground_direction(C, RELATION_DIRECTION[record.params.relation])
@@ -132,8 +133,8 @@ def score_translation(record, src_scene, tgt_scene, realised) -> dict:
 def _receptacle_ic(record, src_scene, p: np.ndarray) -> tuple[int, str, dict]:
     from shapely.geometry import Point, Polygon
 
-    from gsi_bench.operations import PLACEMENTS
-    from gsi_syn.edits import PLACEMENT_DIRECTION, placement_point
+    from gsi_bench.operations import PLACEMENT_DIRECTION, PLACEMENTS
+    from gsi_syn.edits import placement_point
     from gsi_syn.placement import footprint, support_region
 
     rec_obj = src_scene.get(record.reference.instance_id)
