@@ -102,6 +102,19 @@ def register(subparsers) -> None:
     lb.add_argument("--out", type=Path, default=None, help="write leaderboard.json / .html here")
     lb.set_defaults(func=_cmd_leaderboard)
 
+    sc = subparsers.add_parser("scorer-check", help="scorer validity suite: predictions of known correctness × "
+                                                    "nuisances, IC accuracy / SA ordering / EL-AC drift / pose recovery")
+    sc.add_argument("--data", required=True, help="Hub-layout dataset folder (e.g. from `gsi-bench generate`)")
+    sc.add_argument("--config", default="tabletop")
+    sc.add_argument("--split", default="test")
+    sc.add_argument("--limit", type=int, default=None, help="check only the first N records")
+    sc.add_argument("--seed", type=int, default=0, help="seed of the nuisance draws")
+    sc.add_argument("--nuisances", default="", help="comma-separated subset of nuisances (default: all)")
+    sc.add_argument("--kinds", default="", help="comma-separated subset of prediction kinds (default: all)")
+    sc.add_argument("--out", type=Path, default=None, help="write rows.jsonl and summary.json here")
+    sc.add_argument("--quiet", action="store_true")
+    sc.set_defaults(func=_cmd_scorer_check)
+
     d = subparsers.add_parser("demo", help="the main job: generate both subsets, validate, run baselines, "
                                            "score, leaderboard + HTML report")
     d.add_argument("--out", type=Path, default=Path("out/demo"))
@@ -130,3 +143,33 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.per_op < 1 or args.resolution < 64:
         raise SystemExit("error: --per-op must be ≥ 1 and --resolution ≥ 64")
     return run_demo(args.out, args.per_op, args.resolution, args.workers, args.seed, args.quiet)
+
+
+def _cmd_scorer_check(args: argparse.Namespace) -> int:
+    import json
+
+    from validation.evaluator.validity import KINDS, NUISANCES, CheckConfig, format_tables, run_check, summarise
+
+    nz = tuple(x for x in args.nuisances.split(",") if x) or tuple(NUISANCES)
+    kinds = tuple(x for x in args.kinds.split(",") if x) or KINDS
+    bad = [x for x in nz if x not in NUISANCES] + [k for k in kinds if k not in KINDS]
+    if bad:
+        print(f"error: unknown nuisance/kind {bad}; nuisances: {sorted(NUISANCES)}; kinds: {list(KINDS)}", file=sys.stderr)
+        return 2
+    try:
+        rows = run_check(CheckConfig(data=args.data, config=args.config, split=args.split, limit=args.limit,
+                                     seed=args.seed, nuisances=nz, kinds=kinds), progress=not args.quiet)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    summary = summarise(rows)
+    print(format_tables(summary))
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        tmp = args.out / "rows.jsonl.tmp"
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        tmp.replace(args.out / "rows.jsonl")
+        tmp = args.out / "summary.json.tmp"
+        tmp.write_text(json.dumps(summary, indent=1))
+        tmp.replace(args.out / "summary.json")
+    return 0
