@@ -112,12 +112,22 @@ def load_prediction(index: PredictionIndex, record: EditRecord, cfg: EvalConfig)
                     "resized": bool(img.shape[:2] != (h, w))}
 
 
-def edit_locality(pred: np.ndarray, record: EditRecord) -> tuple[float, float, float]:
-    """(EL 0–100, masked SSIM, masked PSNR dB) outside the dilated union of the object masks."""
-    h, w = pred.shape[:2]
+def background_mask(record: EditRecord) -> np.ndarray:
+    """Bool ``(H, W)``: outside the union of the source and target object masks dilated by
+    :data:`scoring.MASK_DILATION` of the image side (shadows) — what a correct object edit keeps."""
+    h, w = record.source_image.shape[:2]
     union = (record.source_mask > 0) | (record.target_mask > 0)
-    keep = ~imageops.dilate(union, max(1, round(scoring.MASK_DILATION * max(h, w))))
-    p, g = imageops.to_float(pred), imageops.to_float(record.target_image)
+    return ~imageops.dilate(union, max(1, round(scoring.MASK_DILATION * max(h, w))))
+
+
+def edit_locality(pred: np.ndarray, record: EditRecord, valid: np.ndarray | None = None) -> tuple[float, float, float]:
+    """(EL 0–100, masked SSIM, masked PSNR dB) of ``pred`` (uint8 or float [0, 1]) against the
+    ground-truth target outside the dilated union of the object masks (and inside ``valid``)."""
+    keep = background_mask(record)
+    if valid is not None:
+        keep = keep & valid
+    p = pred if pred.dtype != np.uint8 else imageops.to_float(pred)
+    g = imageops.to_float(record.target_image)
     ssim = imageops.masked_ssim(p, g, keep)
     psnr = imageops.masked_psnr(p, g, keep)
     if not math.isfinite(ssim):
@@ -126,31 +136,42 @@ def edit_locality(pred: np.ndarray, record: EditRecord) -> tuple[float, float, f
     return el, ssim, psnr
 
 
-def appearance(pred: np.ndarray, record: EditRecord, src, realised, synth: Synthesizer) -> tuple[float, str]:
-    """AC 0–100 and a note (see :mod:`validation.evaluator.scoring`)."""
-    p = imageops.to_float(pred)
+def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth: Synthesizer) -> tuple[list[float], str]:
+    """AC 0–100 of each image in ``preds`` (float [0, 1] ``(H, W, 3)``) and a note (see
+    :mod:`validation.evaluator.scoring`); the reference is rendered once."""
     op = record.operation
     if op == "remove":
         mask = imageops.dilate(record.source_mask > 0, 2)
-        ssim, colour = imageops.region_similarity(p, imageops.to_float(record.target_image), mask)
-        return 100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour), "inpainted region vs ground truth"
+        ref = imageops.to_float(record.target_image)
+        out = []
+        for p in preds:
+            ssim, colour = imageops.region_similarity(p, ref, mask)
+            out.append(100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour))
+        return out, "inpainted region vs ground truth"
     if op == "perspective":
         import dataclasses
 
         cam = dataclasses.replace(src.camera, cam_from_world=realised.cam_from_world.tolist())
-        out = _exact_renderer(synth).render(src.with_camera(cam))
-        ssim = imageops.masked_ssim(p, imageops.to_float(out.rgb))
-        colour = float(np.exp(-np.linalg.norm(p.reshape(-1, 3).mean(0) - out.rgb.reshape(-1, 3).mean(0) / 255.0) / 0.1))
-        return 100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour), "whole image vs render from the realised camera"
+        ref = imageops.to_float(_exact_renderer(synth).render(src.with_camera(cam)).rgb)
+        out = []
+        for p in preds:
+            ssim = imageops.masked_ssim(p, ref)
+            colour = float(np.exp(-np.linalg.norm(p.reshape(-1, 3).mean(0) - ref.reshape(-1, 3).mean(0)) / 0.1))
+            out.append(100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour))
+        return out, "whole image vs render from the realised camera"
     if realised.obj is None:
-        return 0.0, "object missing"
+        return [0.0] * len(preds), "object missing"
     tid = record.target.instance_id
     full = _exact_renderer(synth).render(src.replace_object(realised.obj))
     visible = full.instances == tid
     if visible.sum() < 4:
-        return 0.0, "object not visible at its realised pose"
-    ssim, colour = imageops.region_similarity(p, imageops.to_float(full.rgb), visible)
-    return 100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour), "object vs its render at the realised pose"
+        return [0.0] * len(preds), "object not visible at its realised pose"
+    ref = imageops.to_float(full.rgb)
+    out = []
+    for p in preds:
+        ssim, colour = imageops.region_similarity(p, ref, visible)
+        out.append(100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour))
+    return out, "object vs its render at the realised pose"
 
 
 def _exact_renderer(synth: Synthesizer):
@@ -166,10 +187,25 @@ def _exact_renderer(synth: Synthesizer):
 
 
 def score_default(record: EditRecord, pred: np.ndarray, cfg: EvalConfig) -> dict:
+    """Default protocol for one record: align + tone-normalise the prediction to the source
+    (:mod:`validation.evaluator.alignment`; not for camera edits, whose global motion *is* the
+    edit), localise the edit by analysis-by-synthesis, then IC/SA (:mod:`scoring`), EL and AC on
+    the normalised prediction (raw values kept as ``el_raw`` / ``ac_raw``)."""
+    from validation.evaluator import alignment
+
     synth = _synth(cfg)
     src, tgt = scenes_of(record)
-    small_pred = synth.prediction(pred, src)
     op = record.operation
+    raw = imageops.to_float(pred)
+    if op == "perspective":
+        norm = None
+        work = pred
+        valid = None
+    else:
+        norm = alignment.normalise(pred, record.source_image, background_mask(record))
+        work = (norm.image * 255.0 + 0.5).astype(np.uint8)
+        valid = norm.valid
+    small_pred = synth.prediction(work, src)
     if op in OBJECT_TRANSLATIONS:
         realised = synth.localise_translation(small_pred, src, record.target.instance_id,
                                               tgt.get(record.target.instance_id))
@@ -191,9 +227,14 @@ def score_default(record: EditRecord, pred: np.ndarray, cfg: EvalConfig) -> dict
         res = scoring.score_perspective(record, realised)
     else:
         raise ValueError(f"operation {op!r} has no default-protocol scorer")
-    el, el_ssim, el_psnr = edit_locality(pred, record)
-    ac, ac_note = appearance(pred, record, src, realised, synth)
-    res.update(el=el, el_ssim=el_ssim, el_psnr=el_psnr, ac=ac, ac_region=ac_note,
+    el, el_ssim, el_psnr = edit_locality(work, record, valid)
+    el_raw = edit_locality(pred, record)[0] if norm is not None else el
+    images = [imageops.to_float(work)] + ([raw] if norm is not None else [])
+    acs, ac_note = appearance(images, record, src, realised, synth)
+    ac, ac_raw = acs[0], acs[-1]
+    res.update(el=el, el_ssim=el_ssim, el_psnr=el_psnr, ac=ac, ac_region=ac_note, el_raw=el_raw, ac_raw=ac_raw,
+               alignment=norm.alignment.to_json() if norm is not None else {"method": "none (camera edit)", "reliable": True},
+               confidence=realised.confidence(),
                search={"hypotheses": realised.hypotheses, "distance": realised.distance,
                        "unchanged_distance": realised.unchanged_distance})
     res["_realised"] = realised

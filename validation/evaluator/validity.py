@@ -374,7 +374,8 @@ def summarise(rows: list[dict]) -> dict:
         if r["kind"] in ("correct", "tol_low", "tol_high", "other_backend"):
             acc[(r["operation"], r["nuisance"] if r["kind"] != "other_backend" else "other_backend")].append(ok)
             by_nuisance[r["nuisance"] if r["kind"] != "other_backend" else "other_backend"].append(ok)
-        by_kind[(r["kind"], r["operation"])].append(ok)
+        if r["kind"] not in ("half", "double"):  # on the IC boundary (ratio 0.5 / 2): SA ordering only
+            by_kind[(r["kind"], r["operation"])].append(ok)
     # SA ordering per record, nuisance none
     sa = defaultdict(dict)
     for r in rows:
