@@ -206,7 +206,7 @@ def _scale_affine(A: np.ndarray, f: float) -> np.ndarray:
     return (np.linalg.inv(S) @ M @ S)[:2]
 
 
-def fit_colour(pred: np.ndarray, source: np.ndarray, mask: np.ndarray, ridge: float = 1e-2) -> np.ndarray:
+def fit_colour(pred: np.ndarray, source: np.ndarray, mask: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
     """3×4 colour transform ``M`` with ``source ≈ [pred, 1] @ M.T`` over ``mask`` (float [0, 1]
     images), robust (two passes, the worst 20 % residuals dropped), ridge-regularised towards the
     identity. Returns float64 ``(3, 4)``.

@@ -23,7 +23,7 @@ import numpy as np
 import gsi_bench
 from gsi_bench.hub_io import iter_rows, list_shards
 from gsi_bench.schema import EditRecord
-from validation.evaluator import imageops, scoring
+from validation.evaluator import imageops, metrics, scoring
 from validation.evaluator.predictions import PredictionIndex, open_predictions
 from validation.evaluator.synthesis import Synthesizer, scenes_of
 
@@ -127,13 +127,8 @@ def edit_locality(pred: np.ndarray, record: EditRecord, valid: np.ndarray | None
     if valid is not None:
         keep = keep & valid
     p = pred if pred.dtype != np.uint8 else imageops.to_float(pred)
-    g = imageops.to_float(record.target_image)
-    ssim = imageops.masked_ssim(p, g, keep)
-    psnr = imageops.masked_psnr(p, g, keep)
-    if not math.isfinite(ssim):
-        return 100.0, 1.0, 60.0
-    el = 100.0 * (0.5 * max(0.0, ssim) + 0.5 * min(psnr, scoring.EL_PSNR_CAP_DB) / scoring.EL_PSNR_CAP_DB)
-    return el, ssim, psnr
+    loc = metrics.edit_locality(p, imageops.to_float(record.target_image), keep)
+    return loc.el, loc.ssim, loc.psnr
 
 
 def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth: Synthesizer) -> tuple[list[float], str]:
@@ -143,11 +138,7 @@ def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth
     if op == "remove":
         mask = imageops.dilate(record.source_mask > 0, 2)
         ref = imageops.to_float(record.target_image)
-        out = []
-        for p in preds:
-            ssim, colour = imageops.region_similarity(p, ref, mask)
-            out.append(100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour))
-        return out, "inpainted region vs ground truth"
+        return [metrics.appearance(p, ref, mask).ac for p in preds], "inpainted region vs ground truth"
     if op == "perspective":
         import dataclasses
 
@@ -167,11 +158,7 @@ def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth
     if visible.sum() < 4:
         return [0.0] * len(preds), "object not visible at its realised pose"
     ref = imageops.to_float(full.rgb)
-    out = []
-    for p in preds:
-        ssim, colour = imageops.region_similarity(p, ref, visible)
-        out.append(100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour))
-    return out, "object vs its render at the realised pose"
+    return [metrics.appearance(p, ref, visible).ac for p in preds], "object vs its render at the realised pose"
 
 
 def _exact_renderer(synth: Synthesizer):

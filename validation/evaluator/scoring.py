@@ -19,7 +19,9 @@ report can cite them (``SCORING_CONSTANTS`` is written into ``summary.json``).
 * ``remove``: the named instance is gone and every other instance of its category is still there;
 * ``perspective``: realised camera motion has the instructed kind (move / yaw / pitch) and
   direction, and ``0.5 ≤ amount/amount* ≤ 2``.
-  An object that vanished (the "absent" hypothesis won) fails every object operation.
+  An object that vanished (the "absent" hypothesis won) fails every object operation. A realised
+  scale or camera motion at the end of the searched range (×0.2–×5; 1 m, 60°) fails: a value
+  beyond the range is never clamped into a pass.
 
 **SA** (continuous, 0–1), a Gaussian of a normalised error ``SA = exp(−(e/σ)²)``:
 
@@ -51,12 +53,10 @@ import numpy as np
 from gsi_bench.geometry import ground_direction
 from validation.evaluator.synthesis import _wrap
 
-MOVE_ANGLE_TOL_DEG = 45.0
-RATIO_RANGE = (0.5, 2.0)
-SIGMA_ROT_DEG = 30.0
-ROTATE_TOL_MAX_DEG = 20.0
-SIGMA_LOG_SCALE = 0.3
-EL_PSNR_CAP_DB = 40.0
+from validation.evaluator.metrics import (EL_PSNR_CAP_DB, MOVE_ANGLE_TOL_DEG, RATIO_RANGE, ROTATE_TOL_MAX_DEG,
+                                          SIGMA_LOG_SCALE, SIGMA_ROT_DEG, gaussian_score, move_decision,
+                                          rotation_decision, scale_decision)
+from validation.evaluator.metrics import angle_deg as _angle_deg
 MASK_DILATION = 0.03
 
 SCORING_CONSTANTS = {
@@ -67,18 +67,6 @@ SCORING_CONSTANTS = {
 }
 
 _SYMMETRY_PERIOD = {"rotational": 0.0, "4fold": 90.0, "2fold": 180.0}
-
-
-def gaussian_score(error: float, sigma: float) -> float:
-    """``exp(−(error/σ)²)`` — 1 at zero error, 0.37 at one σ."""
-    return float(math.exp(-(error / sigma) ** 2))
-
-
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na < 1e-9 or nb < 1e-9:
-        return 180.0
-    return float(np.degrees(np.arccos(np.clip(a @ b / (na * nb), -1.0, 1.0))))
 
 
 def score_translation(record, src_scene, tgt_scene, realised) -> dict:
@@ -101,7 +89,7 @@ def score_translation(record, src_scene, tgt_scene, realised) -> dict:
     if op == "camera_relative_move":
         ang = _angle_deg(t, t_gt)
         ratio = float(np.linalg.norm(t)) / max(d_gt, 1e-9)
-        ic = int(ang <= MOVE_ANGLE_TOL_DEG and RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1])
+        ic = move_decision(t, t_gt).ic
         info.update(angle_deg=round(ang, 2), ratio=round(ratio, 3))
         reason = "moved the instructed way" if ic else (
             f"moved {ang:.0f}° off the instructed direction" if ang > MOVE_ANGLE_TOL_DEG else f"distance ratio {ratio:.2f} outside [0.5, 2]")
@@ -177,11 +165,9 @@ def score_rotation(record, src_scene, tgt_scene, realised) -> dict:
         return {"ic": 0, "sa": 0.0, "reason": "object missing in the prediction", "realised": {"absent": True}}
     delta = _wrap(realised.obj.yaw_deg - obj0.yaw_deg)
     period = symmetry_period(obj0.asset_id)
-    err = min(abs(_wrap(delta + k * period - gt)) for k in range(-4, 5))
-    theta = abs(gt)
-    tol = min(theta / 2, ROTATE_TOL_MAX_DEG)
-    ic = int(err <= tol)
-    sa = gaussian_score(err, SIGMA_ROT_DEG)
+    dec = rotation_decision(delta, gt, period)
+    ic, sa, err = dec.ic, dec.sa, dec.error
+    tol = min(abs(gt) / 2, ROTATE_TOL_MAX_DEG)
     # sense: + = counterclockwise seen from above (world z up)
     reason = ("rotated the instructed way" if ic else
               "not rotated" if abs(delta) < 5 else
@@ -197,14 +183,17 @@ def score_scale(record, src_scene, tgt_scene, realised) -> dict:
     if realised.obj is None:
         return {"ic": 0, "sa": 0.0, "reason": "object missing in the prediction", "realised": {"absent": True}}
     s = realised.obj.scale / s0
-    err = abs(math.log(s / s_gt))
+    dec = scale_decision(s, s_gt)
+    ic, err = dec.ic, dec.error
     ratio = math.log(s) / math.log(s_gt)
-    ic = int(RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1])
     reason = ("scaled the instructed way" if ic else
               "size unchanged" if abs(math.log(s)) < 0.05 else
               "scaled the wrong way" if ratio < 0 else f"scaled ×{s:.2f} instead of ×{s_gt:.2f}")
-    return {"ic": ic, "sa": gaussian_score(err, SIGMA_LOG_SCALE), "reason": reason,
-            "realised": {"scale_factor": round(s, 4), "log_error": round(err, 4)}}
+    if getattr(realised, "out_of_range", False):
+        ic, reason = 0, f"scaled to the end of the searched range (×{s:.2f}): beyond the range is never a pass"
+    return {"ic": ic, "sa": dec.sa, "reason": reason,
+            "realised": {"scale_factor": round(s, 4), "log_error": round(err, 4),
+                         "out_of_range": bool(getattr(realised, "out_of_range", False))}}
 
 
 def score_remove(record, src_scene, realised) -> dict:
@@ -252,6 +241,8 @@ def score_perspective(record, realised) -> dict:
     reason = ("camera moved the instructed way" if ic else
               "camera unchanged" if cur[0] == "none" else
               f"camera {cur[0]} {cur[1]} {cur[2]:g} instead of {gt[0]} {gt[1]} {gt[2]:g}")
+    if getattr(realised, "out_of_range", False):
+        ic, reason = 0, "camera motion at the end of the searched range (1 m / 60°): beyond the range is never a pass"
     return {"ic": ic, "sa": sa, "reason": reason,
             "realised": {"motion": cur[0], "direction": cur[1], "amount": round(float(cur[2]), 4),
                          "translation_error_m": round(e_t, 4), "rotation_error_deg": round(e_r, 3)}}

@@ -304,9 +304,9 @@ class Synthesizer:
             return cache[key]
 
         cands: list[tuple[str, str, float]] = [("none", "", 0.0), gt_motion]
-        cands += [("move", d, a) for d in ("left", "right", "forward", "backward") for a in (0.1, 0.2, 0.3)]
+        cands += [("move", d, a) for d in ("left", "right", "forward", "backward") for a in MOVE_AMOUNTS_M]
         cands += [(m, s, a) for m, senses in (("yaw", ("left", "right")), ("pitch", ("up", "down")))
-                  for s in senses for a in (10.0, 20.0, 30.0, 40.0)]
+                  for s in senses for a in TURN_AMOUNTS_DEG]
         d = [dist_of(c) for c in cands]
         best = int(np.argmin(d))
         cur, best_d, unchanged = cands[best], d[best], d[0]
@@ -320,10 +320,18 @@ class Synthesizer:
                     b = int(np.argmin(dl))
                     cur, best_d = local[b], dl[b]
         C2 = C if cur[0] == "none" else moved_camera(C, *cur)
+        limit = MOVE_AMOUNTS_M[-1] if cur[0] == "move" else TURN_AMOUNTS_DEG[-1]
+        others = sorted(v for k, v in cache.items() if k != (cur[0], cur[1], round(float(cur[2]), 6)))
         return Realised("camera", cam_from_world=C2, camera_motion=cur, distance=best_d,
-                        unchanged_distance=unchanged, hypotheses=len(cache))
+                        unchanged_distance=unchanged, hypotheses=len(cache),
+                        runner_up_distance=others[0] if others else float("nan"),
+                        out_of_range=bool(cur[0] != "none" and cur[2] >= limit * 0.99))
 
 
+#: Camera moves (m) and turns (deg) searched: up to 1 m and 60° (a best value at the end of the
+#: range is flagged ``out_of_range``; it is never clamped into a pass: see scoring).
+MOVE_AMOUNTS_M = (0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0)
+TURN_AMOUNTS_DEG = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0)
 #: Scale factors searched (beyond: the best value sits at the end of the range, flagged out of range).
 SCALE_RANGE = (0.2, 5.0)
 
