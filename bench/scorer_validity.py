@@ -13,7 +13,8 @@ import time
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("data", nargs="+", help="DIR:CONFIG pairs (Hub-layout folders written by `gsi-bench generate`)")
+    ap.add_argument("data", nargs="*", help="DIR:CONFIG pairs (Hub-layout folders written by `gsi-bench generate`)")
+    ap.add_argument("--rows", nargs="*", default=[], help="re-summarise rows.jsonl files written by `gsi-bench scorer-check --out`")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nuisances", default="")
@@ -23,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
 
     nz = tuple(x for x in args.nuisances.split(",") if x) or tuple(NUISANCES)
     rows = []
+    import json
+
+    for path in args.rows:
+        part = [json.loads(line) for line in open(path)]
+        print(f"== {path}: {len(part)} predictions")
+        print(format_tables(summarise(part)))
+        rows += part
     for spec in args.data:
         path, _, config = spec.rpartition(":")
         t0 = time.perf_counter()
@@ -31,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {config}: {len(part)} predictions scored in {dt:.0f} s ({len(part) / dt:.2f}/s)")
         print(format_tables(summarise(part)))
         rows += part
-    if len(args.data) > 1:
+    if len(args.data) + len(args.rows) > 1:
         print("== all")
         print(format_tables(summarise(rows)))
     return 0

@@ -33,15 +33,22 @@ report can cite them (``SCORING_CONSTANTS`` is written into ``summary.json``).
   (m), ``σ_t = 0.5·max(|t*|, 0.1 m)``, the geodesic rotation error ``e_r`` (deg),
   ``σ_r = 0.5·max(θ*, 10°)``.
 
-**EL** = ``100 · (½·SSIM + ½·min(PSNR, 40 dB)/40)`` of the prediction against the ground-truth
-target outside the union of the source and target object masks dilated by 3 % of the image side
-(shadows); whole image for camera edits.
+Before EL and AC (and before localisation) the prediction is aligned to the source image and
+tone-normalised on the background (:mod:`validation.evaluator.alignment`; camera edits are not
+aligned): a correct edit regenerated a few pixels off, slightly zoomed or re-toned is not
+penalised for it. The raw values on the unaligned prediction are kept in ``per_sample.jsonl``
+as ``el_raw`` / ``ac_raw``.
 
-**AC** = ``100 · (½·SSIM + ½·colour)`` on the object's region: the prediction against the
-object rendered at its *realised* pose (its true appearance, wherever the model put it);
-removal: the source-mask region against the ground-truth target (inpainting quality);
-perspective: the whole image against the render from the realised camera. 0 when the object
-vanished. ``colour = exp(−‖Δ mean RGB‖/0.1)``.
+**EL** (edit locality: how much changed that should not have) =
+``100 · (½·SSIM + ½·min(PSNR, 40 dB)/40)`` of the aligned, normalised prediction against the
+ground-truth target outside the union of the source and target object masks dilated by 3 % of the
+image side (shadows), restricted to the pixels the alignment covers; whole image for camera edits.
+
+**AC** (appearance consistency) = ``100 · (½·SSIM + ½·colour)`` on the object's region: the
+aligned, normalised prediction against the object rendered at its *realised* pose (its true
+appearance, wherever the model put it); removal: the source-mask region against the ground-truth
+target (inpainting quality); perspective: the whole image against the render from the realised
+camera. 0 when the object vanished. ``colour = exp(−‖Δ mean RGB‖/0.1)``.
 """
 
 from __future__ import annotations

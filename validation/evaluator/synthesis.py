@@ -143,6 +143,14 @@ class Synthesizer:
         self.flat = flat
         self.search_size = int(search_size)
 
+    def at_size(self, search_size: int) -> "Synthesizer":
+        """The same renderers at another search size."""
+        if int(search_size) == self.search_size:
+            return self
+        other = Synthesizer(self.shaded, self.flat, search_size)
+        other.exact = getattr(self, "exact", None)
+        return other
+
     # -- helpers -----------------------------------------------------------------------------
     def _small(self, scene: Scene, cam_from_world: np.ndarray | None = None) -> Scene:
         return scene.with_camera(scaled_camera(scene.camera, self.search_size, cam_from_world))
@@ -222,19 +230,26 @@ class Synthesizer:
         gt_delta = _wrap(gt_obj.yaw_deg - yaw0)
         deltas = [0.0, gt_delta] + [float(a) for a in range(-170, 181, 10) if a != 0]
         S.evaluate(pred, [pose(a) for a in deltas])
-        span = 0.02
-        for start in S.top(3):
-            cur = (_wrap(start.yaw_deg - yaw0), _offset(start, obj, right, fwd))
-            best_d, step, sp = S.dist_of(pred, start), 10.0, span
+        for start in S.top(3):  # yaw alone, coarse-to-fine, from the three best yaws
+            cur, best_d, step = _wrap(start.yaw_deg - yaw0), S.dist_of(pred, start), 10.0
             for _ in range(levels):
                 step /= 2
-                sp /= 2
-                local = [(cur[0] + dy, (cur[1][0] + i * sp, cur[1][1] + j * sp))
-                         for dy in (-step, 0.0, step) for i in (-1, 0, 1) for j in (-1, 0, 1) if (dy, i, j) != (0.0, 0, 0)]
-                for c in local:
-                    d = S.dist_of(pred, pose(*c))
+                for a in (cur - step, cur + step):
+                    d = S.dist_of(pred, pose(a))
                     if d < best_d:
-                        cur, best_d = c, d
+                        cur, best_d = a, d
+        best = S.top(1)[0] if S.top(1) else obj
+        cur = (_wrap(best.yaw_deg - yaw0), _offset(best, obj, right, fwd))
+        best_d, step, sp = S.dist_of(pred, best), 2.5, 0.02
+        for _ in range(3):  # then yaw and position jointly around the best
+            local = [(cur[0] + dy, (cur[1][0] + i * sp, cur[1][1] + j * sp))
+                     for dy in (-step, 0.0, step) for i in (-1, 0, 1) for j in (-1, 0, 1) if (dy, i, j) != (0.0, 0, 0)]
+            for c in local:
+                d = S.dist_of(pred, pose(*c))
+                if d < best_d:
+                    cur, best_d = c, d
+            step /= 2
+            sp /= 2
         return S.decide(pred, obj, gt_obj)
 
     def localise_scale(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,

@@ -73,33 +73,53 @@ def background_mask(record: EditRecord) -> np.ndarray:
     return ~imageops.dilate(union, max(1, round(scoring.MASK_DILATION * max(h, w))))
 
 
-def edit_locality(pred: np.ndarray, record: EditRecord, valid: np.ndarray | None = None) -> tuple[float, float, float]:
+def smooth(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Float ``(H, W, 3)`` image blurred by a Gaussian of ``sigma`` px (unchanged for 0)."""
+    from scipy import ndimage
+
+    f = img if img.dtype != np.uint8 else imageops.to_float(img)
+    return f if sigma <= 0 else ndimage.gaussian_filter(f, sigma=(sigma, sigma, 0), mode="nearest")
+
+
+def comparison_sigma(record: EditRecord) -> float:
+    """Scale (px) at which EL and AC compare images: a Gaussian of 2 px at 512² (1 px at 256²).
+    Differences at the scale of a pixel or two — JPEG blocks, resampling, sharpening, residual
+    sub-pixel misalignment — are image-quality noise, not edits; objects span tens of pixels."""
+    return max(record.source_image.shape[:2]) / 256.0
+
+
+def edit_locality(pred: np.ndarray, record: EditRecord, valid: np.ndarray | None = None,
+                  sigma: float = 0.0) -> tuple[float, float, float]:
     """(EL 0–100, masked SSIM, masked PSNR dB) of ``pred`` (uint8 or float [0, 1]) against the
     ground-truth target outside the dilated union of the object masks (and inside ``valid``)."""
     keep = background_mask(record)
     if valid is not None:
         keep = keep & valid
-    p = pred if pred.dtype != np.uint8 else imageops.to_float(pred)
-    loc = metrics.edit_locality(p, imageops.to_float(record.target_image), keep)
+    loc = metrics.edit_locality(smooth(pred, sigma), smooth(record.target_image, sigma), keep)
     return loc.el, loc.ssim, loc.psnr
 
 
-def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth: Synthesizer) -> tuple[list[float], str]:
+def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth: Synthesizer,
+               sigmas: list[float] | None = None) -> tuple[list[float], str]:
     """AC 0–100 of each image in ``preds`` (float [0, 1] ``(H, W, 3)``) and a note (see
-    :mod:`validation.evaluator.scoring`); the reference is rendered once."""
+    :mod:`validation.evaluator.scoring`); the reference is rendered once. ``sigmas``: per image,
+    the Gaussian (px) applied to it and to the reference before comparing (default 0)."""
+    sigmas = sigmas or [0.0] * len(preds)
+    preds = [smooth(p, sg) for p, sg in zip(preds, sigmas)]
     op = record.operation
     if op == "remove":
         mask = imageops.dilate(record.source_mask > 0, 2)
         ref = imageops.to_float(record.target_image)
-        return [metrics.appearance(p, ref, mask).ac for p in preds], "inpainted region vs ground truth"
+        return [metrics.appearance(p, smooth(ref, sg), mask).ac for p, sg in zip(preds, sigmas)], \
+            "inpainted region vs ground truth"
     if op == "perspective":
         import dataclasses
 
         cam = dataclasses.replace(src.camera, cam_from_world=realised.cam_from_world.tolist())
         ref = imageops.to_float(_exact_renderer(synth).render(src.with_camera(cam)).rgb)
         out = []
-        for p in preds:
-            ssim = imageops.masked_ssim(p, ref)
+        for p, sg in zip(preds, sigmas):
+            ssim = imageops.masked_ssim(p, smooth(ref, sg))
             colour = float(np.exp(-np.linalg.norm(p.reshape(-1, 3).mean(0) - ref.reshape(-1, 3).mean(0)) / 0.1))
             out.append(100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour))
         return out, "whole image vs render from the realised camera"
@@ -111,7 +131,8 @@ def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth
     if visible.sum() < 4:
         return [0.0] * len(preds), "object not visible at its realised pose"
     ref = imageops.to_float(full.rgb)
-    return [metrics.appearance(p, ref, visible).ac for p in preds], "object vs its render at the realised pose"
+    return [metrics.appearance(p, smooth(ref, sg), visible).ac for p, sg in zip(preds, sigmas)], \
+        "object vs its render at the realised pose"
 
 
 def _exact_renderer(synth: Synthesizer):
@@ -125,6 +146,32 @@ def _exact_renderer(synth: Synthesizer):
         else:
             synth.exact = synth.shaded
     return synth.exact
+
+
+#: targets covering fewer pixels than this at the search size are searched at a larger size
+MIN_TARGET_PX = 150
+MAX_SEARCH_SIZE = 256
+
+
+def search_size_for(record: EditRecord, base: int) -> int:
+    """Search size (longest side, px) that resolves the target: ``base`` unless the target's
+    smaller mask (source or target, non-empty) covers fewer than :data:`MIN_TARGET_PX` pixels
+    at that size; then large enough that it would (at most :data:`MAX_SEARCH_SIZE` and the image).
+
+    A mug of 40×40 px in a 512² image covers 100 px at 128 px search size, so it is searched at 180.
+    """
+    if record.operation in UNALIGNED:
+        return base
+    h, w = record.source_image.shape[:2]
+    areas = [int((m > 0).sum()) for m in (record.source_mask, record.target_mask) if (m > 0).any()]
+    if not areas:
+        return base
+    f = base / max(h, w)
+    at_base = min(areas) * f * f
+    if at_base >= MIN_TARGET_PX:
+        return base
+    need = base * float(np.sqrt(MIN_TARGET_PX / max(at_base, 1e-6)))
+    return int(min(MAX_SEARCH_SIZE, max(h, w), max(base, round(need / 8) * 8)))
 
 
 def score(record: EditRecord, pred: np.ndarray, synth: Synthesizer) -> dict:
@@ -143,11 +190,12 @@ def score(record: EditRecord, pred: np.ndarray, synth: Synthesizer) -> dict:
         norm = alignment.normalise(pred, record.source_image, background_mask(record))
         work = (norm.image * 255.0 + 0.5).astype(np.uint8)
         valid = norm.valid
+    synth = synth.at_size(search_size_for(record, synth.search_size))
     realised, res = SCORERS[op](record, synth.prediction(work, src), src, tgt, synth)
-    el, el_ssim, el_psnr = edit_locality(work, record, valid)
-    el_raw = edit_locality(pred, record)[0] if norm is not None else el
-    images = [imageops.to_float(work)] + ([raw] if norm is not None else [])
-    acs, ac_note = appearance(images, record, src, realised, synth)
+    sg = comparison_sigma(record)
+    el, el_ssim, el_psnr = edit_locality(work, record, valid, sg)
+    el_raw = edit_locality(pred, record)[0]
+    acs, ac_note = appearance([imageops.to_float(work), raw], record, src, realised, synth, [sg, 0.0])
     res.update(el=el, el_ssim=el_ssim, el_psnr=el_psnr, ac=acs[0], ac_region=ac_note, el_raw=el_raw, ac_raw=acs[-1],
                alignment=norm.alignment.to_json() if norm is not None else {"method": "none (camera edit)", "reliable": True},
                confidence=realised.confidence(),
