@@ -33,6 +33,7 @@ RELIABLE_NCC = 0.5
 #: background gradient correlation above which the prediction is taken as already aligned
 ALREADY_ALIGNED_NCC = 0.985
 ALIGN_SIZE = 256
+MAX_COLOUR_SAMPLES = 20000
 
 
 @dataclass
@@ -217,8 +218,11 @@ def fit_colour(pred: np.ndarray, source: np.ndarray, mask: np.ndarray, ridge: fl
     >>> np.allclose(apply_colour(0.8 * s + 0.1, M), s, atol=0.01)
     True
     """
-    X = pred[mask].astype(np.float64)
-    Y = source[mask].astype(np.float64)
+    X, Y = pred[mask], source[mask]
+    if len(X) > MAX_COLOUR_SAMPLES:  # a regular subsample: the fit needs thousands, not 10⁵
+        idx = np.linspace(0, len(X) - 1, MAX_COLOUR_SAMPLES).astype(np.int64)
+        X, Y = X[idx], Y[idx]
+    X, Y = X.astype(np.float64), Y.astype(np.float64)
     I = np.hstack([np.eye(3), np.zeros((3, 1))])
     if len(X) < 32:
         return I

@@ -39,7 +39,10 @@ CLIP = 0.25
 
 
 def _blur(img: np.ndarray) -> np.ndarray:
-    return ndimage.uniform_filter(img, size=(3, 3, 1), mode="nearest")
+    """3×3 box filter (edges replicated), float32 ``(H, W, C)``."""
+    import cv2
+
+    return cv2.blur(np.ascontiguousarray(img, dtype=np.float32), (3, 3), borderType=cv2.BORDER_REPLICATE)
 
 
 def distance(pred_blurred: np.ndarray, hyp: np.ndarray, region: np.ndarray | None = None) -> float:
@@ -71,7 +74,10 @@ LOW_CONFIDENCE_MARGIN = 0.03
 
 
 def _wide(img: np.ndarray) -> np.ndarray:
-    return ndimage.uniform_filter(img, size=(9, 9, 1), mode="nearest")
+    """9×9 box filter (edges replicated)."""
+    import cv2
+
+    return cv2.blur(np.ascontiguousarray(img, dtype=np.float32), (9, 9), borderType=cv2.BORDER_REPLICATE)
 
 
 def scaled_camera(camera: Camera, size: int, cam_from_world: np.ndarray | None = None) -> Camera:
@@ -167,7 +173,7 @@ class Synthesizer:
         return _ObjectSearch(self, scene, tid)
 
     def localise_translation(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
-                             levels: int = 4) -> Realised:
+                             levels: int = 3) -> Realised:
         """Target position on its support plane (and on the instructed receptacle's plane).
 
         Candidates: the unchanged pose, the instructed pose, a 5×5 grid around the source
@@ -201,7 +207,7 @@ class Synthesizer:
             cands += [at(p) for p in S.image_candidates(pred, z)]
         S.evaluate(pred, cands)
         s0 = max(min(step, 0.08), 0.02)
-        for start in S.top(3):
+        for start in S.top(2):
             cur, best_d, st = start, S.dist_of(pred, start), s0
             for _ in range(levels):
                 st /= 2
@@ -230,7 +236,7 @@ class Synthesizer:
         gt_delta = _wrap(gt_obj.yaw_deg - yaw0)
         deltas = [0.0, gt_delta] + [float(a) for a in range(-170, 181, 10) if a != 0]
         S.evaluate(pred, [pose(a) for a in deltas])
-        for start in S.top(3):  # yaw alone, coarse-to-fine, from the three best yaws
+        for start in S.top(2):  # yaw alone, coarse-to-fine, from the two best yaws
             cur, best_d, step = _wrap(start.yaw_deg - yaw0), S.dist_of(pred, start), 10.0
             for _ in range(levels):
                 step /= 2
@@ -266,7 +272,7 @@ class Synthesizer:
         gt_log = float(np.log(gt_obj.scale / obj.scale))
         logs = [0.0, gt_log] + [float(x) for x in np.linspace(lo, hi, 21)]
         S.evaluate(pred, [sc(x) for x in logs])
-        for start in S.top(3):
+        for start in S.top(2):
             cur, best_d, step = float(np.log(start.scale / obj.scale)), S.dist_of(pred, start), (hi - lo) / 20
             for _ in range(levels):
                 step /= 2

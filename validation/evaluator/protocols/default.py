@@ -75,10 +75,12 @@ def background_mask(record: EditRecord) -> np.ndarray:
 
 def smooth(img: np.ndarray, sigma: float) -> np.ndarray:
     """Float ``(H, W, 3)`` image blurred by a Gaussian of ``sigma`` px (unchanged for 0)."""
-    from scipy import ndimage
+    import cv2
 
     f = img if img.dtype != np.uint8 else imageops.to_float(img)
-    return f if sigma <= 0 else ndimage.gaussian_filter(f, sigma=(sigma, sigma, 0), mode="nearest")
+    if sigma <= 0:
+        return f
+    return cv2.GaussianBlur(np.ascontiguousarray(f, dtype=np.float32), (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
 
 
 def comparison_sigma(record: EditRecord) -> float:
