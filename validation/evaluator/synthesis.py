@@ -357,6 +357,12 @@ TURN_AMOUNTS_DEG = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0)
 SCALE_RANGE = (0.2, 5.0)
 
 
+def _far(a: SceneObject, b: SceneObject) -> bool:
+    """Whether two poses are different answers: position ≥ 5 cm, yaw ≥ 10° or scale ≥ 10 % apart."""
+    dp = float(np.linalg.norm(np.asarray(a.position) - np.asarray(b.position)))
+    return dp >= 0.05 or abs(_wrap(a.yaw_deg - b.yaw_deg)) >= 10.0 or abs(np.log(a.scale / b.scale)) >= np.log(1.1)
+
+
 def _offset(o: SceneObject, ref: SceneObject, right: np.ndarray, fwd: np.ndarray) -> tuple[float, float]:
     d = np.asarray(o.position) - np.asarray(ref.position)
     return float(d @ right), float(d @ fwd)
@@ -443,6 +449,15 @@ class _ObjectSearch:
                 out.append(eye + lam * ray)
         return out
 
+    def _runner_up(self, pred: np.ndarray, best: SceneObject, best_d: float) -> float:
+        """Distance of the best hypothesis that is a *different answer* (position ≥ 5 cm, yaw ≥ 10°
+        or scale ≥ 10 % away from ``best``), on the same scale as ``best_d`` (fast composites are
+        rescaled by the winner's exact/fast ratio)."""
+        fast_best = self.dist_of(pred, best)
+        ratio = best_d / fast_best if np.isfinite(fast_best) and fast_best > 0 else 1.0
+        far = [d for d, v, o in self.cache.values() if v and _far(o, best)]
+        return min(far) * ratio if far else float("inf")
+
     def _distinguishable(self, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether two hypothesis renders differ: mean |ΔRGB| over the pixels either changes
         (relative to the scene without the target) ≥ :data:`INDISTINGUISHABLE`."""
@@ -470,13 +485,13 @@ class _ObjectSearch:
         inst_img = self.exact(instructed)
         if _key(best) != _key(instructed) and not self._distinguishable(inst_img, imgs[b]):
             best = instructed
-        runner = [scores[i] for i in order[1:] if self._distinguishable(imgs[i], imgs[b])]
+        runner = self._runner_up(pred, best, best_d)
         unch_exact = distance(pred, self.exact(unchanged))
         if absent_d < best_d * (1.0 - ABSENT_MARGIN):
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=unch_exact,
                             hypotheses=self.count, runner_up_distance=best_d, absent_distance=absent_d)
         return Realised("object", obj=best, distance=best_d, unchanged_distance=unch_exact, hypotheses=self.count,
-                        runner_up_distance=min(runner + [absent_d]), absent_distance=absent_d)
+                        runner_up_distance=min(runner, absent_d), absent_distance=absent_d)
 
 
 def _key(obj: SceneObject | None) -> tuple:
