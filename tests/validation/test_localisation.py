@@ -67,3 +67,13 @@ def test_indistinguishable_poses_report_the_instructed_one():
     S.evaluate(pred, [_obj(0.0), _obj(0.4), _obj(0.5)])
     assert S.decide(pred, _obj(0.0), _obj(0.5)).obj.position[0] == 0.5
     assert S.decide(pred, _obj(0.0), _obj(0.4)).obj.position[0] == 0.4
+
+
+def test_instruction_that_looks_unchanged_is_flagged_and_not_credited():
+    same = _blob(4)
+    S = _search({0.0: same, 0.5: same.copy()})  # the instructed result looks like the source
+    pred = _blur(same)
+    S.evaluate(pred, [_obj(0.0), _obj(0.5)])
+    r = S.decide(pred, _obj(0.0), _obj(0.5))
+    assert r.undecidable and r.confidence()["undecidable"]
+    assert r.obj.position[0] == 0.0  # ties between equal distances: by pose key, never "instructed"

@@ -109,6 +109,7 @@ def build_summary(results: list[dict], meta: dict) -> dict:
         "overall": aggregate(results),
         "scorer_health": {
             "low_confidence": sum(1 for s in results if (s.get("confidence") or {}).get("low")),
+            "undecidable": sum(1 for s in results if (s.get("confidence") or {}).get("undecidable")),
             "unreliable_alignment": sum(1 for s in results if s.get("alignment") and not s["alignment"].get("reliable", True)),
         },
         "per_subset": _group(results, lambda s: s["subset"]),

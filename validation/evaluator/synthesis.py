@@ -122,6 +122,7 @@ class Realised:
     runner_up_distance: float = float("nan")
     absent_distance: float = float("nan")
     out_of_range: bool = False
+    undecidable: bool = False
 
     def confidence(self) -> dict:
         """Relative margins of the decision: to the unchanged scene and to the runner-up
@@ -137,7 +138,7 @@ class Realised:
         low = bool(margins and min(margins) < LOW_CONFIDENCE_MARGIN)
         return {"margin_unchanged": round(mu, 4) if np.isfinite(mu) else None,
                 "margin_runner_up": round(mr, 4) if np.isfinite(mr) else None,
-                "low": low, "out_of_range": bool(self.out_of_range)}
+                "low": low, "out_of_range": bool(self.out_of_range), "undecidable": bool(self.undecidable)}
 
 
 class Synthesizer:
@@ -470,7 +471,8 @@ class _ObjectSearch:
         """Re-rank the best distinct visible poses with full shaded renders; "absent" wins only
         when it beats the best visible pose by :data:`ABSENT_MARGIN` (ties can never make it win).
         Among poses whose renders cannot be told apart (mean |ΔRGB| < :data:`INDISTINGUISHABLE`,
-        e.g. a symmetric object's equivalent yaws), the instructed one is reported."""
+        e.g. a symmetric object's equivalent yaws), the instructed one is reported — unless the
+        instructed result itself looks like the unchanged scene (``undecidable``, flagged)."""
         picked = self.top(4)
         d_unch = self.dist_of(pred, unchanged)
         absent_d = distance(pred, self.bg_rgb)
@@ -483,15 +485,19 @@ class _ObjectSearch:
         b = order[0]
         best, best_d = picked[b], scores[b]
         inst_img = self.exact(instructed)
-        if _key(best) != _key(instructed) and not self._distinguishable(inst_img, imgs[b]):
+        unch_img = self.exact(unchanged)
+        # an instruction whose result looks like the unchanged scene is undecidable from the image:
+        # it is flagged, and never credited by the tie-break below
+        undecidable = not self._distinguishable(inst_img, unch_img)
+        if _key(best) != _key(instructed) and not undecidable and not self._distinguishable(inst_img, imgs[b]):
             best = instructed
         runner = self._runner_up(pred, best, best_d)
-        unch_exact = distance(pred, self.exact(unchanged))
+        unch_exact = distance(pred, unch_img)
         if absent_d < best_d * (1.0 - ABSENT_MARGIN):
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=unch_exact,
                             hypotheses=self.count, runner_up_distance=best_d, absent_distance=absent_d)
         return Realised("object", obj=best, distance=best_d, unchanged_distance=unch_exact, hypotheses=self.count,
-                        runner_up_distance=min(runner, absent_d), absent_distance=absent_d)
+                        runner_up_distance=min(runner, absent_d), absent_distance=absent_d, undecidable=undecidable)
 
 
 def _key(obj: SceneObject | None) -> tuple:
