@@ -128,6 +128,7 @@ def _receptacle_ic(record, src_scene, p: np.ndarray) -> tuple[int, str, dict]:
     from shapely.geometry import Point, Polygon
 
     from gsi_bench.operations import PLACEMENTS
+    from gsi_syn.checks import CheckThresholds
     from gsi_syn.edits import PLACEMENT_DIRECTION, placement_point
     from gsi_syn.placement import footprint, support_region
 
@@ -141,7 +142,10 @@ def _receptacle_ic(record, src_scene, p: np.ndarray) -> tuple[int, str, dict]:
     for name in PLACEMENTS:
         d = PLACEMENT_DIRECTION[name]
         v = ground_direction(C, d) if d else None
-        xy = placement_point(region, fp, v, 0.0)
+        # the generator's own margin, so the instructed point is exactly where the edit put the object
+        xy = placement_point(region, fp, v, CheckThresholds().min_support_margin_m)
+        if xy is None:
+            xy = placement_point(region, fp, v, 0.0)
         if xy is None:
             xy = np.asarray(region.centroid.coords[0]) if d is None else None
         if xy is not None:
