@@ -17,9 +17,11 @@ Searches are coarse-to-fine: a coarse grid (which always contains the unchanged 
 instructed edit and edits in the opposite sense), then three refinements that halve the step
 around the best hypothesis.
 
-Distance between a prediction ``P`` and a hypothesis ``H`` (both blurred by a 3×3 box filter):
-the mean over pixels of ``min(|P − H|₁ / 3, 0.25)`` — a clipped L1, robust to colour shifts and
-to regions no hypothesis explains.
+Distance between a prediction ``P`` and a hypothesis ``H`` (both blurred by a 3×3 box filter),
+the mean over pixels of: ``min(|P − H|₁ / 3, 0.25)`` (a clipped L1, robust to regions no
+hypothesis explains) + ``0.5·|W(P) − W(H)|₁ / 3`` with a 9×9 box blur ``W`` (soft overlap: it keeps
+decreasing as a hypothesis approaches the object) + ``min(|∇L(P) − ∇L(H)|₁, 0.25)`` on the luma
+gradients (structure: insensitive to the smooth shading and tone differences between renderers).
 """
 
 from __future__ import annotations
@@ -52,15 +54,27 @@ def distance(pred_blurred: np.ndarray, hyp: np.ndarray, region: np.ndarray | Non
     hb = _blur(hyp)
     d = np.minimum(np.abs(pred_blurred - hb).mean(axis=2), CLIP)
     soft = np.abs(_wide(pred_blurred) - _wide(hb)).mean(axis=2)
+    grad = np.minimum(np.abs(_luma_grad(pred_blurred) - _luma_grad(hb)).sum(axis=2), CLIP)
+    total = d + SOFT_WEIGHT * soft + GRAD_WEIGHT * grad
     if region is not None:
-        if not region.any():
-            return 0.0
-        return float(d[region].mean() + SOFT_WEIGHT * soft[region].mean())
-    return float(d.mean() + SOFT_WEIGHT * soft.mean())
+        return float(total[region].mean()) if region.any() else 0.0
+    return float(total.mean())
+
+
+def _luma_grad(img: np.ndarray) -> np.ndarray:
+    """Luma gradients (central differences) ``(H, W, 2)``: structure, insensitive to smooth shading/tone."""
+    import cv2
+
+    lum = np.ascontiguousarray(img @ np.array([0.299, 0.587, 0.114], np.float32))
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    return np.stack([gx, gy], -1)
 
 
 #: Weight of the wide-blur (soft-overlap) term of :func:`distance`.
 SOFT_WEIGHT = 0.5
+#: Weight of the luma-gradient (structure) term of :func:`distance`.
+GRAD_WEIGHT = 1.0
 #: "absent" must beat the best visible hypothesis by this relative margin to win.
 ABSENT_MARGIN = 0.05
 #: Hypotheses whose target covers fewer pixels (at search size) count as invisible (= absent).
