@@ -350,6 +350,7 @@ def run_check(cfg: CheckConfig, progress: bool = True) -> list[dict]:
                 rec = {"id": record.id, "subset": record.subset, "operation": record.operation, "kind": v.kind,
                        "nuisance": nz, "expected_ic": int(v.expected_ic), "ic": int(res["ic"]),
                        "sa": float(res["sa"]), "el": float(res["el"]), "ac": float(res["ac"]),
+                       "el_raw": float(res.get("el_raw", res["el"])), "ac_raw": float(res.get("ac_raw", res["ac"])),
                        "visible": bool(v.visible), "confidence": res.get("confidence")}
                 rec["pose"] = pose_recovered(record, v.truth, realised, src) if record.operation in OBJECT_OPS else None
                 out.append(rec)
@@ -387,11 +388,11 @@ def summarise(rows: list[dict]) -> dict:
             mids = [d[k] for k in ("half", "double") if k in d]
             order.append(all(d["correct"] >= m >= d["wrong_direction"] for m in mids) and d["correct"] > d["wrong_direction"])
     base = {r["id"]: r for r in rows if r["kind"] == "correct" and r["nuisance"] == "none"}
-    delta = defaultdict(lambda: {"el": [], "ac": []})
+    delta = defaultdict(lambda: {"el": [], "ac": [], "el_raw": [], "ac_raw": []})
     for r in rows:
         if r["kind"] == "correct" and r["id"] in base:
-            delta[r["nuisance"]]["el"].append(r["el"] - base[r["id"]]["el"])
-            delta[r["nuisance"]]["ac"].append(r["ac"] - base[r["id"]]["ac"])
+            for k in ("el", "ac", "el_raw", "ac_raw"):
+                delta[r["nuisance"]][k].append(r.get(k, r[k[:2]]) - base[r["id"]].get(k, base[r["id"]][k[:2]]))
     pose = defaultdict(list)
     for r in rows:
         if r["pose"] is not None and r["visible"] and r["kind"] != "unchanged" and r["kind"] != "wrong_object":
@@ -404,7 +405,7 @@ def summarise(rows: list[dict]) -> dict:
         "ic_accuracy_kind_total": {k: _pct(sum((v for (kk, _), v in by_kind.items() if kk == k), []))
                                    for k in KINDS if any(kk == k for kk, _ in by_kind)},
         "sa_ordering": _pct(order), "sa_ordering_n": len(order),
-        "el_ac_change": {k: {"el": float(np.mean(v["el"])), "ac": float(np.mean(v["ac"])), "n": len(v["el"])}
+        "el_ac_change": {k: {**{m: float(np.mean(v[m])) for m in ("el", "ac", "el_raw", "ac_raw")}, "n": len(v["el"])}
                          for k, v in delta.items()},
         "pose_recovered": {op: _pct(v) for op, v in sorted(pose.items())},
         "pose_recovered_n": {op: len(v) for op, v in sorted(pose.items())},
@@ -431,7 +432,8 @@ def format_tables(s: dict) -> str:
     lines.append(f"SA ordering correct ≥ half/double ≥ wrong direction: {s['sa_ordering']:.1f} % of {s['sa_ordering_n']} records")
     lines.append("EL / AC change of correct edits vs no nuisance (points)")
     for k, v in s["el_ac_change"].items():
-        lines.append(f"  {k:16s} EL {v['el']:+6.1f}  AC {v['ac']:+6.1f}  (n={v['n']})")
+        lines.append(f"  {k:16s} EL {v['el']:+6.1f}  AC {v['ac']:+6.1f}   (unaligned: EL {v['el_raw']:+6.1f}  "
+                     f"AC {v['ac_raw']:+6.1f})  (n={v['n']})")
     lines.append("realised pose recovered (%), visible object, correct/tolerance/half/double/wrong-direction")
     for op, v in s["pose_recovered"].items():
         lines.append(f"  {op:22s} {v:6.1f}  (n={s['pose_recovered_n'][op]})")
