@@ -65,6 +65,7 @@ COMMANDS: dict[str, tuple[str, Callable[[], ModuleType]]] = {
     "evaluate": ("score predictions (IC / SA / EL / AC) and write reports", _evaluator),
     "baseline": ("run a baseline editor over a split, writing <id>.png predictions", _evaluator),
     "leaderboard": ("combine evaluation reports into one table + HTML", _evaluator),
+    "scorer-check": ("scorer validity suite: known-correct and known-wrong predictions × nuisances", _evaluator),
     "real": ("GSI-Real: RGB-D captures → verified edit triplets", _real),
 }
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gsi_bench.argtypes import int_at_least, positive_int
+from gsi_bench.argtypes import csv_list, int_at_least, positive_int
 from gsi_bench.cliargs import add_flags
 from gsi_bench.errors import DataNotFound, InvalidInput, NothingScored
 
@@ -178,7 +178,56 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-_CONFIGURE = {"evaluate": _add_evaluate, "baseline": _add_baseline, "leaderboard": _add_leaderboard}
+# -- scorer-check ----------------------------------------------------------------------------------
+def _add_scorer_check(sc: argparse.ArgumentParser) -> None:
+    from validation.evaluator.validity import KINDS, NUISANCES
+
+    sc.description = ("Scorer validity suite: builds predictions of known correctness from the stored scenes "
+                      "(correct, wrong direction / sense / object, unchanged, half / double, other renderer) × "
+                      "nuisances (JPEG, tone, blur, shifts, zoom, resize), scores them and prints IC decision "
+                      "accuracy, SA ordering, EL / AC drift and realised-pose recovery.")
+    sc.add_argument("--data", required=True, help=DATA_HELP)
+    add_flags(sc, "config", "split", "limit", "seed", config={"help": CONFIG_HELP},
+              seed={"help": "seed of the nuisance draws"})
+    sc.add_argument("--nuisances", type=csv_list, default=[], metavar="N[,N…]",
+                    help=f"subset of nuisances (default: all of {', '.join(sorted(NUISANCES))})")
+    sc.add_argument("--kinds", type=csv_list, default=[], metavar="K[,K…]",
+                    help=f"subset of prediction kinds (default: all of {', '.join(KINDS)})")
+    add_flags(sc, "out", "quiet", out={"required": False, "default": None,
+                                        "help": "write rows.jsonl and summary.json here"})
+    sc.set_defaults(func=_cmd_scorer_check)
+
+
+def _cmd_scorer_check(args: argparse.Namespace) -> int:
+    import json
+
+    from gsi_bench.fileio import atomic_write_many
+    from validation.evaluator.validity import KINDS, NUISANCES, CheckConfig, format_tables, run_check, summarise
+
+    nuisances = tuple(args.nuisances) or tuple(NUISANCES)
+    kinds = tuple(args.kinds) or KINDS
+    bad = [x for x in nuisances if x not in NUISANCES] + [k for k in kinds if k not in KINDS]
+    if bad:
+        raise InvalidInput(f"unknown nuisance / kind {bad}: nuisances are {sorted(NUISANCES)}, kinds {list(KINDS)}")
+    config = choose_config(args.data, args.config, args.split)
+    try:
+        rows = run_check(CheckConfig(data=args.data, config=config, split=args.split, limit=args.limit,
+                                     seed=args.seed, nuisances=nuisances, kinds=kinds), progress=not args.quiet)
+    except FileNotFoundError as err:
+        raise DataNotFound(str(err)) from err
+    except ValueError as err:
+        raise InvalidInput(str(err)) from err
+    summary = summarise(rows)
+    print(format_tables(summary))
+    if args.out is not None:
+        atomic_write_many({args.out / "rows.jsonl": "".join(json.dumps(r) + "\n" for r in rows),
+                           args.out / "summary.json": json.dumps(summary, indent=1)})
+    return 0
+
+
+_CONFIGURE = {"evaluate": _add_evaluate, "baseline": _add_baseline, "leaderboard": _add_leaderboard,
+              "scorer-check": _add_scorer_check}
+
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:

@@ -167,16 +167,18 @@ def ssim_map(a: np.ndarray, b: np.ndarray, win: int = 7) -> np.ndarray:
     if a.ndim == 3:
         w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
         a, b = a @ w, b @ w
-    a, b = a[..., None], b[..., None]
+    import cv2
+
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    size = (win, win, 1)
-    filt = lambda x: ndimage.uniform_filter(x, size=size, mode="reflect")
+
+    def filt(x: np.ndarray) -> np.ndarray:  # uniform win×win mean, mirrored edges (scipy's "reflect")
+        return cv2.blur(np.ascontiguousarray(x, dtype=np.float32), (win, win), borderType=cv2.BORDER_REFLECT)
+
     mx, my = filt(a), filt(b)
     sxx = filt(a * a) - mx * mx
     syy = filt(b * b) - my * my
     sxy = filt(a * b) - mx * my
-    m = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return m.mean(axis=2)
+    return ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
 
 
 def masked_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:

@@ -98,6 +98,11 @@ def build_summary(results: list[dict], meta: dict) -> dict:
         "counts": {"total": len(results), **{k: counts.get(k, 0) for k in STATUSES},
                    "prediction_issues": dict(sorted(issues.items()))},
         "overall": aggregate(results),
+        "scorer_health": {
+            "low_confidence": sum(1 for s in results if (s.get("confidence") or {}).get("low")),
+            "undecidable": sum(1 for s in results if (s.get("confidence") or {}).get("undecidable")),
+            "unreliable_alignment": sum(1 for s in results if s.get("alignment") and not s["alignment"].get("reliable", True)),
+        },
         "per_subset": _group(results, lambda s: s["subset"]),
         "per_operation": _group(results, lambda s: s["operation"]),
         "per_frame": _group(results, lambda s: s["frame"]),

@@ -11,7 +11,7 @@ large / decompression bomb), ``duplicate`` (several predictions for one id), ``u
 
 from __future__ import annotations
 
-import math
+import functools
 import multiprocessing as mp
 import os
 import traceback
@@ -25,13 +25,14 @@ from gsi_bench.fileio import check_output_dir
 from gsi_bench.workers import die_with_parent
 from gsi_bench.hub_io import iter_rows, list_shards
 from gsi_bench.schema import EditRecord
-from validation.evaluator import imageops, scoring
+from validation.evaluator import imageops
+from validation.evaluator.loading import load_prediction, zero_result
 from validation.evaluator.predictions import PredictionIndex, open_predictions
+from validation.evaluator.protocols.default import OBJECT_TRANSLATIONS  # noqa: F401 - re-exported
 from validation.evaluator.synthesis import Synthesizer
 
 SCORER_VERSION = "1.0.0"
 PROTOCOLS = ("default", "official")
-OBJECT_TRANSLATIONS = ("camera_relative_move", "object_relative_place", "receptacle_place")
 
 
 @dataclass
@@ -51,10 +52,10 @@ class EvalConfig:
     detections: str | None = None
     ac_scores: str | None = None
     official_dataset: str = "GSI-Syn"
-    #: converted release records: optional model-backed localisation "depth=<ckpt>,detector=<ckpt>"
-    release_models: str = ""
     features_backend: str | None = None
     judge_backend: str | None = None
+    #: converted release records: optional model-backed localisation "depth=<ckpt>,detector=<ckpt>"
+    release_models: str = ""
     html_examples: int = 6
     extra: dict = field(default_factory=dict)
 
@@ -66,156 +67,62 @@ class EvalConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# per-process state
+# scoring context (renderers, caches): one per process, passed explicitly
 # ---------------------------------------------------------------------------------------------
-_STATE: dict = {}
+@dataclass
+class ScoringContext:
+    """What scoring one sample needs besides the record and the prediction: the configuration,
+    the analysis-by-synthesis renderer (made at first use) and a cache for backends."""
+
+    cfg: EvalConfig
+    cache: dict = field(default_factory=dict)
+    _synth: Synthesizer | None = None
+
+    @property
+    def synth(self) -> Synthesizer:
+        if self._synth is None:
+            self._synth = make_synthesizer(self.cfg.renderer, self.cfg.search_size)
+        return self._synth
 
 
-def _synth(cfg: EvalConfig) -> Synthesizer:
-    if "synth" not in _STATE:
-        if cfg.renderer == "gl":
-            from gsi_syn.render.gl import GLRenderer
+def make_synthesizer(renderer: str, search_size: int) -> Synthesizer:
+    """The hypothesis renderers: GL shaded (512-texel shadow map) + GL flat, or one other backend."""
+    if renderer == "gl":
+        from gsi_syn.render.gl import GLRenderer
 
-            shaded, flat = GLRenderer(shadow_map_size=512), GLRenderer(shadow_map_size=0)
-        else:
-            from gsi_syn.render.base import get_renderer
+        shaded, flat = GLRenderer(shadow_map_size=512), GLRenderer(shadow_map_size=0)
+    else:
+        from gsi_syn.render.base import get_renderer
 
-            shaded = flat = get_renderer(cfg.renderer)
-        _STATE["synth"] = Synthesizer(shaded, flat, cfg.search_size)
-    return _STATE["synth"]
-
-
-def _zero(record: EditRecord, status: str, reason: str, name: str = "") -> dict:
-    return {"id": record.id, "subset": record.subset, "split": record.split, "operation": record.operation,
-            "frame": record.frame, "status": status, "reason": reason, "prediction": name,
-            "ic": 0, "sa": 0.0, "el": 0.0, "el_ssim": 0.0, "el_psnr": 0.0, "ac": 0.0}
+        shaded = flat = get_renderer(renderer)
+    return Synthesizer(shaded, flat, search_size)
 
 
-def load_prediction(index: PredictionIndex, record: EditRecord, cfg: EvalConfig) -> tuple[np.ndarray | None, dict | None]:
-    """(prediction at the record's size, None) or (None, zero result naming the problem)."""
-    rid = record.id
-    if rid in index.duplicates:
-        names = ", ".join(index.duplicates[rid])
-        return None, _zero(record, "duplicate", f"several predictions for this id ({names}); none used", names)
-    name = index.names.get(rid, "")
-    try:
-        data = index.read(rid)
-    except OSError as err:
-        return None, _zero(record, "unreadable", f"cannot read prediction: {err}", name)
-    if data is None:
-        if rid in index.locators:
-            return None, _zero(record, "unreadable", "prediction row holds no embedded image bytes", name)
-        return None, _zero(record, "missing", "no prediction for this id", "")
-    try:
-        img, notes = imageops.decode_prediction_with_notes(data)
-    except imageops.PredictionError as err:
-        return None, _zero(record, "unreadable", f"{err.kind}: {err}", name)
-    h, w = record.source_image.shape[:2]
-    fitted = imageops.fit_to(img, w, h, cfg.resize)
-    return fitted, {"prediction": name, "prediction_size": [int(img.shape[1]), int(img.shape[0])],
-                    "resized": bool(img.shape[:2] != (h, w)), "decode_notes": notes}
+@functools.lru_cache(maxsize=4)
+def _shared_context(cfg_key: tuple) -> ScoringContext:
+    return ScoringContext(EvalConfig(data="", predictions="", out="", renderer=cfg_key[0], search_size=cfg_key[1]))
 
 
-def edit_locality(pred: np.ndarray, record: EditRecord) -> tuple[float, float, float]:
-    """(EL 0–100, masked SSIM, masked PSNR dB) outside the dilated union of the object masks."""
-    h, w = pred.shape[:2]
-    union = (record.source_mask > 0) | (record.target_mask > 0)
-    keep = ~imageops.dilate(union, max(1, round(scoring.MASK_DILATION * max(h, w))))
-    p, g = imageops.to_float(pred), imageops.to_float(record.target_image)
-    ssim = imageops.masked_ssim(p, g, keep)
-    psnr = imageops.masked_psnr(p, g, keep)
-    if not math.isfinite(ssim):
-        return 100.0, 1.0, 60.0
-    el = 100.0 * (0.5 * max(0.0, ssim) + 0.5 * min(psnr, scoring.EL_PSNR_CAP_DB) / scoring.EL_PSNR_CAP_DB)
-    return el, ssim, psnr
+def score_default(record: EditRecord, pred: np.ndarray, cfg: EvalConfig, ctx: ScoringContext | None = None) -> dict:
+    """Default protocol for one sample (:func:`validation.evaluator.protocols.default.score`);
+    without ``ctx`` the renderers are shared per (renderer, search size) in this process."""
+    from validation.evaluator.protocols import real_default, release_default, scorer_for
 
-
-def appearance(pred: np.ndarray, record: EditRecord, src, realised, synth: Synthesizer) -> tuple[float, str]:
-    """AC 0–100 and a note (see :mod:`validation.evaluator.scoring`)."""
-    p = imageops.to_float(pred)
-    op = record.operation
-    if op == "remove":
-        mask = imageops.dilate(record.source_mask > 0, 2)
-        ssim, colour = imageops.region_similarity(p, imageops.to_float(record.target_image), mask)
-        return 100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour), "inpainted region vs ground truth"
-    if op == "perspective":
-        import dataclasses
-
-        cam = dataclasses.replace(src.camera, cam_from_world=realised.cam_from_world.tolist())
-        out = _exact_renderer(synth).render(src.with_camera(cam))
-        ssim = imageops.masked_ssim(p, imageops.to_float(out.rgb))
-        colour = float(np.exp(-np.linalg.norm(p.reshape(-1, 3).mean(0) - out.rgb.reshape(-1, 3).mean(0) / 255.0) / 0.1))
-        return 100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour), "whole image vs render from the realised camera"
-    if realised.obj is None:
-        return 0.0, "object missing"
-    tid = record.target.instance_id
-    full = _exact_renderer(synth).render(src.replace_object(realised.obj))
-    visible = full.instances == tid
-    if visible.sum() < 4:
-        return 0.0, "object not visible at its realised pose"
-    ssim, colour = imageops.region_similarity(p, imageops.to_float(full.rgb), visible)
-    return 100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour), "object vs its render at the realised pose"
-
-
-def _exact_renderer(synth: Synthesizer):
-    """Full-resolution renders with the generator's settings (default shadow map)."""
-    if "exact" not in _STATE:
-        if getattr(synth.shaded, "name", "") == "gl":
-            from gsi_syn.render.gl import GLRenderer
-
-            _STATE["exact"] = GLRenderer()
-        else:
-            _STATE["exact"] = synth.shaded
-    return _STATE["exact"]
-
-
-def score_default(record: EditRecord, pred: np.ndarray, cfg: EvalConfig) -> dict:
-    from validation.evaluator.protocols import real_default, release_default
-
+    ctx = ctx or _shared_context((cfg.renderer, cfg.search_size))
     if real_default.is_real_capture(record):  # GSI-Real pipeline records: their own synthesis
         return real_default.score_real(record, pred)
     if release_default.is_release_record(record):  # converted from the paper's release: no depth, no scene
-        return release_default.score_release(record, pred, release_default.models_for(cfg, _STATE))
-    synth = _synth(cfg)
-    src, tgt = record.scenes()
-    small_pred = synth.prediction(pred, src)
-    op = record.operation
-    if op in OBJECT_TRANSLATIONS:
-        realised = synth.localise_translation(small_pred, src, record.target.instance_id,
-                                              tgt.get(record.target.instance_id))
-        res = scoring.score_translation(record, src, tgt, realised)
-    elif op == "rotate":
-        realised = synth.localise_rotation(small_pred, src, record.target.instance_id, tgt.get(record.target.instance_id))
-        res = scoring.score_rotation(record, src, tgt, realised)
-    elif op == "scale":
-        realised = synth.localise_scale(small_pred, src, record.target.instance_id, tgt.get(record.target.instance_id))
-        res = scoring.score_scale(record, src, tgt, realised)
-    elif op == "remove":
-        tid = record.target.instance_id
-        cat = src.get(tid).category
-        ids = [tid] + [o.instance_id for o in src.movable() if o.category == cat and o.instance_id != tid]
-        realised = synth.localise_presence(small_pred, src, ids)
-        res = scoring.score_remove(record, src, realised)
-    elif op == "perspective":
-        realised = synth.localise_camera(small_pred, src, scoring.camera_motion_of(record))
-        res = scoring.score_perspective(record, realised)
-    else:
-        raise ValueError(f"operation {op!r} has no default-protocol scorer")
-    el, el_ssim, el_psnr = edit_locality(pred, record)
-    ac, ac_note = appearance(pred, record, src, realised, synth)
-    res.update(el=el, el_ssim=el_ssim, el_psnr=el_psnr, ac=ac, ac_region=ac_note,
-               search={"hypotheses": realised.hypotheses, "distance": realised.distance,
-                       "unchanged_distance": realised.unchanged_distance})
-    res["_realised"] = realised
-    return res
+        return release_default.score_release(record, pred, release_default.models_for(cfg, ctx.cache))
+    return scorer_for("default", record.subset)(record, pred, ctx.synth)
 
 
-def score_record(record: EditRecord, index: PredictionIndex, cfg: EvalConfig) -> dict:
+def score_record(record: EditRecord, index: PredictionIndex, ctx: ScoringContext) -> dict:
     """Score one record; never raises (failures become ``unscorable`` with the error)."""
+    cfg = ctx.cfg
     pred, meta = load_prediction(index, record, cfg)
     if pred is None:
         return meta
-    out = _zero(record, "ok", "", meta["prediction"])
+    out = zero_result(record, "ok", "", meta["prediction"])
     out.update(prediction_size=meta["prediction_size"], resized=meta["resized"])
     if meta.get("decode_notes"):
         out["decode_notes"] = meta["decode_notes"]
@@ -223,9 +130,9 @@ def score_record(record: EditRecord, index: PredictionIndex, cfg: EvalConfig) ->
         if cfg.protocol == "official":
             from validation.evaluator.protocols import official
 
-            res = official.score_record_official(record, pred, cfg, _synth(cfg), _STATE)
+            res = official.score_record_official(record, pred, cfg, ctx.synth, ctx.cache)
         else:
-            res = score_default(record, pred, cfg)
+            res = score_default(record, pred, cfg, ctx)
             res.pop("_realised", None)
     except Exception as err:  # noqa: BLE001 - one bad record never stops a run
         out.update(status="unscorable", reason=f"{type(err).__name__}: {err}",
@@ -235,7 +142,7 @@ def score_record(record: EditRecord, index: PredictionIndex, cfg: EvalConfig) ->
     if cfg.judge_backend or cfg.features_backend:
         from validation.evaluator import backends
 
-        out.update(backends.extra_scores(record, pred, cfg, _STATE))
+        out.update(backends.extra_scores(record, pred, cfg, ctx.cache))
     return out
 
 
@@ -248,40 +155,55 @@ def _tasks(shards: list[Path]) -> list[tuple[str, int]]:
     return [(str(p), g) for p in shards for g in range(pq.ParquetFile(p).num_row_groups)]
 
 
-_WORK: dict = {}
+class Worker:
+    """Scores the rows of one Parquet row group (a task); picklable, so a pool can run it. Its
+    :class:`ScoringContext` is made lazily in the process that runs it."""
 
+    def __init__(self, cfg: EvalConfig, index: PredictionIndex):
+        self.cfg, self.index = cfg, index
+        self._ctx: ScoringContext | None = None
 
-def _work(task: tuple[str, int, int]) -> list[dict]:
-    import pyarrow.parquet as pq
+    def __getstate__(self) -> dict:
+        return {"cfg": self.cfg, "index": self.index, "_ctx": None}
 
-    path, group, budget = task
-    cfg, index = _WORK["cfg"], _WORK["index"]
-    rows = pq.ParquetFile(path).read_row_group(group).to_pylist()
-    out = []
-    for row in rows[:budget]:
-        try:
-            record = EditRecord.from_example(_lighten(row))
-        except Exception as err:  # noqa: BLE001
-            out.append({"id": str(row.get("id")), "subset": str(row.get("subset")), "split": str(row.get("split")),
-                        "operation": str(row.get("operation")), "frame": str(row.get("frame")),
-                        "status": "unscorable", "reason": f"record cannot be decoded: {err}", "prediction": "",
-                        "ic": 0, "sa": 0.0, "el": 0.0, "el_ssim": 0.0, "el_psnr": 0.0, "ac": 0.0})
-            continue
-        out.append(score_record(record, index, cfg))
-    return out
+    @property
+    def ctx(self) -> ScoringContext:
+        if self._ctx is None:
+            self._ctx = ScoringContext(self.cfg)
+        return self._ctx
+
+    def __call__(self, task: tuple[str, int, int]) -> list[dict]:
+        import pyarrow.parquet as pq
+
+        path, group, budget = task
+        rows = pq.ParquetFile(path).read_row_group(group).to_pylist()
+        out = []
+        for row in rows[:budget]:
+            try:
+                record = EditRecord.from_example(_lighten(row))
+            except Exception as err:  # noqa: BLE001
+                out.append({"id": str(row.get("id")), "subset": str(row.get("subset")), "split": str(row.get("split")),
+                            "operation": str(row.get("operation")), "frame": str(row.get("frame")),
+                            "status": "unscorable", "reason": f"record cannot be decoded: {err}", "prediction": "",
+                            "ic": 0, "sa": 0.0, "el": 0.0, "el_ssim": 0.0, "el_psnr": 0.0, "ac": 0.0})
+                continue
+            out.append(score_record(record, self.index, self.ctx))
+        return out
 
 
 #: Image columns the scorer never reads: decoded as 1×1 placeholders to save time.
 _UNUSED_IMAGES = ("target_instances", "target_depth", "source_instances")
-_PLACEHOLDER: dict = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _placeholder() -> dict:
+    from gsi_bench.schema import encode_png
+
+    return {"bytes": encode_png(np.zeros((1, 1), np.uint16)), "path": None}
 
 
 def _lighten(row: dict) -> dict:
-    if "png" not in _PLACEHOLDER:
-        from gsi_bench.schema import encode_png
-
-        _PLACEHOLDER["png"] = {"bytes": encode_png(np.zeros((1, 1), np.uint16)), "path": None}
-    return {**row, **{k: _PLACEHOLDER["png"] for k in _UNUSED_IMAGES}}
+    return {**row, **{k: _placeholder() for k in _UNUSED_IMAGES}}
 
 
 def record_ids(shards: list[Path]) -> list[str]:
@@ -341,7 +263,7 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
         n = pq.ParquetFile(path).metadata.row_group(group).num_rows
         tasks.append((path, group, min(n, left)))
         left -= n
-    _WORK.update(cfg=cfg, index=index)
+    worker = Worker(cfg, index)
     results: list[dict] = []
     bar = None
     if progress:
@@ -350,14 +272,14 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
         bar = tqdm(total=len(ids), unit="sample", desc=f"evaluate ({cfg.protocol})")
     if cfg.workers > 1 and len(tasks) > 1:
         ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
-        with ctx.Pool(cfg.workers, initializer=_init_child, initargs=(cfg, index)) as pool:
-            for chunk in pool.imap(_work, tasks):
+        with ctx.Pool(cfg.workers, initializer=_init_child) as pool:
+            for chunk in pool.imap(worker, tasks):
                 results.extend(chunk)
                 if bar:
                     bar.update(len(chunk))
     else:
         for t in tasks:
-            chunk = _work(t)
+            chunk = worker(t)
             results.extend(chunk)
             if bar:
                 bar.update(len(chunk))
@@ -373,12 +295,10 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
     return report.write_reports(cfg, results, meta)
 
 
-def _init_child(cfg: EvalConfig, index: PredictionIndex) -> None:
+def _init_child() -> None:
     die_with_parent()  # a killed driver takes its workers with it
     # one rasteriser thread per worker process: the processes already use every core
     os.environ.setdefault("LP_NUM_THREADS", "1")
-    _STATE.clear()
-    _WORK.update(cfg=cfg, index=index)
 
 
 def _backend_info(cfg: EvalConfig) -> dict:

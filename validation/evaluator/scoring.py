@@ -19,7 +19,9 @@ report can cite them (``SCORING_CONSTANTS`` is written into ``summary.json``).
 * ``remove``: the named instance is gone and every other instance of its category is still there;
 * ``perspective``: realised camera motion has the instructed kind (move / yaw / pitch) and
   direction, and ``0.5 ≤ amount/amount* ≤ 2``.
-  An object that vanished (the "absent" hypothesis won) fails every object operation.
+  An object that vanished (the "absent" hypothesis won) fails every object operation. A realised
+  scale or camera motion at the end of the searched range (×0.2–×5; 1 m, 60°) fails: a value
+  beyond the range is never clamped into a pass.
 
 **SA** (continuous, 0–1), a Gaussian of a normalised error ``SA = exp(−(e/σ)²)``:
 
@@ -31,15 +33,22 @@ report can cite them (``SCORING_CONSTANTS`` is written into ``summary.json``).
   (m), ``σ_t = 0.5·max(|t*|, 0.1 m)``, the geodesic rotation error ``e_r`` (deg),
   ``σ_r = 0.5·max(θ*, 10°)``.
 
-**EL** = ``100 · (½·SSIM + ½·min(PSNR, 40 dB)/40)`` of the prediction against the ground-truth
-target outside the union of the source and target object masks dilated by 3 % of the image side
-(shadows); whole image for camera edits.
+Before EL and AC (and before localisation) the prediction is aligned to the source image and
+tone-normalised on the background (:mod:`validation.evaluator.alignment`; camera edits are not
+aligned): a correct edit regenerated a few pixels off, slightly zoomed or re-toned is not
+penalised for it. The raw values on the unaligned prediction are kept in ``per_sample.jsonl``
+as ``el_raw`` / ``ac_raw``.
 
-**AC** = ``100 · (½·SSIM + ½·colour)`` on the object's region: the prediction against the
-object rendered at its *realised* pose (its true appearance, wherever the model put it);
-removal: the source-mask region against the ground-truth target (inpainting quality);
-perspective: the whole image against the render from the realised camera. 0 when the object
-vanished. ``colour = exp(−‖Δ mean RGB‖/0.1)``.
+**EL** (edit locality: how much changed that should not have) =
+``100 · (½·SSIM + ½·min(PSNR, 40 dB)/40)`` of the aligned, normalised prediction against the
+ground-truth target outside the union of the source and target object masks dilated by 3 % of the
+image side (shadows), restricted to the pixels the alignment covers; whole image for camera edits.
+
+**AC** (appearance consistency) = ``100 · (½·SSIM + ½·colour)`` on the object's region: the
+aligned, normalised prediction against the object rendered at its *realised* pose (its true
+appearance, wherever the model put it); removal: the source-mask region against the ground-truth
+target (inpainting quality); perspective: the whole image against the render from the realised
+camera. 0 when the object vanished. ``colour = exp(−‖Δ mean RGB‖/0.1)``.
 """
 
 from __future__ import annotations
@@ -52,12 +61,10 @@ from gsi_bench.geometry import ground_direction
 from gsi_bench.operations import SYMMETRY_PERIOD_DEG
 from validation.evaluator.synthesis import _wrap
 
-MOVE_ANGLE_TOL_DEG = 45.0
-RATIO_RANGE = (0.5, 2.0)
-SIGMA_ROT_DEG = 30.0
-ROTATE_TOL_MAX_DEG = 20.0
-SIGMA_LOG_SCALE = 0.3
-EL_PSNR_CAP_DB = 40.0
+from validation.evaluator.metrics import (EL_PSNR_CAP_DB, MOVE_ANGLE_TOL_DEG, RATIO_RANGE, ROTATE_TOL_MAX_DEG,
+                                          SIGMA_LOG_SCALE, SIGMA_ROT_DEG, gaussian_score, move_decision,
+                                          rotation_decision, scale_decision)
+from validation.evaluator.metrics import angle_deg as _angle_deg
 MASK_DILATION = 0.03
 
 SCORING_CONSTANTS = {
@@ -68,18 +75,6 @@ SCORING_CONSTANTS = {
 }
 
 _SYMMETRY_PERIOD = SYMMETRY_PERIOD_DEG
-
-
-def gaussian_score(error: float, sigma: float) -> float:
-    """``exp(−(error/σ)²)`` — 1 at zero error, 0.37 at one σ."""
-    return float(math.exp(-(error / sigma) ** 2))
-
-
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na < 1e-9 or nb < 1e-9:
-        return 180.0
-    return float(np.degrees(np.arccos(np.clip(a @ b / (na * nb), -1.0, 1.0))))
 
 
 def score_translation(record, src_scene, tgt_scene, realised) -> dict:
@@ -102,7 +97,7 @@ def score_translation(record, src_scene, tgt_scene, realised) -> dict:
     if op == "camera_relative_move":
         ang = _angle_deg(t, t_gt)
         ratio = float(np.linalg.norm(t)) / max(d_gt, 1e-9)
-        ic = int(ang <= MOVE_ANGLE_TOL_DEG and RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1])
+        ic = move_decision(t, t_gt).ic
         info.update(angle_deg=round(ang, 2), ratio=round(ratio, 3))
         reason = "moved the instructed way" if ic else (
             f"moved {ang:.0f}° off the instructed direction" if ang > MOVE_ANGLE_TOL_DEG else f"distance ratio {ratio:.2f} outside [0.5, 2]")
@@ -131,34 +126,47 @@ def score_translation(record, src_scene, tgt_scene, realised) -> dict:
 
 
 def _receptacle_ic(record, src_scene, p: np.ndarray) -> tuple[int, str, dict]:
-    from shapely.geometry import Point, Polygon
+    """IC of a receptacle placement: the object ended on the receptacle, nearest to the instructed
+    placement among the placements the receptacle can be named with (the generator's vocabulary:
+    points at least ``min_placement_gap`` apart in the image)."""
+    from shapely.geometry import Point
 
-    from gsi_bench.operations import PLACEMENT_DIRECTION, PLACEMENTS
-    from gsi_syn.edits import placement_point
-    from gsi_syn.placement import footprint, support_region
+    from gsi_syn.edits import placement_points, placement_vocabulary
+    from gsi_syn.placement import support_region
 
     rec_obj = src_scene.get(record.reference.instance_id)
     region, height = support_region(rec_obj)
     target = src_scene.get(record.target.instance_id)
     inside = region.buffer(0.005).contains(Point(p[0], p[1])) and abs(p[2] - height) < 0.03
-    fp = np.asarray(footprint(target).exterior.coords)[:-1] - np.asarray(target.position[:2])
-    C = src_scene.camera.cam_from_world_array
-    points = {}
-    for name in PLACEMENTS:
-        d = PLACEMENT_DIRECTION[name]
-        v = ground_direction(C, d) if d else None
-        xy = placement_point(region, fp, v, 0.0)
-        if xy is None:
-            xy = np.asarray(region.centroid.coords[0]) if d is None else None
-        if xy is not None:
-            points[name] = np.asarray(xy)
-    del Polygon
-    nearest = min(points, key=lambda k: float(np.linalg.norm(points[k] - p[:2]))) if points else ""
+    th = _recorded_thresholds(record)
+    # the generator's own margin, so the instructed point is exactly where the edit put the object
+    points = placement_points(src_scene, rec_obj, target, th.min_support_margin_m) or \
+        placement_points(src_scene, rec_obj, target, 0.0)
+    vocabulary = placement_vocabulary(src_scene, points, th.min_placement_gap)
+    if record.params.placement not in vocabulary:  # data generated before vocabularies existed
+        vocabulary = dict.fromkeys(points)
+    nearest = min(vocabulary, key=lambda k: float(np.linalg.norm(points[k][:2] - p[:2]))) if vocabulary else ""
     ic = int(inside and nearest == record.params.placement)
     reason = ("placed in the instructed part of the receptacle" if ic else
               "not on the instructed receptacle" if not inside else
               f"on the receptacle but nearest to its {nearest!r} placement")
     return ic, reason, {"inside_receptacle": bool(inside), "nearest_placement": nearest}
+
+
+def _recorded_thresholds(record):
+    """The record's ``checks.thresholds`` as :class:`gsi_bench.checks.CheckThresholds` (defaults
+    for fields it does not state)."""
+    import dataclasses
+    import json
+
+    from gsi_bench.checks import CheckThresholds
+
+    try:
+        stated = json.loads(record.checks.thresholds or "{}")
+    except (ValueError, AttributeError):
+        stated = {}
+    known = {f.name for f in dataclasses.fields(CheckThresholds)}
+    return CheckThresholds(**{k: v for k, v in stated.items() if k in known})
 
 
 def symmetry_period(asset_id: str) -> float:
@@ -178,11 +186,9 @@ def score_rotation(record, src_scene, tgt_scene, realised) -> dict:
         return {"ic": 0, "sa": 0.0, "reason": "object missing in the prediction", "realised": {"absent": True}}
     delta = _wrap(realised.obj.yaw_deg - obj0.yaw_deg)
     period = symmetry_period(obj0.asset_id)
-    err = min(abs(_wrap(delta + k * period - gt)) for k in range(-4, 5))
-    theta = abs(gt)
-    tol = min(theta / 2, ROTATE_TOL_MAX_DEG)
-    ic = int(err <= tol)
-    sa = gaussian_score(err, SIGMA_ROT_DEG)
+    dec = rotation_decision(delta, gt, period)
+    ic, sa, err = dec.ic, dec.sa, dec.error
+    tol = min(abs(gt) / 2, ROTATE_TOL_MAX_DEG)
     # sense: + = counterclockwise seen from above (world z up)
     reason = ("rotated the instructed way" if ic else
               "not rotated" if abs(delta) < 5 else
@@ -198,14 +204,17 @@ def score_scale(record, src_scene, tgt_scene, realised) -> dict:
     if realised.obj is None:
         return {"ic": 0, "sa": 0.0, "reason": "object missing in the prediction", "realised": {"absent": True}}
     s = realised.obj.scale / s0
-    err = abs(math.log(s / s_gt))
+    dec = scale_decision(s, s_gt)
+    ic, err = dec.ic, dec.error
     ratio = math.log(s) / math.log(s_gt)
-    ic = int(RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1])
     reason = ("scaled the instructed way" if ic else
               "size unchanged" if abs(math.log(s)) < 0.05 else
               "scaled the wrong way" if ratio < 0 else f"scaled ×{s:.2f} instead of ×{s_gt:.2f}")
-    return {"ic": ic, "sa": gaussian_score(err, SIGMA_LOG_SCALE), "reason": reason,
-            "realised": {"scale_factor": round(s, 4), "log_error": round(err, 4)}}
+    if getattr(realised, "out_of_range", False):
+        ic, reason = 0, f"scaled to the end of the searched range (×{s:.2f}): beyond the range is never a pass"
+    return {"ic": ic, "sa": dec.sa, "reason": reason,
+            "realised": {"scale_factor": round(s, 4), "log_error": round(err, 4),
+                         "out_of_range": bool(getattr(realised, "out_of_range", False))}}
 
 
 def score_remove(record, src_scene, realised) -> dict:
@@ -253,6 +262,8 @@ def score_perspective(record, realised) -> dict:
     reason = ("camera moved the instructed way" if ic else
               "camera unchanged" if cur[0] == "none" else
               f"camera {cur[0]} {cur[1]} {cur[2]:g} instead of {gt[0]} {gt[1]} {gt[2]:g}")
+    if getattr(realised, "out_of_range", False):
+        ic, reason = 0, "camera motion at the end of the searched range (1 m / 60°): beyond the range is never a pass"
     return {"ic": ic, "sa": sa, "reason": reason,
             "realised": {"motion": cur[0], "direction": cur[1], "amount": round(float(cur[2]), 4),
                          "translation_error_m": round(e_t, 4), "rotation_error_deg": round(e_r, 3)}}

@@ -17,9 +17,11 @@ Searches are coarse-to-fine: a coarse grid (which always contains the unchanged 
 instructed edit and edits in the opposite sense), then three refinements that halve the step
 around the best hypothesis.
 
-Distance between a prediction ``P`` and a hypothesis ``H`` (both blurred by a 3×3 box filter):
-the mean over pixels of ``min(|P − H|₁ / 3, 0.25)`` — a clipped L1, robust to colour shifts and
-to regions no hypothesis explains.
+Distance between a prediction ``P`` and a hypothesis ``H`` (both blurred by a 3×3 box filter),
+the mean over pixels of: ``min(|P − H|₁ / 3, 0.25)`` (a clipped L1, robust to regions no
+hypothesis explains) + ``0.5·|W(P) − W(H)|₁ / 3`` with a 9×9 box blur ``W`` (soft overlap: it keeps
+decreasing as a hypothesis approaches the object) + ``min(|∇L(P) − ∇L(H)|₁, 0.25)`` on the luma
+gradients (structure: insensitive to the smooth shading and tone differences between renderers).
 """
 
 from __future__ import annotations
@@ -38,15 +40,57 @@ CLIP = 0.25
 
 
 def _blur(img: np.ndarray) -> np.ndarray:
-    return ndimage.uniform_filter(img, size=(3, 3, 1), mode="nearest")
+    """3×3 box filter (edges replicated), float32 ``(H, W, C)``."""
+    import cv2
+
+    return cv2.blur(np.ascontiguousarray(img, dtype=np.float32), (3, 3), borderType=cv2.BORDER_REPLICATE)
 
 
 def distance(pred_blurred: np.ndarray, hyp: np.ndarray, region: np.ndarray | None = None) -> float:
-    """Clipped-L1 distance of a blurred prediction and a (not yet blurred) hypothesis image."""
-    d = np.minimum(np.abs(pred_blurred - _blur(hyp)).mean(axis=2), CLIP)
+    """Clipped-L1 distance of a blurred prediction and a (not yet blurred) hypothesis image, plus
+    the same on a 4× wider blur (:data:`SOFT_WEIGHT`): the wide term keeps decreasing as a
+    hypothesis that does not overlap the object yet approaches it, so refinement converges."""
+    hb = _blur(hyp)
+    d = np.minimum(np.abs(pred_blurred - hb).mean(axis=2), CLIP)
+    soft = np.abs(_wide(pred_blurred) - _wide(hb)).mean(axis=2)
+    grad = np.minimum(np.abs(_luma_grad(pred_blurred) - _luma_grad(hb)).sum(axis=2), CLIP)
+    total = d + SOFT_WEIGHT * soft + GRAD_WEIGHT * grad
     if region is not None:
-        return float(d[region].mean()) if region.any() else 0.0
-    return float(d.mean())
+        return float(total[region].mean()) if region.any() else 0.0
+    return float(total.mean())
+
+
+def _luma_grad(img: np.ndarray) -> np.ndarray:
+    """Luma gradients (central differences) ``(H, W, 2)``: structure, insensitive to smooth shading/tone."""
+    import cv2
+
+    lum = np.ascontiguousarray(img @ np.array([0.299, 0.587, 0.114], np.float32))
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
+    return np.stack([gx, gy], -1)
+
+
+#: Weight of the wide-blur (soft-overlap) term of :func:`distance`.
+SOFT_WEIGHT = 0.5
+#: Weight of the luma-gradient (structure) term of :func:`distance`.
+GRAD_WEIGHT = 1.0
+#: "absent" must beat the best visible hypothesis by this relative margin to win.
+ABSENT_MARGIN = 0.05
+#: Hypotheses whose target covers fewer pixels (at search size) count as invisible (= absent).
+MIN_VISIBLE_PX = 3
+#: Two hypotheses whose renders differ by less than this mean |ΔRGB| (over the pixels either
+#: changes) are indistinguishable.
+INDISTINGUISHABLE = 0.01
+#: A decision is low-confidence when the best hypothesis beats the unchanged scene (or, when the
+#: unchanged scene wins, the best edited hypothesis) by less than this relative margin.
+LOW_CONFIDENCE_MARGIN = 0.03
+
+
+def _wide(img: np.ndarray) -> np.ndarray:
+    """9×9 box filter (edges replicated)."""
+    import cv2
+
+    return cv2.blur(np.ascontiguousarray(img, dtype=np.float32), (9, 9), borderType=cv2.BORDER_REPLICATE)
 
 
 def scaled_camera(camera: Camera, size: int, cam_from_world: np.ndarray | None = None) -> Camera:
@@ -88,6 +132,26 @@ class Realised:
     distance: float = float("nan")
     unchanged_distance: float = float("nan")
     hypotheses: int = 0
+    runner_up_distance: float = float("nan")
+    absent_distance: float = float("nan")
+    out_of_range: bool = False
+    undecidable: bool = False
+
+    def confidence(self) -> dict:
+        """Relative margins of the decision: to the unchanged scene and to the runner-up
+        (the best hypothesis that differs from the winner); ``low`` below
+        :data:`LOW_CONFIDENCE_MARGIN`."""
+        def rel(other: float) -> float:
+            if not np.isfinite(other) or not np.isfinite(self.distance):
+                return float("nan")
+            return float((other - self.distance) / max(other, 1e-6))
+
+        mu, mr = rel(self.unchanged_distance), rel(self.runner_up_distance)
+        margins = [m for m in (mu if mu > 1e-9 else float("nan"), mr) if np.isfinite(m)]
+        low = bool(margins and min(margins) < LOW_CONFIDENCE_MARGIN)
+        return {"margin_unchanged": round(mu, 4) if np.isfinite(mu) else None,
+                "margin_runner_up": round(mr, 4) if np.isfinite(mr) else None,
+                "low": low, "out_of_range": bool(self.out_of_range), "undecidable": bool(self.undecidable)}
 
 
 class Synthesizer:
@@ -98,6 +162,14 @@ class Synthesizer:
         self.shaded = shaded
         self.flat = flat
         self.search_size = int(search_size)
+
+    def at_size(self, search_size: int) -> "Synthesizer":
+        """The same renderers at another search size."""
+        if int(search_size) == self.search_size:
+            return self
+        other = Synthesizer(self.shaded, self.flat, search_size)
+        other.exact = getattr(self, "exact", None)
+        return other
 
     # -- helpers -----------------------------------------------------------------------------
     def _small(self, scene: Scene, cam_from_world: np.ndarray | None = None) -> Scene:
@@ -111,65 +183,19 @@ class Synthesizer:
         return _blur(downsample(pred_rgb, cam.width, cam.height))
 
     # -- object edits --------------------------------------------------------------------------
-    def _object_renderer(self, scene: Scene, tid: int):
-        small = self._small(scene)
-        bg = self.shaded.render(small.without(tid))
-        bg_depth = np.where(bg.depth > 0, bg.depth, np.inf)
-        bg_rgb = bg.rgb.astype(np.float32) / 255.0
-        shaded = self.shaded
-        log: list[tuple[float, tuple, SceneObject | None]] = []
-
-        class _R:
-            count = 1
-
-            def render(self, obj: SceneObject | None) -> np.ndarray:
-                _R.count += 1
-                if obj is None:
-                    return bg_rgb
-                alone = self_flat.render(small.replace_object(obj), only=[tid])
-                m = (alone.instances == tid) & (alone.depth < bg_depth)
-                out = bg_rgb.copy()
-                out[m] = alone.rgb[m].astype(np.float32) / 255.0
-                return out
-
-            def exact(self, obj: SceneObject | None) -> np.ndarray:
-                _R.count += 1
-                if obj is None:
-                    return bg_rgb
-                return shaded.render(small.replace_object(obj)).rgb.astype(np.float32) / 255.0
-
-        self_flat = self.flat
-        r = _R()
-        r.log = log
-        return r, r
-
-    def _search(self, pred: np.ndarray, r, candidates: list[SceneObject | None]) -> tuple[int, list[float]]:
-        d = []
-        for c in candidates:
-            dist = distance(pred, r.render(c))
-            d.append(dist)
-            r.log.append((dist, _key(c), c))
-        return int(np.argmin(d)), d
-
-    def _rerank(self, pred: np.ndarray, r, top: int = 4) -> tuple[SceneObject | None, float]:
-        """Re-score the ``top`` best distinct hypotheses with full shaded renders (shadows cast
-        and received), which separates near-ties the fast composite cannot."""
-        seen, picked = set(), []
-        for dist, key, obj in sorted(r.log, key=lambda x: (x[0], x[1])):  # ties: deterministic order
-            if key in seen:
-                continue
-            seen.add(key)
-            picked.append(obj)
-            if len(picked) == top:
-                break
-        scores = [distance(pred, r.exact(o)) for o in picked]
-        b = int(np.argmin(scores))
-        return picked[b], scores[b]
+    def _object_renderer(self, scene: Scene, tid: int) -> "_ObjectSearch":
+        return _ObjectSearch(self, scene, tid)
 
     def localise_translation(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                              levels: int = 3) -> Realised:
-        """Target position on its support plane (and on the instructed receptacle's plane)."""
-        render, r = self._object_renderer(scene, tid)
+        """Target position on its support plane (and on the instructed receptacle's plane).
+
+        Candidates: the unchanged pose, the instructed pose, a 5×5 grid around the source
+        position, and poses read from the image — blobs where the prediction differs from the
+        scene without the target, back-projected onto each support plane. The best few are
+        refined coarse-to-fine; invisible poses count as "absent", which wins only with
+        :data:`ABSENT_MARGIN`."""
+        S = self._object_renderer(scene, tid)
         obj = scene.get(tid)
         C = scene.camera.cam_from_world_array
         right, fwd = ground_direction(C, "right"), ground_direction(C, "forward")
@@ -178,89 +204,101 @@ class Synthesizer:
         dist = float(np.linalg.norm((pg - p0)[:2]))
         reach = max(1.5 * dist, 0.15)
         step = reach / 2
+        heights = sorted({round(float(p0[2]), 5), round(float(pg[2]), 5)})
 
         def at(p):
-            return dataclasses.replace(gt_obj if abs(p[2] - pg[2]) < 1e-9 else obj,
-                                       position=tuple(float(v) for v in p))
+            base = gt_obj if abs(p[2] - pg[2]) < 1e-6 else obj
+            return dataclasses.replace(base, position=tuple(float(v) for v in p))
 
-        cands: list[SceneObject | None] = [obj, gt_obj, None]
+        cands: list[SceneObject] = [obj, gt_obj]
         for i in range(-2, 3):
             for j in range(-2, 3):
                 cands.append(at(p0 + (i * right + j * fwd) * step))
         if abs(pg[2] - p0[2]) > 0.005 or dist > reach * 0.8:
             s2 = max(dist / 4, 0.02)
-            for i in range(-1, 2):
-                for j in range(-1, 2):
-                    cands.append(at(pg + (i * right + j * fwd) * s2))
-            step = min(step, s2 * 2)
-        best, d = self._search(pred, render, cands)
-        unchanged = d[0]
-        best_d = d[best]
-        cur = cands[best]
-        for _ in range(levels):
-            if cur is None:
-                break
-            step /= 2
-            c0 = np.asarray(cur.position)
-            local = [at(c0 + (i * right + j * fwd) * step) for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0)]
-            b, dl = self._search(pred, render, local)
-            if dl[b] < best_d:
-                cur, best_d = local[b], dl[b]
-        cur, best_d = self._rerank(pred, r)
-        return Realised("object", obj=cur, distance=best_d, unchanged_distance=unchanged, hypotheses=r.count)
+            cands += [at(pg + (i * right + j * fwd) * s2) for i in (-1, 0, 1) for j in (-1, 0, 1)]
+        for z in heights:
+            cands += [at(p) for p in S.image_candidates(pred, z)]
+        S.evaluate(pred, cands)
+        s0 = max(min(step, 0.08), 0.02)
+        for start in S.top(2):
+            cur, best_d, st = start, S.dist_of(pred, start), s0
+            for _ in range(levels):
+                st /= 2
+                c0 = np.asarray(cur.position)
+                local = [at(c0 + (i * right + j * fwd) * st) for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0)]
+                for c in local:
+                    d = S.dist_of(pred, c)
+                    if d < best_d:
+                        cur, best_d = c, d
+        return S.decide(pred, obj, gt_obj)
 
     def localise_rotation(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
-                          levels: int = 3) -> Realised:
-        render, r = self._object_renderer(scene, tid)
+                          levels: int = 4) -> Realised:
+        """Target yaw, refined jointly with a small position offset (an object shifted a little
+        is not explained by a wrong yaw)."""
+        S = self._object_renderer(scene, tid)
         obj = scene.get(tid)
         yaw0 = obj.yaw_deg
+        C = scene.camera.cam_from_world_array
+        right, fwd = ground_direction(C, "right"), ground_direction(C, "forward")
 
-        def rot(delta):
-            return dataclasses.replace(obj, yaw_deg=float((yaw0 + delta) % 360.0))
+        def pose(delta, off=(0.0, 0.0)):
+            p = np.asarray(obj.position) + off[0] * right + off[1] * fwd
+            return dataclasses.replace(obj, yaw_deg=float((yaw0 + delta) % 360.0), position=tuple(float(v) for v in p))
 
         gt_delta = _wrap(gt_obj.yaw_deg - yaw0)
-        deltas = [0.0, gt_delta] + [float(a) for a in range(-165, 181, 15) if a != 0]
-        cands: list[SceneObject | None] = [rot(a) for a in deltas] + [None]
-        best, d = self._search(pred, render, cands)
-        best_d, unchanged = d[best], d[0]
-        cur = deltas[best] if best < len(deltas) else None
-        step = 15.0
-        for _ in range(levels):
-            if cur is None:
-                break
+        deltas = [0.0, gt_delta] + [float(a) for a in range(-170, 181, 10) if a != 0]
+        S.evaluate(pred, [pose(a) for a in deltas])
+        for start in S.top(2):  # yaw alone, coarse-to-fine, from the two best yaws
+            cur, best_d, step = _wrap(start.yaw_deg - yaw0), S.dist_of(pred, start), 10.0
+            for _ in range(levels):
+                step /= 2
+                for a in (cur - step, cur + step):
+                    d = S.dist_of(pred, pose(a))
+                    if d < best_d:
+                        cur, best_d = a, d
+        best = S.top(1)[0] if S.top(1) else obj
+        cur = (_wrap(best.yaw_deg - yaw0), _offset(best, obj, right, fwd))
+        best_d, step, sp = S.dist_of(pred, best), 2.5, 0.02
+        for _ in range(3):  # then yaw and position jointly around the best
+            local = [(cur[0] + dy, (cur[1][0] + i * sp, cur[1][1] + j * sp))
+                     for dy in (-step, 0.0, step) for i in (-1, 0, 1) for j in (-1, 0, 1) if (dy, i, j) != (0.0, 0, 0)]
+            for c in local:
+                d = S.dist_of(pred, pose(*c))
+                if d < best_d:
+                    cur, best_d = c, d
             step /= 2
-            local = [cur - step, cur + step]
-            b, dl = self._search(pred, render, [rot(a) for a in local])
-            if dl[b] < best_d:
-                cur, best_d = local[b], dl[b]
-        obj_best, best_d = self._rerank(pred, r)
-        return Realised("object", obj=obj_best, distance=best_d, unchanged_distance=unchanged, hypotheses=r.count)
+            sp /= 2
+        return S.decide(pred, obj, gt_obj)
 
     def localise_scale(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
-                       levels: int = 3) -> Realised:
-        render, r = self._object_renderer(scene, tid)
+                       levels: int = 4) -> Realised:
+        """Target scale over ×:data:`SCALE_RANGE` (a best value at the range's end is flagged
+        ``out_of_range``)."""
+        S = self._object_renderer(scene, tid)
         obj = scene.get(tid)
+        lo, hi = np.log(SCALE_RANGE[0]), np.log(SCALE_RANGE[1])
 
         def sc(logf):
-            return dataclasses.replace(obj, scale=float(obj.scale * np.exp(logf)))
+            return dataclasses.replace(obj, scale=float(obj.scale * np.exp(np.clip(logf, lo, hi))))
 
         gt_log = float(np.log(gt_obj.scale / obj.scale))
-        logs = [0.0, gt_log] + [float(x) for x in np.linspace(np.log(0.3), np.log(3.0), 13)]
-        cands: list[SceneObject | None] = [sc(x) for x in logs] + [None]
-        best, d = self._search(pred, render, cands)
-        best_d, unchanged = d[best], d[0]
-        cur = logs[best] if best < len(logs) else None
-        step = (np.log(3.0) - np.log(0.3)) / 12
-        for _ in range(levels):
-            if cur is None:
-                break
-            step /= 2
-            local = [cur - step, cur + step]
-            b, dl = self._search(pred, render, [sc(x) for x in local])
-            if dl[b] < best_d:
-                cur, best_d = local[b], dl[b]
-        obj_best, best_d = self._rerank(pred, r)
-        return Realised("object", obj=obj_best, distance=best_d, unchanged_distance=unchanged, hypotheses=r.count)
+        logs = [0.0, gt_log] + [float(x) for x in np.linspace(lo, hi, 21)]
+        S.evaluate(pred, [sc(x) for x in logs])
+        for start in S.top(2):
+            cur, best_d, step = float(np.log(start.scale / obj.scale)), S.dist_of(pred, start), (hi - lo) / 20
+            for _ in range(levels):
+                step /= 2
+                for x in (cur - step, cur + step):
+                    d = S.dist_of(pred, sc(x))
+                    if d < best_d:
+                        cur, best_d = x, d
+        out = S.decide(pred, obj, gt_obj)
+        if out.obj is not None:
+            f = out.obj.scale / obj.scale
+            out.out_of_range = bool(f <= SCALE_RANGE[0] * 1.02 or f >= SCALE_RANGE[1] / 1.02)
+        return out
 
     # -- removal -------------------------------------------------------------------------------
     def localise_presence(self, pred: np.ndarray, scene: Scene, ids: list[int]) -> Realised:
@@ -301,9 +339,9 @@ class Synthesizer:
             return cache[key]
 
         cands: list[tuple[str, str, float]] = [("none", "", 0.0), gt_motion]
-        cands += [("move", d, a) for d in ("left", "right", "forward", "backward") for a in (0.1, 0.2, 0.3)]
+        cands += [("move", d, a) for d in ("left", "right", "forward", "backward") for a in MOVE_AMOUNTS_M]
         cands += [(m, s, a) for m, senses in (("yaw", ("left", "right")), ("pitch", ("up", "down")))
-                  for s in senses for a in (10.0, 20.0, 30.0, 40.0)]
+                  for s in senses for a in TURN_AMOUNTS_DEG]
         d = [dist_of(c) for c in cands]
         best = int(np.argmin(d))
         cur, best_d, unchanged = cands[best], d[best], d[0]
@@ -317,8 +355,162 @@ class Synthesizer:
                     b = int(np.argmin(dl))
                     cur, best_d = local[b], dl[b]
         C2 = C if cur[0] == "none" else moved_camera(C, *cur)
+        limit = MOVE_AMOUNTS_M[-1] if cur[0] == "move" else TURN_AMOUNTS_DEG[-1]
+        others = sorted(v for k, v in cache.items() if k != (cur[0], cur[1], round(float(cur[2]), 6)))
         return Realised("camera", cam_from_world=C2, camera_motion=cur, distance=best_d,
-                        unchanged_distance=unchanged, hypotheses=len(cache))
+                        unchanged_distance=unchanged, hypotheses=len(cache),
+                        runner_up_distance=others[0] if others else float("nan"),
+                        out_of_range=bool(cur[0] != "none" and cur[2] >= limit * 0.99))
+
+
+#: Camera moves (m) and turns (deg) searched: up to 1 m and 60° (a best value at the end of the
+#: range is flagged ``out_of_range``; it is never clamped into a pass: see scoring).
+MOVE_AMOUNTS_M = (0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0)
+TURN_AMOUNTS_DEG = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0)
+#: Scale factors searched (beyond: the best value sits at the end of the range, flagged out of range).
+SCALE_RANGE = (0.2, 5.0)
+
+
+def _far(a: SceneObject, b: SceneObject) -> bool:
+    """Whether two poses are different answers: position ≥ 5 cm, yaw ≥ 10° or scale ≥ 10 % apart."""
+    dp = float(np.linalg.norm(np.asarray(a.position) - np.asarray(b.position)))
+    return dp >= 0.05 or abs(_wrap(a.yaw_deg - b.yaw_deg)) >= 10.0 or abs(np.log(a.scale / b.scale)) >= np.log(1.1)
+
+
+def _offset(o: SceneObject, ref: SceneObject, right: np.ndarray, fwd: np.ndarray) -> tuple[float, float]:
+    d = np.asarray(o.position) - np.asarray(ref.position)
+    return float(d @ right), float(d @ fwd)
+
+
+class _ObjectSearch:
+    """Hypotheses of the target's pose for one record, rendered at the search size.
+
+    ``render(obj)`` composites the target rendered alone (no shadows, depth-tested) over the scene
+    rendered without it (with shadows) — about a millisecond each; ``exact(obj)`` renders the full
+    shaded scene. Every distance is cached by pose key; hypotheses in which the target is not
+    visible are recorded as invisible (they are the "absent" hypothesis)."""
+
+    def __init__(self, synth: "Synthesizer", scene: Scene, tid: int):
+        self.scene, self.tid = scene, tid
+        self.small = synth._small(scene)
+        self.flat, self.shaded = synth.flat, synth.shaded
+        bg = synth.shaded.render(self.small.without(tid))
+        self.bg_depth = np.where(bg.depth > 0, bg.depth, np.inf)
+        self.bg_rgb = bg.rgb.astype(np.float32) / 255.0
+        self.cache: dict[tuple, tuple[float, bool, SceneObject]] = {}
+        self.count = 1
+
+    def render(self, obj: SceneObject) -> tuple[np.ndarray, int]:
+        self.count += 1
+        alone = self.flat.render(self.small.replace_object(obj), only=[self.tid])
+        m = (alone.instances == self.tid) & (alone.depth < self.bg_depth)
+        out = self.bg_rgb.copy()
+        out[m] = alone.rgb[m].astype(np.float32) / 255.0
+        return out, int(m.sum())
+
+    def exact(self, obj: SceneObject | None) -> np.ndarray:
+        self.count += 1
+        if obj is None:
+            return self.bg_rgb
+        return self.shaded.render(self.small.replace_object(obj)).rgb.astype(np.float32) / 255.0
+
+    def dist_of(self, pred: np.ndarray, obj: SceneObject) -> float:
+        """Distance of a pose (``inf`` when the target would be invisible there)."""
+        k = _key(obj)
+        if k not in self.cache:
+            img, n = self.render(obj)
+            vis = n >= MIN_VISIBLE_PX
+            self.cache[k] = (distance(pred, img) if vis else float("inf"), vis, obj)
+        return self.cache[k][0]
+
+    def evaluate(self, pred: np.ndarray, cands: list[SceneObject]) -> None:
+        for c in cands:
+            self.dist_of(pred, c)
+
+    def top(self, n: int) -> list[SceneObject]:
+        """The ``n`` best visible poses (ties: by pose key, deterministic)."""
+        vis = sorted((d, k, o) for k, (d, v, o) in self.cache.items() if v)
+        return [o for _, _, o in vis[:n]]
+
+    def image_candidates(self, pred: np.ndarray, z: float, max_blobs: int = 4) -> list[np.ndarray]:
+        """World points on the plane ``z`` below blobs where ``pred`` differs from the scene
+        without the target (the object, wherever it went): for each of the largest blobs, the
+        rays through its centroid and through its bottom-centre pixel."""
+        diff = np.abs(pred - _blur(self.bg_rgb)).mean(axis=2) > 0.06
+        lab, n = ndimage.label(diff)
+        if n == 0:
+            return []
+        sizes = ndimage.sum(diff, lab, index=np.arange(1, n + 1))
+        order = np.argsort(-sizes)[:max_blobs]
+        cam = self.small.camera
+        K = np.asarray(cam.K, dtype=np.float64)
+        C = cam.cam_from_world_array
+        R, t = C[:3, :3], C[:3, 3]
+        eye = -R.T @ t
+        out = []
+        for idx in order:
+            if sizes[idx] < 3:
+                continue
+            ys, xs = np.nonzero(lab == idx + 1)
+            pts = [(xs.mean(), ys.mean()), (xs.mean(), ys.max()), (xs.mean(), 0.5 * (ys.mean() + ys.max()))]
+            for u, v in pts:
+                ray = R.T @ np.linalg.solve(K, np.array([u, v, 1.0]))
+                if abs(ray[2]) < 1e-9:
+                    continue
+                lam = (z - eye[2]) / ray[2]
+                if lam <= 0:
+                    continue
+                out.append(eye + lam * ray)
+        return out
+
+    def _runner_up(self, pred: np.ndarray, best: SceneObject, best_d: float) -> float:
+        """Distance of the best hypothesis that is a *different answer* (position ≥ 5 cm, yaw ≥ 10°
+        or scale ≥ 10 % away from ``best``), on the same scale as ``best_d`` (fast composites are
+        rescaled by the winner's exact/fast ratio)."""
+        fast_best = self.dist_of(pred, best)
+        ratio = best_d / fast_best if np.isfinite(fast_best) and fast_best > 0 else 1.0
+        far = [d for d, v, o in self.cache.values() if v and _far(o, best)]
+        return min(far) * ratio if far else float("inf")
+
+    def _distinguishable(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether two hypothesis renders differ: mean |ΔRGB| over the pixels either changes
+        (relative to the scene without the target) ≥ :data:`INDISTINGUISHABLE`."""
+        region = (np.abs(a - self.bg_rgb).sum(2) + np.abs(b - self.bg_rgb).sum(2)) > 0.01
+        if not region.any():
+            return False
+        return float(np.abs(a - b).mean(axis=2)[region].mean()) >= INDISTINGUISHABLE
+
+    def decide(self, pred: np.ndarray, unchanged: SceneObject, instructed: SceneObject) -> Realised:
+        """Re-rank the best distinct visible poses with full shaded renders; "absent" wins only
+        when it beats the best visible pose by :data:`ABSENT_MARGIN` (ties can never make it win).
+        Among poses whose renders cannot be told apart (mean |ΔRGB| < :data:`INDISTINGUISHABLE`,
+        e.g. a symmetric object's equivalent yaws), the instructed one is reported — unless the
+        instructed result itself looks like the unchanged scene (``undecidable``, flagged)."""
+        picked = self.top(4)
+        d_unch = self.dist_of(pred, unchanged)
+        absent_d = distance(pred, self.bg_rgb)
+        if not picked:
+            return Realised("object", obj=None, distance=absent_d, unchanged_distance=d_unch,
+                            hypotheses=self.count, absent_distance=absent_d)
+        imgs = [self.exact(o) for o in picked]
+        scores = [distance(pred, im) for im in imgs]
+        order = sorted(range(len(picked)), key=lambda i: (scores[i], _key(picked[i])))
+        b = order[0]
+        best, best_d = picked[b], scores[b]
+        inst_img = self.exact(instructed)
+        unch_img = self.exact(unchanged)
+        # an instruction whose result looks like the unchanged scene is undecidable from the image:
+        # it is flagged, and never credited by the tie-break below
+        undecidable = not self._distinguishable(inst_img, unch_img)
+        if _key(best) != _key(instructed) and not undecidable and not self._distinguishable(inst_img, imgs[b]):
+            best = instructed
+        runner = self._runner_up(pred, best, best_d)
+        unch_exact = distance(pred, unch_img)
+        if absent_d < best_d * (1.0 - ABSENT_MARGIN):
+            return Realised("object", obj=None, distance=absent_d, unchanged_distance=unch_exact,
+                            hypotheses=self.count, runner_up_distance=best_d, absent_distance=absent_d)
+        return Realised("object", obj=best, distance=best_d, unchanged_distance=unch_exact, hypotheses=self.count,
+                        runner_up_distance=min(runner, absent_d), absent_distance=absent_d, undecidable=undecidable)
 
 
 def _key(obj: SceneObject | None) -> tuple:

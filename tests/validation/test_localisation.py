@@ -1,0 +1,79 @@
+"""Decision rules of the object localiser: absent only with a margin, invisible poses are never
+answers, explicit tie-breaking, indistinguishable poses reported as the instructed one."""
+
+import numpy as np
+
+from gsi_syn.scene import SceneObject
+from validation.evaluator.synthesis import _blur, _key, _ObjectSearch
+
+
+def _obj(x: float, yaw: float = 0.0) -> SceneObject:
+    return SceneObject(instance_id=5, asset_id="a", category="mug", position=(x, 0.0, 0.0), yaw_deg=yaw)
+
+
+def _search(images: dict) -> _ObjectSearch:
+    """A search over an 8×8 scene whose hypothesis renders are given per x position
+    (an all-background image = the object is not visible there)."""
+    S = _ObjectSearch.__new__(_ObjectSearch)
+    S.bg_rgb = np.zeros((8, 8, 3), np.float32)
+    S.cache, S.count, S.tid = {}, 0, 5
+
+    def render(obj):
+        img = images[round(obj.position[0], 3)]
+        return img, int((np.abs(img - S.bg_rgb).sum(2) > 0).sum())
+
+    S.render = render
+    S.exact = lambda obj: S.bg_rgb if obj is None else images[round(obj.position[0], 3)]
+    return S
+
+
+def _blob(x0: int, value: float = 1.0) -> np.ndarray:
+    img = np.zeros((8, 8, 3), np.float32)
+    img[3:5, x0:x0 + 2] = value
+    return img
+
+
+def test_invisible_pose_is_never_the_answer_and_absent_needs_a_margin():
+    bg = np.zeros((8, 8, 3), np.float32)
+    S = _search({0.0: _blob(0), 0.1: _blob(6), 0.2: bg})  # x = 0.2: out of view
+    pred = _blur(_blob(6) * 0.0 + 0.001)                     # almost nothing: the object is gone (predictions are blurred)
+    S.evaluate(pred, [_obj(0.0), _obj(0.1), _obj(0.2)])
+    assert all(_key(o) != _key(_obj(0.2)) for o in S.top(5))  # invisible = absent, not a pose
+    r = S.decide(pred, _obj(0.0), _obj(0.1))
+    assert r.obj is None                                      # absent wins by a clear margin
+
+
+def test_object_shown_is_found_not_absent():
+    S = _search({0.0: _blob(0), 0.1: _blob(6), 0.2: np.zeros((8, 8, 3), np.float32)})
+    pred = _blur(_blob(6))
+    S.evaluate(pred, [_obj(0.0), _obj(0.1), _obj(0.2)])
+    r = S.decide(pred, _obj(0.0), _obj(0.0))
+    assert r.obj is not None and r.obj.position[0] == 0.1
+
+
+def test_tie_between_absent_and_a_visible_pose_is_not_won_by_absent():
+    faint = _blob(3, 0.02)
+    S = _search({0.0: _blob(0), 0.3: faint})
+    pred = _blur(_blob(3, 0.01))                              # equally far from "absent" and from the faint pose
+    S.evaluate(pred, [_obj(0.0), _obj(0.3)])
+    r = S.decide(pred, _obj(0.0), _obj(0.0))
+    assert r.obj is not None and r.obj.position[0] == 0.3
+
+
+def test_indistinguishable_poses_report_the_instructed_one():
+    same = _blob(4)
+    S = _search({0.0: _blob(0), 0.4: same, 0.5: same.copy()})  # e.g. yaws of a symmetric object
+    pred = _blur(same)
+    S.evaluate(pred, [_obj(0.0), _obj(0.4), _obj(0.5)])
+    assert S.decide(pred, _obj(0.0), _obj(0.5)).obj.position[0] == 0.5
+    assert S.decide(pred, _obj(0.0), _obj(0.4)).obj.position[0] == 0.4
+
+
+def test_instruction_that_looks_unchanged_is_flagged_and_not_credited():
+    same = _blob(4)
+    S = _search({0.0: same, 0.5: same.copy()})  # the instructed result looks like the source
+    pred = _blur(same)
+    S.evaluate(pred, [_obj(0.0), _obj(0.5)])
+    r = S.decide(pred, _obj(0.0), _obj(0.5))
+    assert r.undecidable and r.confidence()["undecidable"]
+    assert r.obj.position[0] == 0.0  # ties between equal distances: by pose key, never "instructed"
