@@ -207,7 +207,8 @@ def _table(groups: dict[str, dict], label: str) -> str:
 
 def html_report(cfg, summary: dict, results: list[dict]) -> str:
     from validation.evaluator.predictions import open_predictions
-    from validation.evaluator.runner import load_prediction, resolve_data
+    from validation.evaluator.loading import load_prediction
+    from validation.evaluator.runner import resolve_data
 
     ok = [s for s in results if s["status"] == "ok"]
     key = lambda s: (s["ic"] + s["sa"] + s["el"] / 100 + s["ac"] / 100, s["id"])

@@ -189,9 +189,9 @@ def _rotation_k(kind: str, theta: float) -> float:
 def build_variants(record: EditRecord, render, render_other, kinds=KINDS) -> Iterator[Variant]:
     """The predictions of known correctness for one record (uint8 images at the record's size)."""
     from validation.evaluator import scoring
-    from validation.evaluator.synthesis import Realised, scenes_of
+    from validation.evaluator.synthesis import Realised
 
-    src, tgt = scenes_of(record)
+    src, tgt = record.scenes()
     op = record.operation
     tid = record.target.instance_id
 
@@ -320,7 +320,6 @@ def run_check(cfg: CheckConfig, progress: bool = True) -> list[dict]:
     from gsi_syn.render.gl import GLRenderer
     from validation.evaluator import imageops
     from validation.evaluator.runner import EvalConfig, resolve_data, score_default
-    from validation.evaluator.synthesis import scenes_of
 
     shards = resolve_data(cfg.data, cfg.config, cfg.split)
     ecfg = EvalConfig(data=cfg.data, predictions="", out="", config=cfg.config, split=cfg.split,
@@ -335,7 +334,7 @@ def run_check(cfg: CheckConfig, progress: bool = True) -> list[dict]:
     out: list[dict] = []
     for n, row in enumerate(rows):
         record = EditRecord.from_example(row)
-        src, _ = scenes_of(record)
+        src, _ = record.scenes()
         h, w = record.source_image.shape[:2]
         rng = np.random.default_rng([cfg.seed, n])
         for v in build_variants(record, gl.render, ray.render, cfg.kinds):

@@ -20,7 +20,7 @@ import numpy as np
 
 from gsi_bench.schema import EditRecord
 from validation.evaluator import imageops, metrics, scoring
-from validation.evaluator.synthesis import Realised, Synthesizer, scenes_of
+from validation.evaluator.synthesis import Realised, Synthesizer
 
 OBJECT_TRANSLATIONS = ("camera_relative_move", "object_relative_place", "receptacle_place")
 
@@ -181,7 +181,7 @@ def score(record: EditRecord, pred: np.ndarray, synth: Synthesizer) -> dict:
     the module docstring. Returns the result dict (``_realised`` holds the :class:`Realised`)."""
     from validation.evaluator import alignment
 
-    src, tgt = scenes_of(record)
+    src, tgt = record.scenes()
     op = record.operation
     if op not in SCORERS:
         raise ValueError(f"operation {op!r} has no default-protocol scorer")

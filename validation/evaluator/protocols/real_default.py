@@ -237,7 +237,7 @@ def _ic_sa(record, obj, realised: dict) -> tuple[int, float, str]:
 def score_real(record, pred: np.ndarray) -> dict:
     """IC / SA / EL / AC of a prediction for a GSI-Real pipeline record (see the module doc).
     Returns the runner's result fields (``_realised`` is ``None``: there is no scene object)."""
-    from validation.evaluator.runner import edit_locality
+    from validation.evaluator.protocols.default import edit_locality
 
     realised, hyps, image = localise(record, pred)
     frame, obj = _frame_and_object(record)

@@ -260,7 +260,7 @@ def score_release(record, pred: np.ndarray, models: ReleaseModels | None = None)
     """IC / SA / EL / AC of a prediction for a converted release record (see the module doc);
     ``models``: the optional model-backed localisation."""
     from validation.evaluator.protocols.real_default import _ic_sa
-    from validation.evaluator.runner import edit_locality
+    from validation.evaluator.protocols.default import edit_locality
 
     src = record.source_image
     if record.operation == "perspective":
