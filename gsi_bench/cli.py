@@ -122,6 +122,7 @@ COMMAND_MODULES = (
     "builders.cli",        # build, install-cache, publish, export-official
     "validation.cli",      # validate
     "validation.evaluator.cli",  # evaluate, baseline
+    "validation.evaluator.results_cli",  # results write|push
     "gsi_real.cli",        # real ...
 )
 
