@@ -134,16 +134,19 @@ def _is_rows(obj: Any) -> bool:
 
 def evaluate(data: str | Path, predictions: Any, config: str | None = None, split: str = "test",
              out: str | Path | None = None, protocol: str = "default", limit: int | None = None,
-             workers: int = 1, progress: bool = False, **options: Any) -> EvaluationResult:
+             workers: int = 1, progress: bool = False, model: str | None = None, **options: Any) -> EvaluationResult:
     """Score ``predictions`` on ``config``/``split`` of ``data`` (a Hub-layout folder or Hub id).
 
     ``out``: write ``summary.json``, ``per_sample.jsonl``, plots and ``report.html`` there (None: a
     temporary folder, removed afterwards). ``options``: any other :class:`EvalConfig` field
     (``resize``, ``search_size``, ``renderer``, ``layout``, ``judge_backend``…). ``config`` may be
-    left out when ``data`` holds a single config. Raises ``FileNotFoundError`` / ``ValueError`` /
+    left out when ``data`` holds a single config. ``model`` names the model in the report's title.
+    Raises ``FileNotFoundError`` / ``ValueError`` /
     ``TypeError`` on unusable inputs.
     """
     config = config or default_config(data, split)
+    if model:
+        options["extra"] = {**options.get("extra", {}), "model": model}
     source = build_index(predictions, data, config, split, limit=limit, progress=progress)
     with tempfile.TemporaryDirectory(prefix="gsi-eval-") as tmp:
         folder = Path(out) if out is not None else Path(tmp)
