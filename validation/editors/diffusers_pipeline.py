@@ -9,7 +9,8 @@ batched form :meth:`edit_batch` (``batch_size`` samples per pipeline call).
 
 Only the options the pipeline's ``__call__`` accepts are passed (``num_inference_steps``,
 ``guidance_scale``, ``generator``, ``height``/``width`` — the source size rounded down to the pipeline's
-multiple — plus any ``call_kwargs``), so one adapter serves pipelines with different signatures.
+multiple, with ``max_area`` = that area where the pipeline would otherwise rescale to ~1 MP — plus any
+``call_kwargs``), so one adapter serves pipelines with different signatures.
 Outputs are resized back to the source size (bicubic) when the pipeline changes it.
 
 Determinism: every sample's noise comes from a CPU ``torch.Generator`` seeded with ``seed`` afresh, so
@@ -114,6 +115,8 @@ class DiffusersPipelineEditor:
             w, h = sizes[0]
             m = self.size_multiple
             kw["width"], kw["height"] = max(m, w // m * m), max(m, h // m * m)
+            if "max_area" in self.params:  # FLUX.1 Kontext rescales height × width to max_area (1 MP default)
+                kw["max_area"] = kw["width"] * kw["height"]
         if "_auto_resize" in self.params:
             kw["_auto_resize"] = False  # keep the source aspect and size (FLUX.1 Kontext would snap to ~1 MP)
         if "output_type" in self.params:
