@@ -155,3 +155,13 @@ def test_docstring_examples_run():
     for module in (api, memory, metric):
         failed, attempted = doctest.testmod(module, verbose=False)
         assert attempted > 0 and failed == 0, module.__name__
+
+
+def test_readme_example_runs():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### Evaluating your model", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    test = doctest.DocTestParser().get_doctest(block, {}, "README", "README.md", 0)
+    assert len(test.examples) >= 6
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    assert runner.failures == 0
