@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from builders.layout import ConfigFiles, discover_configs
+from builders.card_baselines import baseline_table
 from gsi_bench.datasource import CARD_FILE
 from gsi_bench.operations import OPERATION_FRAME, OPERATIONS
 from gsi_bench.schema import features, field_docs_markdown
@@ -127,7 +128,7 @@ def _operation_table() -> str:
 
 
 def render_card(configs: Sequence[ConfigFiles], repo_id: str, kind: str = "syn",
-                default_config: str | None = None) -> str:
+                default_config: str | None = None, baselines: dict | None = None) -> str:
     """The full ``README.md`` text (YAML front matter + body from ``cards/<kind>.md``)."""
     meta = card_metadata(configs, kind, default_config)
     body_template = string.Template((template_dir() / f"{kind}.md").read_text(encoding="utf-8"))
@@ -135,7 +136,8 @@ def render_card(configs: Sequence[ConfigFiles], repo_id: str, kind: str = "syn",
     body = body_template.substitute(
         pretty_name=meta["pretty_name"], summary=KINDS[kind]["summary"], repo_id=repo_id,
         example_config=example, config_table=_config_table(configs), operation_table=_operation_table(),
-        field_table=field_docs_markdown(), citation=CITATION)
+        field_table=field_docs_markdown(), citation=CITATION,
+        arxiv_id=ARXIV_ID, baseline_table=baseline_table(baselines or {}))
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=120)
     return f"---\n{front}---\n\n{body}"
 
@@ -160,12 +162,13 @@ def eval_metadata(configs: Sequence[ConfigFiles], kind: str = "syn") -> dict[str
     }
 
 
-def write_card(root: str | Path, repo_id: str, kind: str = "syn", default_config: str | None = None) -> list[Path]:
+def write_card(root: str | Path, repo_id: str, kind: str = "syn", default_config: str | None = None,
+               baselines: dict | None = None) -> list[Path]:
     """Write ``README.md`` and ``eval.yaml`` into the Hub folder ``root`` (atomically) from its
     shards. Returns the two paths."""
     root = Path(root)
     configs = discover_configs(root)
-    card = render_card(configs, repo_id, kind, default_config)
+    card = render_card(configs, repo_id, kind, default_config, baselines)
     ev = yaml.safe_dump(eval_metadata(configs, kind), sort_keys=False, allow_unicode=True)
     out = []
     for name, text in ((CARD_FILE, card), (EVAL_FILE, ev)):

@@ -45,6 +45,12 @@ def _evaluator() -> ModuleType:
     return cli
 
 
+def _results() -> ModuleType:
+    from validation.evaluator import results_cli
+
+    return results_cli
+
+
 def _real() -> ModuleType:
     from gsi_real import cli
 
@@ -65,6 +71,7 @@ COMMANDS: dict[str, tuple[str, Callable[[], ModuleType]]] = {
     "evaluate": ("score predictions (IC / SA / EL / AC) and write reports", _evaluator),
     "baseline": ("run a baseline editor over a split, writing <id>.png predictions", _evaluator),
     "leaderboard": ("combine evaluation reports into one table + HTML", _evaluator),
+    "results": ("turn summary.json into Hub .eval_results/*.yaml (write or push)", _results),
     "scorer-check": ("scorer validity suite: known-correct and known-wrong predictions × nuisances", _evaluator),
     "real": ("GSI-Real: RGB-D captures → verified edit triplets", _real),
 }

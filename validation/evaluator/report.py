@@ -132,6 +132,9 @@ def write_reports(cfg, results: list[dict], meta: dict) -> dict:
         from validation.evaluator.protocols import official
 
         meta = {**meta, "official": official.summarise(results, cfg)}
+    from validation.evaluator import report_stats
+
+    meta = {**meta, "statistics": report_stats.statistics_for(cfg, results)}  # intervals, failures, confusions
     summary = build_summary(results, meta)
     lines = [json.dumps(_clean_sample(s), sort_keys=True, ensure_ascii=False) for s in results]
     try:
@@ -206,8 +209,9 @@ def _table(groups: dict[str, dict], label: str) -> str:
 
 
 def html_report(cfg, summary: dict, results: list[dict]) -> str:
-    from validation.evaluator.predictions import open_predictions
+    from validation.evaluator import report_stats
     from validation.evaluator.loading import load_prediction
+    from validation.evaluator.predictions import PredictionIndex, open_predictions
     from validation.evaluator.runner import resolve_data
 
     ok = [s for s in results if s["status"] == "ok"]
@@ -222,21 +226,25 @@ def html_report(cfg, summary: dict, results: list[dict]) -> str:
         from gsi_bench.schema import EditRecord
 
         shards = resolve_data(cfg.data, cfg.config, cfg.split)
-        index = open_predictions(cfg.predictions, wanted, cfg.layout, cfg.split)
+        index = cfg.predictions if isinstance(cfg.predictions, PredictionIndex) else \
+            open_predictions(cfg.predictions, wanted, cfg.layout, cfg.split)
+        by_id = {s["id"]: s for s in worst}
         for row in iter_rows(shards):
             if row["id"] in wanted:
                 rec = EditRecord.from_example(row)
                 pred, _ = load_prediction(index, rec, cfg)
-                images[rec.id] = (rec.instruction, rec.source_image, rec.target_image, pred)
+                shown = report_stats.overlay(rec, by_id[rec.id], pred) if rec.id in by_id and pred is not None else None
+                images[rec.id] = (rec.instruction, rec.source_image, rec.target_image, pred, shown)
 
     def block(title: str, samples: list[dict]) -> str:
         out = [f"<h2>{html.escape(title)}</h2>"]
         for s in samples:
             if s["id"] not in images:
                 continue
-            instr, src, tgt, pred = images[s["id"]]
+            instr, src, tgt, pred, shown = images[s["id"]]
             cells = "".join(f"<figure><img src='{_thumb(a)}'><figcaption>{c}</figcaption></figure>"
-                            for a, c in ((src, "source"), (tgt, "ground truth"), (pred, "prediction")) if a is not None)
+                            for a, c in ((src, "source"), (tgt, "ground truth"), (pred, "prediction"),
+                                         (shown, "boxes: grey source, green instructed, red realised")) if a is not None)
             out.append(f"<div class='sample'><p><b>{html.escape(s['id'])}</b> · {html.escape(s['operation'])} · "
                        f"{html.escape(instr)}<br>IC {s['ic']} · SA {s['sa']:.2f} · EL {s['el']:.1f} · AC {s['ac']:.1f}"
                        f" — {html.escape(s['reason'])}</p>{cells}</div>")
@@ -252,14 +260,15 @@ def html_report(cfg, summary: dict, results: list[dict]) -> str:
     o = summary["overall"]
     prov = {k: summary[k] for k in ("scorer_version", "protocol", "resize_policy", "backends", "search")}
     prov["dataset_revision"] = summary["dataset"]["revision"]["sha256"]
-    return f"""<!doctype html><html><head><meta charset='utf-8'><title>GSI-Bench evaluation</title>
+    return f"""<!doctype html><html><head><meta charset='utf-8'><title>GSI-Bench evaluation of {html.escape(report_stats.model_name(cfg))}</title>
 <style>body{{font-family:sans-serif;margin:20px}}table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}
 td:first-child{{text-align:left}}figure{{display:inline-block;margin:4px}}.sample{{border-top:1px solid #ddd;padding:6px 0}}</style></head><body>
-<h1>GSI-Bench evaluation ({html.escape(summary['protocol'])} protocol)</h1>
+<h1>GSI-Bench evaluation of {html.escape(report_stats.model_name(cfg))} ({html.escape(summary['protocol'])} protocol)</h1>
 <p>{o['n']} samples · IC {o['ic']:.1f} · SA {o['sa']:.1f} · EL {o['el']:.1f} · AC {o['ac']:.1f} · Avg {o['avg']:.1f} (gated Avg {o['gated']['avg']:.1f})</p>
 <pre>{html.escape(json.dumps(prov, indent=1, sort_keys=True))}</pre>
 {_table(summary['per_operation'], 'operation')}{_table(summary['per_subset'], 'subset')}{_table(summary['per_frame'], 'frame')}
 {svg}
+{report_stats.html_section(summary.get("statistics"))}
 {block('Worst samples', worst)}{block('Best samples', best)}
 <h2>Samples not scored ({len(bad)})</h2><table><tr><th>id</th><th>status</th><th>reason</th></tr>{bad_rows}</table>
 <h2>Prediction issues ({len(issues)})</h2><table><tr><th>kind</th><th>name</th><th>detail</th></tr>{issue_rows}</table>

@@ -253,7 +253,9 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
     if cfg.limit is not None:
         ids = ids[: cfg.limit]
     dupes = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
-    index = open_predictions(cfg.predictions, set(ids), cfg.layout, cfg.split)
+    # an already-built index (e.g. in-memory predictions from validation.evaluator.api) is used as is
+    index = cfg.predictions if isinstance(cfg.predictions, PredictionIndex) else \
+        open_predictions(cfg.predictions, set(ids), cfg.layout, cfg.split)
     tasks, left = [], len(ids)
     for path, group in _tasks(shards):
         if left <= 0:
@@ -287,7 +289,7 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
         bar.close()
     meta = {"dataset": {"path": str(cfg.data), "config": cfg.config, "split": cfg.split,
                         "revision": dataset_revision(cfg.data, shards, cfg.config, cfg.split), "duplicate_record_ids": dupes},
-            "predictions": {"path": str(cfg.predictions), "layout": index.layout, "issues": index.issues},
+            "predictions": {"path": str(getattr(cfg.predictions, "root", cfg.predictions)), "layout": index.layout, "issues": index.issues},
             "scorer_version": SCORER_VERSION, "gsi_bench_version": gsi_bench.__version__,
             "protocol": cfg.protocol, "resize_policy": {"name": cfg.resize, "description": imageops.RESIZE_POLICIES[cfg.resize]},
             "search": {"size_px": cfg.search_size, "renderer": cfg.renderer},
