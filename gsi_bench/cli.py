@@ -12,6 +12,7 @@ from pathlib import Path
 
 import gsi_bench
 from gsi_bench.argtypes import positive_int
+from gsi_bench.engine import add_engine_arguments, engine_from_args
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -32,9 +33,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                                shard_size=args.shard_size, edits_per_scene=args.edits_per_scene)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from err
-    summary = generate(cfg, args.out, workers=args.workers, progress=not args.quiet)
-    print(f"{summary.records} records in {summary.out_dir / 'data' / cfg.subset} "
-          f"({summary.shards_written} shard(s) written, {summary.shards_skipped} already complete)")
+    with engine_from_args(args) as engine:
+        summary = generate(cfg, args.out, workers=args.workers, progress=not args.quiet, engine=engine)
+    print(f"{summary.records} records in {summary.out_dir}/data/{cfg.subset} "
+          f"({summary.shards_written} shard(s) written, {summary.shards_skipped} already complete; "
+          f"{summary.records_per_s:.2f} edits/s)")
     return 0
 
 
@@ -86,9 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--preset", action="store_true",
                       help="the split's preset size: 100 (test) or 1,500 (train) records per operation")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", required=True, type=Path, help="output folder (Hub layout)")
+    g.add_argument("--out", required=True, help="output folder (Hub layout): a path or an fsspec URI (s3://bucket/prefix)")
     g.add_argument("--resolution", type=positive_int, default=512, help="image width = height (px)")
     g.add_argument("--workers", type=positive_int, default=1)
+    add_engine_arguments(g)
     g.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
     g.add_argument("--operations", default="", help="comma-separated subset of operations (default: all of the subset's)")
     g.add_argument("--shard-size", type=positive_int, default=200, help="records per Parquet shard")

@@ -38,18 +38,27 @@ def arrow_schema(run_metadata: dict[str, Any] | None = None) -> pa.Schema:
     return schema
 
 
+def shard_bytes(rows: Sequence[dict[str, Any]], run_metadata: dict[str, Any] | None = None) -> bytes:
+    """The Parquet bytes of a shard holding ``rows`` (record examples): deterministic for given
+    rows and metadata, so identical runs write identical files."""
+    table = pa.Table.from_pylist(list(rows), schema=arrow_schema(run_metadata))
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, row_group_size=ROW_GROUP_SIZE, compression="zstd",
+                   use_dictionary=["id", "subset", "split", "frame"], write_statistics=False)
+    return sink.getvalue().to_pybytes()
+
+
 def write_shard_atomic(path: str | Path, rows: Sequence[dict[str, Any]],
                        run_metadata: dict[str, Any] | None = None) -> Path:
     """Write ``rows`` (record examples) to ``path`` via a temp file in the same folder + rename,
     so a shard is either complete or absent — never half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pylist(list(rows), schema=arrow_schema(run_metadata))
+    data = shard_bytes(rows, run_metadata)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
-                       use_dictionary=["id", "subset", "split", "frame"], write_statistics=False)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; shards are shared data
         os.replace(tmp, path)
     except BaseException:
@@ -58,11 +67,13 @@ def write_shard_atomic(path: str | Path, rows: Sequence[dict[str, Any]],
     return path
 
 
-def shard_is_complete(path: str | Path, expected_rows: int, run_metadata: dict[str, Any] | None) -> bool:
+def shard_is_complete(path: str | Path, expected_rows: int, run_metadata: dict[str, Any] | None,
+                      filesystem=None) -> bool:
     """True when ``path`` is a readable shard with ``expected_rows`` rows written by the same run
-    configuration (compared through ``run_metadata``)."""
+    configuration (compared through ``run_metadata``). ``filesystem``: a pyarrow or fsspec
+    filesystem holding ``path`` (default: local)."""
     try:
-        meta = pq.read_metadata(path)
+        meta = pq.read_metadata(path, filesystem=filesystem)
     except (OSError, pa.ArrowException):
         return False
     if meta.num_rows != expected_rows:
