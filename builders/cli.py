@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from gsi_bench.argtypes import non_negative_int, positive_int
+from gsi_bench.engine import add_engine_arguments, engine_from_args
 
 
 def _csv(text: str) -> list[str]:
@@ -37,11 +38,12 @@ def _build_syn(args: argparse.Namespace) -> int:
     if bad:
         return _fail(f"unknown subsets {bad}; GSI-Syn has {', '.join(known)}")
     try:
-        summary = build_syn_folder(args.out, subsets=args.subsets, test_per_op=args.test_per_op,
-                                   train_per_op=args.train_per_op, resolution=args.resolution, seed=args.seed,
-                                   renderer=args.renderer, operations=args.operations or (), workers=args.workers,
-                                   shard_size=args.shard_size, edits_per_scene=args.edits_per_scene,
-                                   repo_id=args.repo_id, progress=not args.quiet)
+        with engine_from_args(args) as engine:
+            summary = build_syn_folder(args.out, subsets=args.subsets, test_per_op=args.test_per_op,
+                                       train_per_op=args.train_per_op, resolution=args.resolution, seed=args.seed,
+                                       renderer=args.renderer, operations=args.operations or (), workers=args.workers,
+                                       shard_size=args.shard_size, edits_per_scene=args.edits_per_scene,
+                                       repo_id=args.repo_id, progress=not args.quiet, engine=engine)
     except ValueError as err:
         return _fail(str(err))
     for (subset, split), n in summary.rows.items():
@@ -157,6 +159,7 @@ def register(subparsers) -> None:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
     g.add_argument("--workers", type=positive_int, default=1)
+    add_engine_arguments(g)
     g.add_argument("--edits-per-scene", type=positive_int, default=2)
     r = b.add_argument_group("real")
     r.add_argument("--config", default="official", choices=["official", "regenerate"])

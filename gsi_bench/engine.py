@@ -40,7 +40,8 @@ class Engine(ABC):
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *,
             initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> Iterator[Any]:
         """Yield ``fn(item)`` for each item, in the order of ``items``. ``initializer(*initargs)``
-        runs once in each worker process before its first item (as in :class:`multiprocessing.Pool`)."""
+        runs once in each worker process before its first item (as in :class:`multiprocessing.Pool`);
+        when the local engine runs inline it is not called (the caller's process is already set up)."""
 
     def describe(self) -> str:
         return self.name
@@ -71,8 +72,6 @@ class LocalEngine(Engine):
     def map(self, fn, items, *, initializer=None, initargs=()):
         items = list(items)
         if self.workers <= 1 or len(items) <= 1:
-            if initializer is not None:
-                initializer(*initargs)
             yield from map(fn, items)
             return
         ctx = mp.get_context(self.start_method)

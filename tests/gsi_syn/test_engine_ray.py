@@ -35,10 +35,15 @@ def _files(root: str | Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory) -> dict[str, bytes]:
+def local_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("local")
     generate(CFG, out, workers=1, progress=False)
-    return _files(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_run(local_dir) -> dict[str, bytes]:
+    return _files(local_dir)
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +139,19 @@ def test_ray_resume_after_driver_kill(ray_cluster, tmp_path):
     reference = tmp_path / "reference"
     generate(cfg, reference, workers=1, progress=False)
     assert _files(out) == _files(reference)
+
+
+def test_ray_evaluate_same_scores_as_local(ray_cluster, local_dir, tmp_path):
+    from gsi_bench.engine import RayEngine
+    from validation.baselines import run_baseline
+    from validation.evaluator import EvalConfig, evaluate
+
+    preds = tmp_path / "preds"
+    run_baseline("cut-paste", str(local_dir), str(preds))
+    reports = {}
+    for name, engine in (("local", LocalEngine(1)), ("ray", RayEngine())):
+        out = tmp_path / name
+        evaluate(EvalConfig(data=str(local_dir), predictions=str(preds), out=str(out)), engine=engine)
+        reports[name] = (out / "per_sample.jsonl").read_text()
+    assert reports["ray"] == reports["local"]
+    assert len(reports["local"].splitlines()) == CFG.num

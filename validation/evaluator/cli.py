@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from gsi_bench.engine import add_engine_arguments, engine_from_args
+
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from validation.evaluator import EvalConfig, evaluate
@@ -17,7 +19,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                          renderer=args.renderer, detections=args.detections, ac_scores=args.ac_scores,
                          official_dataset=args.official_dataset, features_backend=args.features,
                          judge_backend=args.judge)
-        summary = evaluate(cfg, progress=not args.quiet)
+        with engine_from_args(args, start_method="fork") as engine:
+            summary = evaluate(cfg, progress=not args.quiet, engine=engine)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -71,6 +74,7 @@ def register(subparsers) -> None:
                    help="how predictions of another size are brought to the ground-truth size")
     e.add_argument("--search-size", type=int, default=128, help="longest side (px) of analysis-by-synthesis renders")
     e.add_argument("--workers", type=int, default=1)
+    add_engine_arguments(e)
     e.add_argument("--limit", type=int, default=None, help="score only the first N records")
     e.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
     e.add_argument("--detections", default=None, help="official protocol: infer_cache.json-style detections")
