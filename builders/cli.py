@@ -195,6 +195,11 @@ def register(subparsers) -> None:
     e.add_argument("--all-targets", action="store_true", help="write *_gtedit_* targets for every edit")
     e.set_defaults(func=_cmd_export_official)
 
+    from builders import export_train
+
+    x = subparsers.add_parser("export", help="export a split for training (see `export train --help`)")
+    export_train.register(x.add_subparsers(dest="export_kind", required=True))
+
 
 def _cmd_build_defaults(args: argparse.Namespace) -> int:
     if args.repo_id is None:
