@@ -200,6 +200,10 @@ def register(subparsers) -> None:
     x = subparsers.add_parser("export", help="export a split for training (see `export train --help`)")
     export_train.register(x.add_subparsers(dest="export_kind", required=True))
 
+    from builders import train_lora
+
+    train_lora.register(subparsers)
+
 
 def _cmd_build_defaults(args: argparse.Namespace) -> int:
     if args.repo_id is None:
