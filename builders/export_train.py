@@ -117,7 +117,7 @@ def _png(cell: dict | None, size: tuple[int, int] | None, mask: bool) -> bytes:
         return data
     img = img.convert("L" if mask else "RGB").resize(size, PILImage.NEAREST if mask else PILImage.LANCZOS)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=6)
+    img.save(buf, format="PNG", compress_level=1)  # as the generator (fast, lossless)
     return buf.getvalue()
 
 
