@@ -155,3 +155,14 @@ def test_ray_evaluate_same_scores_as_local(ray_cluster, local_dir, tmp_path):
         reports[name] = (out / "per_sample.jsonl").read_text()
     assert reports["ray"] == reports["local"]
     assert len(reports["local"].splitlines()) == CFG.num
+
+
+def test_build_syn_cli_with_ray_engine_same_folder(ray_cluster, tmp_path):
+    from gsi_bench.cli import main
+
+    def build(out: Path, *extra: str) -> dict[str, bytes]:
+        assert main(["build", "syn", "--out", str(out), "--test-per-op", "1", "--resolution", "64",
+                     "--operations", "rotate,scale", "--quiet", *extra]) == 0
+        return _files(out)
+
+    assert build(tmp_path / "ray", "--engine", "ray") == build(tmp_path / "local")
