@@ -152,7 +152,7 @@ def generate(cfg: GenerationConfig, out_dir: str | Path, workers: int = 1, progr
             _record_checksums(store, {rel: _checksum_entry(data)})
             written += 1
     finally:
-        stream.close()
+        getattr(stream, "close", lambda: None)()  # stops the workers of an interrupted run
         bar.close()
     seconds = time.perf_counter() - started
     if not todo and store.is_local:  # all shards were already complete: make sure the checksums list them
