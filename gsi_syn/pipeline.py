@@ -121,15 +121,20 @@ def generate(cfg: GenerationConfig, out_dir: str | Path, workers: int = 1, progr
     meta = _run_metadata(cfg)
     shards = _shards(cfg)
     total = len(shards)
-    todo = []
-    skipped = 0
+    todo, complete = [], []
     for k, units in shards:
         rel = shard_path("", cfg.subset, cfg.split, k, total).as_posix()
         n_rows = sum(len(cfg.unit_record_indices(u)) for u in units)
         if store.exists(rel) and shard_is_complete(store.path(rel), n_rows, meta, filesystem=store.fs):
-            skipped += 1
+            complete.append(rel)
         else:
             todo.append((k, units, rel))
+    skipped = len(complete)
+    # a run stopped between a shard's commit and its manifest entry: list the complete shards first
+    listed = json.loads(store.read_bytes(CHECKSUMS_FILE))["files"] if store.exists(CHECKSUMS_FILE) else {}
+    missing = {rel: _checksum_entry(store.read_bytes(rel)) for rel in complete if rel not in listed}
+    if missing:
+        _record_checksums(store, missing)
     n_todo = sum(len(cfg.unit_record_indices(u)) for _, units, _ in todo for u in units)
     engine = engine or LocalEngine(workers, start_method="spawn")
     bar = tqdm(total=n_todo, unit="edit", desc=f"{cfg.subset}/{cfg.split} [{engine.describe()}]", disable=not progress)
@@ -155,10 +160,5 @@ def generate(cfg: GenerationConfig, out_dir: str | Path, workers: int = 1, progr
         getattr(stream, "close", lambda: None)()  # stops the workers of an interrupted run
         bar.close()
     seconds = time.perf_counter() - started
-    if not todo and store.is_local:  # all shards were already complete: make sure the checksums list them
-        from gsi_bench.hub_io import update_checksums
-
-        update_checksums(store.path(""), [store.path(shard_path("", cfg.subset, cfg.split, k, total).as_posix())
-                                          for k, _ in shards])
     root = Path(store.path("")) if store.is_local else store.url()
     return RunSummary(root, written, skipped, cfg.num, seconds, n_todo / seconds if n_todo and seconds > 0 else 0.0)

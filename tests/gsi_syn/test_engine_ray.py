@@ -66,6 +66,19 @@ def test_fsspec_output_same_bytes_and_resumes(local_run):
     assert (again.shards_written, again.shards_skipped) == (0, 2)
 
 
+def test_resume_lists_a_shard_committed_before_its_manifest_entry(local_run, tmp_path):
+    import json
+
+    generate(CFG, tmp_path, workers=1, progress=False)
+    # as if the driver died between the shard's commit and its manifest entry, before shard 1
+    (tmp_path / "data" / "tabletop" / "test-00001-of-00002.parquet").unlink()
+    manifest = tmp_path / CHECKSUMS_FILE
+    manifest.write_text(json.dumps({"files": {}}))
+    again = generate(CFG, tmp_path, workers=1, progress=False)
+    assert (again.shards_written, again.shards_skipped) == (1, 1)
+    assert _files(tmp_path) == local_run
+
+
 def test_bad_engine_arguments():
     with pytest.raises(SystemExit, match="unknown engine"):
         make_engine("spark")
@@ -123,13 +136,15 @@ def test_ray_resume_after_driver_kill(ray_cluster, tmp_path):
     address = ray_cluster.get_runtime_context().gcs_address
     cmd = [sys.executable, "-m", "gsi_bench.cli", "generate", "syn", "--num", "16", "--seed", "5", "--resolution", "64",
            "--shard-size", "2", "--engine", "ray", "--address", address, "--out", str(out), "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    log = tmp_path / "driver.log"
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy())
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if shard_dir.is_dir() and any(p.suffix == ".parquet" for p in shard_dir.iterdir()):
             break
         time.sleep(0.02)
-    assert proc.poll() is None, "the driver finished or failed before its first shard"
+    assert proc.poll() is None, f"the driver ended before its first shard: {log.read_text()[-2000:]}"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = sorted(p.name for p in shard_dir.glob("*.parquet"))
