@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gsi_bench.argtypes import csv_list, non_negative_int
 from gsi_bench.cliargs import add_alias, add_flags, command
+from gsi_bench.engine import add_engine_arguments, engine_from_args
 from gsi_bench.errors import DataNotFound, InvalidInput
 
 REAL_CONFIGS = ("real", "tabletop", "room")
@@ -30,6 +31,7 @@ def _add_build(p: argparse.ArgumentParser) -> None:
     s.add_argument("--train-per-op", type=non_negative_int, default=0, help="train records per operation (0 = no train split)")
     add_flags(s, "resolution", "seed", "renderer", "workers", "edits_per_scene", "shard_size", "repo_id", "quiet",
               repo_id={"default": "gsi-bench/syn", "help": "Hub dataset id named in the card"})
+    add_engine_arguments(s)
     s.set_defaults(func=_build_syn)
 
     r = command(sub, "real", "GSI-Real: convert the paper's release, or regenerate from RGB-D captures")
@@ -56,11 +58,12 @@ def _build_syn(args: argparse.Namespace) -> int:
     if bad:
         raise InvalidInput(f"--config {','.join(bad)}: unknown GSI-Syn config; pass some of {','.join(known)}")
     try:
-        summary = build_syn_folder(args.out, subsets=args.config, test_per_op=args.per_op,
-                                   train_per_op=args.train_per_op, resolution=args.resolution, seed=args.seed,
-                                   renderer=args.renderer, operations=args.operations, workers=args.workers,
-                                   shard_size=args.shard_size, edits_per_scene=args.edits_per_scene,
-                                   repo_id=args.repo_id, progress=not args.quiet)
+        with engine_from_args(args) as engine:
+            summary = build_syn_folder(args.out, subsets=args.config, test_per_op=args.per_op,
+                                       train_per_op=args.train_per_op, resolution=args.resolution, seed=args.seed,
+                                       renderer=args.renderer, operations=args.operations, workers=args.workers,
+                                       shard_size=args.shard_size, edits_per_scene=args.edits_per_scene,
+                                       repo_id=args.repo_id, progress=not args.quiet, engine=engine)
     except ValueError as err:
         raise InvalidInput(str(err)) from err
     for (subset, split), n in summary.rows.items():
@@ -194,8 +197,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, args.per_op, args.resolution, args.workers, args.seed, args.quiet)
 
 
+# -- export train / train ---------------------------------------------------------------------------
+def _add_export(p: argparse.ArgumentParser) -> None:
+    from builders import export_train
+
+    p.description = "Training-ready copies of a split (see `gsi-bench export train --help`)."
+    export_train.register(p.add_subparsers(dest="export_kind", required=True, metavar="<format family>"))
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    from builders import train_lora
+
+    train_lora.configure(p)
+
+
 _CONFIGURE = {"build": _add_build, "install-cache": _add_install_cache, "publish": _add_publish,
-              "export-official": _add_export_official, "demo": _add_demo}
+              "export-official": _add_export_official, "export": _add_export, "train": _add_train,
+              "demo": _add_demo}
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:

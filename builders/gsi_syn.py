@@ -145,14 +145,15 @@ def build_syn_folder(out_dir: str | Path, subsets: Sequence[str] = ("tabletop",)
                      train_per_op: int = 0, resolution: int = 512, seed: int = 0, renderer: str = "gl",
                      operations: Sequence[str] = (), workers: int = 1, shard_size: int = DEFAULT_SHARD_SIZE,
                      edits_per_scene: int = 2, repo_id: str = "gsi-bench/syn", progress: bool = True,
-                     keep_staging: bool = False) -> BuildSummary:
+                     keep_staging: bool = False, engine=None) -> BuildSummary:
     """Write the GSI-Syn Hub folder ``out_dir``: ``data/<subset>/<split>-*.parquet`` grouped by
     operation, ``README.md``, ``eval.yaml`` and ``gsi_checksums.json``.
 
     The pipeline writes into ``out_dir/.gsi_staging`` first (resumable: re-running the same
     command skips complete shards); the final shards are then regrouped by operation and the
     staging folder is removed unless ``keep_staging``. ``operations`` restricts every subset to
-    those operations (empty = each subset's own list).
+    those operations (empty = each subset's own list). ``engine`` (a :class:`gsi_bench.engine.Engine`,
+    e.g. Ray) runs the scene units; default: a local pool of ``workers`` processes.
     """
     from gsi_syn.pipeline import generate
 
@@ -170,7 +171,7 @@ def build_syn_folder(out_dir: str | Path, subsets: Sequence[str] = ("tabletop",)
     for bc in configs:
         for split in bc.split_sizes():
             gen_cfg = bc.generation_config(split, shard_size)
-            generate(gen_cfg, staging, workers=workers, progress=progress)
+            generate(gen_cfg, staging, workers=workers, progress=progress, engine=engine)
             meta = {"config": json.loads(gen_cfg.to_json()), "config_sha256": gen_cfg.sha256}
             summary.shards += regroup_by_operation(staging, out_dir, bc.subset, split, gen_cfg.shard_size, meta)
             summary.rows[(bc.subset, split)] = gen_cfg.num

@@ -66,6 +66,8 @@ COMMANDS: dict[str, tuple[str, Callable[[], ModuleType]]] = {
     "install-cache": ("place a built folder in the HF cache (offline load_dataset by repo id)", _builders),
     "publish": ("upload a built folder to the Hub (create repo, upload, tag)", _builders),
     "export-official": ("write records in the paper's flat evaluation layout", _builders),
+    "export": ("training-ready exports of a split (export train --format diffusers|webdataset|jsonl)", _builders),
+    "train": ("LoRA fine-tuning of a diffusers editing pipeline on a split", _builders),
     "demo": ("the main job: generate both configs, validate, run baselines, score, leaderboard", _builders),
     "validate": ("check a dataset: manifest, checksums, schema, split hygiene, 3D consistency", _validation),
     "evaluate": ("score predictions (IC / SA / EL / AC) and write reports", _evaluator),

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gsi_bench.fileio import atomic_write, failpoint
+from gsi_bench.fileio import atomic_write
 from gsi_bench.hashing import canonical_json, file_sha256
 from gsi_bench.schema import EditRecord, features
 
@@ -40,19 +40,27 @@ def arrow_schema(run_metadata: dict[str, Any] | None = None) -> pa.Schema:
     return schema
 
 
+def shard_bytes(rows: Sequence[dict[str, Any]], run_metadata: dict[str, Any] | None = None) -> bytes:
+    """The Parquet bytes of a shard holding ``rows`` (record examples): deterministic for given
+    rows and metadata, so identical runs write identical files."""
+    table = pa.Table.from_pylist(list(rows), schema=arrow_schema(run_metadata))
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, row_group_size=ROW_GROUP_SIZE, compression="zstd",
+                   use_dictionary=["id", "subset", "split", "frame"], write_statistics=False)
+    return sink.getvalue().to_pybytes()
+
+
 def write_shard_atomic(path: str | Path, rows: Sequence[dict[str, Any]],
                        run_metadata: dict[str, Any] | None = None) -> Path:
     """Write ``rows`` (record examples) to ``path`` via a temp file in the same folder + rename,
     so a shard is either complete or absent — never half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pylist(list(rows), schema=arrow_schema(run_metadata))
+    data = shard_bytes(rows, run_metadata)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd",
-                       use_dictionary=["id", "subset", "split", "frame"], write_statistics=False)
-        failpoint("shard-temp-written")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; shards are shared data
         os.replace(tmp, path)
     except BaseException:
@@ -61,11 +69,13 @@ def write_shard_atomic(path: str | Path, rows: Sequence[dict[str, Any]],
     return path
 
 
-def shard_is_complete(path: str | Path, expected_rows: int, run_metadata: dict[str, Any] | None) -> bool:
+def shard_is_complete(path: str | Path, expected_rows: int, run_metadata: dict[str, Any] | None,
+                      filesystem=None) -> bool:
     """True when ``path`` is a readable shard with ``expected_rows`` rows written by the same run
-    configuration (compared through ``run_metadata``)."""
+    configuration (compared through ``run_metadata``). ``filesystem``: a pyarrow or fsspec
+    filesystem holding ``path`` (default: local)."""
     try:
-        meta = pq.read_metadata(path)
+        meta = pq.read_metadata(path, filesystem=filesystem)
     except (OSError, pa.ArrowException):
         return False
     if meta.num_rows != expected_rows:
@@ -126,23 +136,3 @@ def update_checksums(root: str | Path, shards: Sequence[str | Path]) -> Path:
     state["files"] = dict(sorted(state["files"].items()))
     atomic_write(path, json.dumps(state, indent=2, sort_keys=True) + "\n")
     return path
-
-
-def stale_checksum_shards(root: str | Path, shards: Sequence[str | Path]) -> list[Path]:
-    """The ``shards`` whose entry in ``root/gsi_checksums.json`` is missing or disagrees with the
-    file's size (a run killed between a shard's rename and its checksum update leaves such a
-    shard). Cheap: compares sizes only; :func:`update_checksums` then hashes just these."""
-    root = Path(root)
-    path = root / CHECKSUMS_FILE
-    try:
-        files = json.loads(path.read_text()).get("files", {}) if path.exists() else {}
-    except ValueError:
-        files = {}
-    stale = []
-    for shard in shards:
-        shard = Path(shard)
-        rel = shard.resolve().relative_to(root.resolve()).as_posix()
-        entry = files.get(rel)
-        if entry is None or entry.get("bytes") != shard.stat().st_size:
-            stale.append(shard)
-    return stale

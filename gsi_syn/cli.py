@@ -11,6 +11,7 @@ import itertools
 from pathlib import Path
 
 from gsi_bench.argtypes import int_at_least, positive_int
+from gsi_bench.engine import add_engine_arguments, engine_from_args
 from gsi_bench.cliargs import add_alias, add_flags
 from gsi_bench.errors import DataNotFound, InvalidInput
 
@@ -35,7 +36,9 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
     size.add_argument("--preset", action="store_true",
                       help="the split's preset size per operation: 100 (test) or 1,500 (train)")
     add_flags(p, "seed", "out", "resolution", "workers", "renderer", "operations", "shard_size",
-              "edits_per_scene", "quiet", out={"help": "output folder (Hub layout)"})
+              "edits_per_scene", "quiet",
+              out={"type": str, "help": "output folder (Hub layout): a path or an fsspec URI (s3://bucket/prefix)"})
+    add_engine_arguments(p)
     p.set_defaults(func=_cmd_generate)
 
 
@@ -58,9 +61,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                                shard_size=args.shard_size, edits_per_scene=args.edits_per_scene)
     except ValueError as err:
         raise InvalidInput(str(err)) from err
-    summary = generate(cfg, args.out, workers=args.workers, progress=not args.quiet)
-    print(f"{summary.records} records in {summary.out_dir / 'data' / cfg.subset} "
-          f"({summary.shards_written} shard(s) written, {summary.shards_skipped} already complete)")
+    with engine_from_args(args) as engine:
+        summary = generate(cfg, args.out, workers=args.workers, progress=not args.quiet, engine=engine)
+    print(f"{summary.records} records in {summary.out_dir}/data/{cfg.subset} "
+          f"({summary.shards_written} shard(s) written, {summary.shards_skipped} already complete; "
+          f"{summary.records_per_s:.2f} edits/s)")
     return 0
 
 

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import gsi_bench
 from gsi_bench.datasource import resolve_dataset
 from validation.consistency import Options, RecordResult, check_record
+from gsi_bench.engine import LocalEngine
 from gsi_bench.workers import die_with_parent
 from validation.image_content import row_group_content_findings, verify_findings
 from validation.integrity import (IMAGE_FIELDS, DatasetIndex, Finding, check_layout, check_manifest, check_row,
@@ -135,7 +136,8 @@ def _content_pass(pending: list[_Pending], shards: dict[str, ShardInfo], cfg: Ru
     tasks = [(str(shards[rel].path), rg) for rel, rg in groups]
     rel_of = {str(shards[rel].path): rel for rel, _ in groups}
     failed: set[str] = set()
-    for (path, _), results in zip(tasks, _map(_content_task, tasks, cfg.workers)):
+    engine = LocalEngine(cfg.workers, start_method="fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    for (path, _), results in zip(tasks, engine.map(_content_task, tasks, initializer=die_with_parent)):
         for rid, findings in results:
             if rid not in sound:
                 continue
@@ -148,16 +150,6 @@ def _content_pass(pending: list[_Pending], shards: dict[str, ShardInfo], cfg: Ru
 
 def _content_task(task: tuple[str, int]):
     return row_group_content_findings(*task)
-
-
-def _map(fn, tasks: list, workers: int):
-    """``map(fn, tasks)`` in order, in a fork pool when there are several workers and tasks."""
-    if workers <= 1 or len(tasks) <= 1:
-        yield from map(fn, tasks)
-        return
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(min(workers, len(tasks)), initializer=die_with_parent) as pool:
-        yield from pool.imap(fn, tasks)
 
 
 def _rows_in_manifest(root: Path, rel: str) -> int:

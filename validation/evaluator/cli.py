@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gsi_bench.argtypes import csv_list, int_at_least, positive_int
 from gsi_bench.cliargs import add_flags
+from gsi_bench.engine import add_engine_arguments, engine_from_args
 from gsi_bench.errors import DataNotFound, InvalidInput, NothingScored
 
 DATA_HELP = "dataset folder (Hub layout) or Hub dataset id namespace/name[@revision] (local cache when HF_HUB_OFFLINE=1)"
@@ -75,6 +76,7 @@ def _add_evaluate(e: argparse.ArgumentParser) -> None:
     e.add_argument("--search-size", type=int_at_least(16, "px"), default=128,
                    help="longest side (px) of the analysis-by-synthesis renders")
     add_flags(e, "workers", "limit", "renderer")
+    add_engine_arguments(e)
     e.add_argument("--detections", default=None, help="official protocol: infer_cache.json-style detections")
     e.add_argument("--ac-scores", default=None, help="official protocol: MLLM judge output JSON (official format)")
     e.add_argument("--release-models", default="", help="records converted from the paper's release: model-backed "
@@ -99,7 +101,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                          renderer=args.renderer, detections=args.detections, ac_scores=args.ac_scores,
                          official_dataset=args.official_dataset, release_models=args.release_models, features_backend=args.features,
                          judge_backend=args.judge)
-        summary = evaluate(cfg, progress=not args.quiet)
+        with engine_from_args(args, start_method="fork") as engine:
+            summary = evaluate(cfg, progress=not args.quiet, engine=engine)
     except FileNotFoundError as err:
         raise DataNotFound(str(err)) from err
     except ValueError as err:

@@ -12,7 +12,6 @@ large / decompression bomb), ``duplicate`` (several predictions for one id), ``u
 from __future__ import annotations
 
 import functools
-import multiprocessing as mp
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import gsi_bench
+from gsi_bench.engine import Engine, LocalEngine
 from gsi_bench.fileio import check_output_dir
 from gsi_bench.workers import die_with_parent
 from gsi_bench.hub_io import iter_rows, list_shards
@@ -242,8 +242,9 @@ def dataset_revision(data: str, shards: list[Path], config: str | None = None, s
             "checksums_manifest": (root / CHECKSUMS_FILE).exists(), **source.describe()}
 
 
-def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
-    """Run an evaluation and write its reports into ``cfg.out``; returns the summary dict."""
+def evaluate(cfg: EvalConfig, progress: bool = False, engine: Engine | None = None) -> dict:
+    """Run an evaluation and write its reports into ``cfg.out``; returns the summary dict.
+    ``engine`` maps row groups to workers (default: a local pool of ``cfg.workers``; or Ray)."""
     from validation.evaluator import report
 
     # fail before scoring, not after: --out a file, unwritable, or inside the data folder
@@ -272,19 +273,11 @@ def evaluate(cfg: EvalConfig, progress: bool = False) -> dict:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(ids), unit="sample", desc=f"evaluate ({cfg.protocol})")
-    if cfg.workers > 1 and len(tasks) > 1:
-        ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
-        with ctx.Pool(cfg.workers, initializer=_init_child) as pool:
-            for chunk in pool.imap(worker, tasks):
-                results.extend(chunk)
-                if bar:
-                    bar.update(len(chunk))
-    else:
-        for t in tasks:
-            chunk = worker(t)
-            results.extend(chunk)
-            if bar:
-                bar.update(len(chunk))
+    engine = engine or LocalEngine(cfg.workers, start_method="fork" if os.name == "posix" else "spawn")
+    for chunk in engine.map(worker, tasks, initializer=_init_child):
+        results.extend(chunk)
+        if bar:
+            bar.update(len(chunk))
     if bar:
         bar.close()
     meta = {"dataset": {"path": str(cfg.data), "config": cfg.config, "split": cfg.split,
