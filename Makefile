@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	@# the local CPU build of torch first (a plain `torch` would pull GBs of CUDA wheels)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,models]'
+	$(PY) -m pip install -q -e '.[test,models]' && $(PY) -m pip install -q --no-deps 'bpy==5.0.1' zstandard
 	@# extract the packaged assets (robosuite's MIT meshes and textures) into the cache once
 	$(GSI) assets
 	touch $(STAMP)

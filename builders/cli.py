@@ -41,7 +41,8 @@ def _build_syn(args: argparse.Namespace) -> int:
                                    train_per_op=args.train_per_op, resolution=args.resolution, seed=args.seed,
                                    renderer=args.renderer, operations=args.operations or (), workers=args.workers,
                                    shard_size=args.shard_size, edits_per_scene=args.edits_per_scene,
-                                   repo_id=args.repo_id, progress=not args.quiet)
+                                   repo_id=args.repo_id, progress=not args.quiet,
+                                   cycles_samples=args.cycles_samples)
     except ValueError as err:
         return _fail(str(err))
     for (subset, split), n in summary.rows.items():
@@ -155,7 +156,9 @@ def register(subparsers) -> None:
     g.add_argument("--train-per-op", type=non_negative_int, default=0, help="train records per operation (0 = none)")
     g.add_argument("--resolution", type=positive_int, default=512, help="image width = height (px)")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
+    g.add_argument("--renderer", default="gl", choices=["gl", "raycast", "cycles"],
+                   help="cycles: GL labels + Blender Cycles RGB (needs gsi-bench[cycles])")
+    g.add_argument("--cycles-samples", type=positive_int, default=16, help="Cycles paths per pixel (default 16)")
     g.add_argument("--workers", type=positive_int, default=1)
     g.add_argument("--edits-per-scene", type=positive_int, default=2)
     r = b.add_argument_group("real")

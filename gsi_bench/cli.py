@@ -18,6 +18,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if args.source != "syn":
         raise SystemExit(f"error: unknown source {args.source!r}; only 'syn' is generated here")
     from gsi_syn.pipeline import generate
+    from gsi_syn.render.cycles import CyclesSettings
     from gsi_syn.sampler import SPLIT_PRESETS, SUBSET_OPERATIONS, GenerationConfig
 
     ops = tuple(o.strip() for o in args.operations.split(",")) if args.operations else ()
@@ -29,7 +30,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     try:
         cfg = GenerationConfig(subset=args.subset, split=args.split, num=num, seed=args.seed,
                                resolution=args.resolution, renderer=args.renderer, operations=ops,
-                               shard_size=args.shard_size, edits_per_scene=args.edits_per_scene)
+                               shard_size=args.shard_size, edits_per_scene=args.edits_per_scene,
+                               cycles=CyclesSettings(samples=args.cycles_samples))
     except ValueError as err:
         raise SystemExit(f"error: {err}") from err
     summary = generate(cfg, args.out, workers=args.workers, progress=not args.quiet)
@@ -89,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, type=Path, help="output folder (Hub layout)")
     g.add_argument("--resolution", type=positive_int, default=512, help="image width = height (px)")
     g.add_argument("--workers", type=positive_int, default=1)
-    g.add_argument("--renderer", default="gl", choices=["gl", "raycast"])
+    g.add_argument("--renderer", default="gl", choices=["gl", "raycast", "cycles"],
+                   help="cycles: GL labels + Blender Cycles RGB (needs gsi-bench[cycles])")
+    g.add_argument("--cycles-samples", type=positive_int, default=16, help="Cycles paths per pixel (default 16)")
     g.add_argument("--operations", default="", help="comma-separated subset of operations (default: all of the subset's)")
     g.add_argument("--shard-size", type=positive_int, default=200, help="records per Parquet shard")
     g.add_argument("--edits-per-scene", type=positive_int, default=2)

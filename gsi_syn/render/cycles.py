@@ -27,10 +27,12 @@ GPU: CUDA or OptiX when Blender finds such a device (``device="auto"``), else th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sys
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -89,11 +91,31 @@ class CyclesSettings:
             raise ValueError(f"threads must be >= 1, not {self.threads}")
 
 
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """Send this process's stdout / stderr file descriptors to /dev/null for the block: Blender
+    prints its start-up notes and one progress line per render tile straight to them."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
 def cycles_available() -> tuple[bool, str]:
     """``(True, "")`` if ``bpy`` (with Cycles) imports here, else ``(False, reason)``."""
     try:
-        import bpy  # noqa: F401
-        import _cycles  # noqa: F401
+        with _silenced():
+            import bpy  # noqa: F401
+            import _cycles  # noqa: F401
     except Exception as err:  # noqa: BLE001 - any import failure means "no Cycles here"
         return False, (f"{type(err).__name__}: {err}; install the extra: pip install 'gsi-bench[cycles]' "
                        "(bpy, Blender as a Python module)")
@@ -192,7 +214,8 @@ class _BlenderSession:
 
         self.bpy = bpy
         self.pid = os.getpid()
-        bpy.ops.wm.read_factory_settings(use_empty=True)
+        with _silenced():
+            bpy.ops.wm.read_factory_settings(use_empty=True)
         self.scene = bpy.context.scene
         self.meshes: dict[tuple, Any] = {}
         self.images: dict[str, Any] = {}
@@ -209,7 +232,8 @@ class _BlenderSession:
         cy.device = "CPU"
         self.device = "CPU"
         if settings.device in ("auto", "gpu"):
-            gpu = self._enable_gpu()
+            with _silenced():
+                gpu = self._enable_gpu()
             if gpu:
                 cy.device = "GPU"
                 self.device = gpu
@@ -436,10 +460,17 @@ class _BlenderSession:
             settings.color_mode = "RGB"
             settings.compression = 0
         self.scene.render.filepath = str(path)
-        self.bpy.ops.render.render(write_still=True)
+        with _silenced():
+            self.bpy.ops.render.render(write_still=True)
 
 
 _SESSION: _BlenderSession | None = None
+
+
+def _blender_version() -> str:
+    import bpy
+
+    return str(bpy.app.version_string)
 
 
 def _matrix(m: np.ndarray) -> Any:
@@ -502,15 +533,16 @@ class CyclesRenderer:
         """The GL render (instances, depth and a preview RGB) — see :class:`GLRenderer.render`."""
         return self.gl.render(scene, only=only)
 
-    def describe(self, scene: Scene) -> dict:
-        """The settings and scene-dependent choices (HDRI, rotation) of :meth:`photo` of ``scene``."""
+    def describe(self, scene: Scene, settings: CyclesSettings | None = None) -> dict:
+        """The settings, device and scene-dependent choices (HDRI, rotation) of :meth:`photo`."""
         hdri, rot = choose_hdri(scene)
-        return {"renderer": "cycles", "settings": asdict(self.settings), "hdri": hdri,
+        return {"renderer": "cycles", "settings": asdict(settings or self.settings), "hdri": hdri,
+                "device": self.device, "blender": _blender_version(),
                 "hdri_rotation_deg": rot, "hdri_source": "bpy datafiles/studiolights/world (Poly Haven, CC0)"}
 
-    def _build(self, scene: Scene, *, index_pass: bool) -> _BlenderSession:
+    def _build(self, scene: Scene, settings: CyclesSettings, *, index_pass: bool) -> _BlenderSession:
         s = _session()
-        s.configure(self.settings)
+        s.configure(settings)
         s.clear_scene()
         bpy = s.bpy
         lib = self.library
@@ -540,11 +572,11 @@ class CyclesRenderer:
             s.scene.world = world
         else:
             hdri, rot = choose_hdri(scene)
-            s.scene.world = s.world(hdri, hdri_paths()[hdri], rot, self.settings.hdri_strength)
+            s.scene.world = s.world(hdri, hdri_paths()[hdri], rot, settings.hdri_strength)
             light = scene.light
             sun = bpy.data.lights.new("sun", type="SUN")
-            sun.energy = float(light.intensity) * self.settings.sun_strength
-            sun.angle = float(np.radians(self.settings.sun_angle_deg))
+            sun.energy = float(light.intensity) * settings.sun_strength
+            sun.angle = float(np.radians(settings.sun_angle_deg))
             sun.color = tuple(float(c) for c in _srgb_to_linear(light.color))
             ob = bpy.data.objects.new("sun", sun)
             s.scene.collection.objects.link(ob)
@@ -560,9 +592,10 @@ class CyclesRenderer:
             ob.matrix_world = _matrix(m)
         return s
 
-    def photo(self, scene: Scene) -> np.ndarray:
-        """uint8 ``(H, W, 3)`` sRGB: the Cycles render of ``scene`` (pixel-aligned with GL's maps)."""
-        s = self._build(scene, index_pass=False)
+    def photo(self, scene: Scene, settings: CyclesSettings | None = None) -> np.ndarray:
+        """uint8 ``(H, W, 3)`` sRGB: the Cycles render of ``scene`` (pixel-aligned with GL's maps)
+        with ``settings`` (default: the renderer's)."""
+        s = self._build(scene, settings or self.settings, index_pass=False)
         s.scene.render.filter_size = 1.5
         path = s.tmp / "photo.png"
         s.render_to(path, float_exr=False)
@@ -577,7 +610,7 @@ class CyclesRenderer:
         """uint16 ``(H, W)``: Cycles' object index (``pass_index`` = instance id) of the surface
         seen through each pixel centre, 0 for none — one path per pixel through the pixel centre
         (box filter of 0.01 px), no denoising. Compare with the GL instance map to check alignment."""
-        s = self._build(scene, index_pass=True)
+        s = self._build(scene, self.settings, index_pass=True)
         cy = s.scene.cycles
         saved = (cy.samples, cy.use_denoising, s.scene.render.filter_size, s.scene.view_settings.view_transform)
         cy.samples, cy.use_denoising = 1, False
