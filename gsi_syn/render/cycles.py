@@ -32,6 +32,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -110,6 +111,14 @@ def _silenced() -> Iterator[None]:
             os.close(fd)
 
 
+@contextlib.contextmanager
+def _no_deprecation_warnings() -> Iterator[None]:
+    """Blender 5 warns that ``use_nodes`` goes away in Blender 6; 5.0 still needs it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def cycles_available() -> tuple[bool, str]:
     """``(True, "")`` if ``bpy`` (with Cycles) imports here, else ``(False, reason)``."""
     try:
@@ -166,9 +175,10 @@ def blender_camera_params(camera: Camera) -> dict[str, float]:
     """Blender camera data for an OpenCV pinhole ``camera``, such that Blender's pixel ``i`` (its
     centre at film ``x = i + 0.5``) sees the ray through our pixel centre ``u = i``.
 
-    The sensor (36 mm) spans the larger image side, ``lens = fx · 36 / max(W, H)`` mm; the principal point at
-    film ``(cx + 0.5, H - cy - 0.5)`` (Blender's film y grows upwards) gives the shifts (in units of
-    the larger image side). Pixels must be square (``fx = fy``) and unskewed.
+    The sensor (36 mm) spans the larger image side, ``lens = fx · 36 / max(W, H)`` mm; the optical
+    axis must land at film ``(cx + 0.5, H - cy - 0.5)`` (Blender's film y grows upwards), which
+    fixes the lens shifts (units of the larger image side; the axis lands at ``W/2 − shift_x·side``,
+    ``H/2 − shift_y·side``). Pixels must be square (``fx = fy``) and unskewed.
 
     >>> K = [[100.0, 0, 31.5], [0, 100.0, 31.5], [0, 0, 1]]
     >>> p = blender_camera_params(Camera.create(np.array(K), np.eye(4), 64, 64))
@@ -187,8 +197,9 @@ def blender_camera_params(camera: Camera) -> dict[str, float]:
     # Blender clamps the sensor to 1…100 mm: a 36 mm sensor over the larger image side
     return {
         "sensor_width": _SENSOR_MM, "lens": float(fx) * _SENSOR_MM / side,
-        "shift_x": (cx + 0.5 - 0.5 * w) / side,
-        "shift_y": (0.5 * h - cy - 0.5) / side,
+        # a positive shift moves the film window right / up: the axis lands left of / below centre
+        "shift_x": float((0.5 * w - cx - 0.5) / side),
+        "shift_y": float((cy + 0.5 - 0.5 * h) / side),
         "clip_start": float(camera.near), "clip_end": float(camera.far),
     }
 
@@ -287,7 +298,8 @@ class _BlenderSession:
         """Emission of the object's pass index (Object Info → Object Index), for index renders."""
         bpy = self.bpy
         mat = bpy.data.materials.new("gsi_object_index")
-        mat.use_nodes = True
+        with _no_deprecation_warnings():
+            mat.use_nodes = True
         nt = mat.node_tree
         nt.nodes.clear()
         info = nt.nodes.new("ShaderNodeObjectInfo")
@@ -343,12 +355,23 @@ class _BlenderSession:
             self.images[key] = bimg
         return self.images[key]
 
+    def black_world(self) -> Any:
+        """A world that emits nothing (index renders: background = 0)."""
+        world = self.bpy.data.worlds.get("gsi_black")
+        if world is None:
+            world = self.bpy.data.worlds.new("gsi_black")
+            with _no_deprecation_warnings():
+                world.use_nodes = True
+            world.node_tree.nodes["Background"].inputs["Strength"].default_value = 0.0
+        return world
+
     def world(self, name: str, path: Path, rotation_deg: float, strength: float) -> Any:
         key = (name, round(rotation_deg, 6), round(strength, 6))
         if key not in self.worlds:
             bpy = self.bpy
             world = bpy.data.worlds.new(f"world_{name}_{len(self.worlds)}")
-            world.use_nodes = True
+            with _no_deprecation_warnings():
+                world.use_nodes = True
             nt = world.node_tree
             nt.nodes.clear()
             coord = nt.nodes.new("ShaderNodeTexCoord")
@@ -372,7 +395,8 @@ class _BlenderSession:
         bpy = self.bpy
         m = obj.material
         mat = bpy.data.materials.new(f"mat{obj.instance_id}")
-        mat.use_nodes = True
+        with _no_deprecation_warnings():
+            mat.use_nodes = True
         nt = mat.node_tree
         nt.nodes.clear()
         bsdf = nt.nodes.new("ShaderNodeBsdfPrincipled")
@@ -566,10 +590,7 @@ class CyclesRenderer:
             ob.material_slots[0].material = mat
         s.set_camera(scene.camera)
         if index_pass:
-            world = bpy.data.worlds.get("gsi_black") or bpy.data.worlds.new("gsi_black")
-            world.use_nodes = False
-            world.color = (0.0, 0.0, 0.0)
-            s.scene.world = world
+            s.scene.world = s.black_world()
         else:
             hdri, rot = choose_hdri(scene)
             s.scene.world = s.world(hdri, hdri_paths()[hdri], rot, settings.hdri_strength)
