@@ -147,10 +147,10 @@ class _SceneState:
         #: ids with at least ``min_pixels`` visible pixels in the source image
         self.visible = {int(i) for i, c in zip(ids, n) if i != 0 and c >= min_pixels}
 
-    def photo(self, settings: CyclesSettings) -> np.ndarray:
-        """The source image path-traced by the renderer's ``photo`` (cached)."""
+    def photo(self, cfg: "GenerationConfig") -> np.ndarray:
+        """The published source image, from the renderer's ``photo`` (cached)."""
         if getattr(self, "_photo", None) is None:
-            self._photo = self.renderer.photo(self.scene, settings)  # type: ignore[attr-defined]
+            self._photo = _photo(self.renderer, self.scene, cfg)
         return self._photo
 
     def alone(self, instance_id: int) -> RenderOutput:
@@ -293,15 +293,22 @@ def _sample_scene(cfg: GenerationConfig, rng: np.random.Generator) -> Scene:
     raise ValueError(f"no scene sampler for subset {cfg.subset!r}")
 
 
+def _photo(renderer: Renderer, scene: Scene, cfg: GenerationConfig) -> np.ndarray:
+    """The published RGB of ``scene``: GL's supersampled ``photo``, or Cycles' with ``cfg.cycles``."""
+    if cfg.renderer == "cycles":
+        return renderer.photo(scene, cfg.cycles)  # type: ignore[attr-defined]
+    return renderer.photo(scene)  # type: ignore[attr-defined]
+
+
 def _with_photos(record: EditRecord, state: _SceneState, target_scene: Scene, renderer: Renderer,
-                 settings: CyclesSettings) -> EditRecord:
-    """``record`` with its source / target RGB replaced by the renderer's path-traced photos (the
-    labels stay the GL ones, pixel-aligned with them) and the photo settings added to its scene
-    JSON under ``"render"``."""
+                 cfg: GenerationConfig) -> EditRecord:
+    """``record`` with its source / target RGB replaced by the renderer's photos (anti-aliased GL
+    or path-traced Cycles; the labels stay the 1-sample GL ones, pixel-aligned with them) and the
+    photo settings (renderer, HDRI, samples…) added to its scene JSON under ``"render"``."""
     spec = json.loads(record.scene)
-    spec["render"] = renderer.describe(state.scene, settings)  # type: ignore[attr-defined]
-    return dataclasses.replace(record, source_image=state.photo(settings),
-                               target_image=renderer.photo(target_scene, settings),  # type: ignore[attr-defined]
+    spec["render"] = (renderer.describe(state.scene, cfg.cycles) if cfg.renderer == "cycles"  # type: ignore[attr-defined]
+                      else renderer.describe(state.scene))  # type: ignore[attr-defined]
+    return dataclasses.replace(record, source_image=state.photo(cfg), target_image=_photo(renderer, target_scene, cfg),
                                scene=json.dumps(spec, sort_keys=True, separators=(",", ":")))
 
 
@@ -338,8 +345,8 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                     continue
                 template = int(rng.integers(num_templates(op)))
                 record = build_record(cfg, index, unit, state, p, target_render, m, template)
-                if hasattr(renderer, "photo"):  # hybrid renderer: publish path-traced RGB
-                    record = _with_photos(record, state, p.target_scene, renderer, cfg.cycles)
+                if hasattr(renderer, "photo"):  # publish the anti-aliased / path-traced RGB
+                    record = _with_photos(record, state, p.target_scene, renderer, cfg)
                 break
             if record is not None:
                 break

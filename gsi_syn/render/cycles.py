@@ -14,10 +14,10 @@ What a photo is made of:
 * materials: a Principled BSDF per object — base colour = the scene material's colour × the asset's
   base colour × its texture (own UVs, else box projection in object space at
   ``texture_scale`` repeats per metre, like GL's tri-planar mapping), roughness from its
-  ``specular`` (:func:`principled_roughness`), dielectric;
+  ``specular`` (:func:`gsi_syn.materials.roughness_from_specular`), dielectric;
 * lighting: image-based lighting from one of the CC0 Poly Haven HDRIs shipped inside the bpy wheel
-  (``datafiles/studiolights/world/*.exr``; :func:`choose_hdri` picks one per scene from its light,
-  so source and target share it) plus a sun lamp along the scene's light direction with a 2°
+  (``datafiles/studiolights/world/*.exr``; :func:`gsi_syn.render.environment.choose_hdri` picks
+  one per scene from its light, so source and target share it, and GL lights with the same one) plus a sun lamp along the scene's light direction with a 2°
   angular diameter (soft shadows);
 * film: AgX view transform, OpenImageDenoise, ``samples`` paths per pixel (16 by default), fixed
   seed and thread count, so the same scene gives the same bytes.
@@ -28,7 +28,6 @@ GPU: CUDA or OptiX when Blender finds such a device (``device="auto"``), else th
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 import tempfile
@@ -40,21 +39,18 @@ from typing import Any
 
 import numpy as np
 
+from gsi_syn.materials import roughness_from_specular
 from gsi_syn.render.base import RenderOutput
+from gsi_syn.render.environment import HDRI_CHOICES, choose_hdri
 from gsi_syn.scene import Camera, Scene, SceneObject
 
 __all__ = [
     "CyclesRenderer",
     "CyclesSettings",
     "blender_camera_params",
-    "choose_hdri",
     "cycles_available",
     "hdri_paths",
-    "principled_roughness",
 ]
-
-#: HDRIs (file stems in the bpy wheel) used for lighting: daylight and interior ones (not "night").
-HDRI_CHOICES = ("city", "courtyard", "forest", "interior", "studio", "sunrise", "sunset")
 
 
 @dataclass(frozen=True)
@@ -142,33 +138,6 @@ def hdri_paths() -> dict[str, Path]:
     if missing:
         raise FileNotFoundError(f"bpy wheel lacks HDRIs {missing} in {folder}; reinstall bpy")
     return found
-
-
-def choose_hdri(scene: Scene) -> tuple[str, float]:
-    """The HDRI (one of :data:`HDRI_CHOICES`) and its rotation about world ``z`` (degrees) for
-    ``scene``: a stable hash of the scene's light, which every edit of a scene keeps, so the source
-    and target photos of a record are lit alike.
-
-    >>> from gsi_syn.scene import Light
-    >>> s = Scene("tabletop", [], Light(), Camera.create(np.eye(3), np.eye(4), 4, 4))
-    >>> choose_hdri(s) == choose_hdri(s)
-    True
-    """
-    light = scene.light
-    key = repr((tuple(round(float(c), 6) for c in light.direction), round(float(light.intensity), 6),
-                round(float(light.ambient), 6), tuple(round(float(c), 6) for c in light.color)))
-    h = int(hashlib.sha256(key.encode()).hexdigest(), 16)
-    return HDRI_CHOICES[h % len(HDRI_CHOICES)], float((h >> 16) % 360)
-
-
-def principled_roughness(specular: float) -> float:
-    """Principled BSDF roughness of a scene material with Blinn-Phong ``specular`` strength in
-    [0, 1]: stronger highlights ↔ smoother surfaces (0.9 at 0, 0.25 at 0.5 and above).
-
-    >>> principled_roughness(0.0), principled_roughness(0.5)
-    (0.9, 0.25)
-    """
-    return float(np.clip(0.9 - 1.3 * float(specular), 0.25, 0.9))
 
 
 def blender_camera_params(camera: Camera) -> dict[str, float]:
@@ -402,7 +371,7 @@ class _BlenderSession:
         bsdf = nt.nodes.new("ShaderNodeBsdfPrincipled")
         out = nt.nodes.new("ShaderNodeOutputMaterial")
         tint = _srgb_to_linear(np.asarray(m.color, np.float64) * np.asarray(base_color, np.float64))
-        bsdf.inputs["Roughness"].default_value = principled_roughness(m.specular)
+        bsdf.inputs["Roughness"].default_value = roughness_from_specular(m.specular)
         bsdf.inputs["Metallic"].default_value = 0.0
         tex = None
         if own_texture is not None:

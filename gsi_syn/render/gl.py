@@ -42,8 +42,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from gsi_syn.assets.mesh import AssetMesh
+from gsi_syn.materials import roughness_from_specular
 from gsi_syn.render import shaders
 from gsi_syn.render.base import RenderOutput
+from gsi_syn.render.environment import choose_hdri, env_rotation, irradiance_sh
 from gsi_syn.scene import Camera, Scene, SceneObject
 
 __all__ = [
@@ -268,6 +270,17 @@ def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
+#: uint8 sRGB level → linear float32
+_SRGB_TO_LINEAR = _srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
+
+
+def _linear_to_srgb8(lin: np.ndarray) -> np.ndarray:
+    """Linear [0, 1] values → uint8 sRGB levels (nearest)."""
+    c = np.clip(lin, 0.0, 1.0)
+    s = np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, 1 / 2.4) - 0.055)
+    return np.rint(s * 255.0).astype(np.uint8)
+
+
 _UNIT_BOX = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float64)
 
 
@@ -395,12 +408,12 @@ class _GLState:
         self.targets: dict[tuple[int, int], _Targets] = {}
         self.shadows: dict[int, _Shadow] = {}
 
-    def main(self, tex_mode: int, shadows: int) -> _Program:
-        """The main-pass program of one variant (``shaders.TEX_*``, ``shaders.SHADOWS_*``),
-        compiled on first use."""
-        key = (tex_mode, shadows)
+    def main(self, tex_mode: int, shadows: int, pbr: bool = False) -> _Program:
+        """The main-pass program of one variant (``shaders.TEX_*``, ``shaders.SHADOWS_*``, PBR
+        shading or not), compiled on first use."""
+        key = (tex_mode, shadows, pbr)
         if key not in self._main:
-            fragment = shaders.main_fragment_shader(tex_mode, shadows)
+            fragment = shaders.main_fragment_shader(tex_mode, shadows, pbr)
             program = _Program(self.ctx, shaders.MAIN_VS, fragment, key)
             program.u["u_tex"] = 0
             program.u["u_shadow"] = 1
@@ -565,17 +578,25 @@ class GLRenderer:
         shadow_filter: ``"bilinear"`` (one hardware 2×2-texel percentage-closer tap) or ``"tent"``
             (four such taps: a 3×3-texel tent, softer edges, ~2 ms more per 512² frame here).
         cache_size: how many distinct meshes (and material textures) stay on the GPU (LRU).
+        exposure: linear colour multiplier before tone mapping.
+        supersampling: :meth:`photo` renders colour at this many samples per pixel side and
+            averages them (in linear light); 1 = no anti-aliasing.
     """
 
     name = "gl"
 
     def __init__(self, library: MeshLibrary | None = None, *, shadow_map_size: int = 1024,
-                 shadow_filter: str = "bilinear", cache_size: int = 256):
+                 shadow_filter: str = "bilinear", cache_size: int = 256, exposure: float = 1.6,
+                 supersampling: int = 2):
         if shadow_map_size != 0 and not 16 <= shadow_map_size <= 8192:
             raise ValueError(f"shadow_map_size must be 0 (no shadows) or 16…8192, not {shadow_map_size}")
         if shadow_filter not in _SHADOW_FILTERS:
             raise ValueError(f"shadow_filter must be one of {sorted(_SHADOW_FILTERS)}, not {shadow_filter!r}")
+        if not 1 <= supersampling <= 4:
+            raise ValueError(f"supersampling must be 1…4 samples per pixel side, not {supersampling}")
         self._library = library
+        self.exposure = float(exposure)
+        self.supersampling = int(supersampling)
         self.shadow_map_size = int(shadow_map_size)
         self.shadow_filter = shadow_filter
         self.cache_size = int(cache_size)
@@ -651,9 +672,13 @@ class GLRenderer:
     def render(self, scene: Scene, *, only: Collection[int] | None = None) -> RenderOutput:
         """Render ``scene`` from ``scene.camera``; see :class:`gsi_syn.render.base.Renderer`.
 
-        Returns ``rgb`` uint8 ``(H, W, 3)`` sRGB, ``instances`` uint16 ``(H, W)`` (0 = no hit),
-        ``depth`` float32 ``(H, W)`` camera-frame ``z`` in metres (0 = no hit).
+        Returns ``rgb`` uint8 ``(H, W, 3)`` sRGB (the fast look: Lambert + Blinn-Phong, flat
+        ambient; :meth:`photo` gives the published one), ``instances`` uint16 ``(H, W)`` (0 = no
+        hit), ``depth`` float32 ``(H, W)`` camera-frame ``z`` in metres (0 = no hit).
         """
+        return self._render(scene, only, pbr=False)
+
+    def _render(self, scene: Scene, only: Collection[int] | None, pbr: bool) -> RenderOutput:
         state = self._state()
         cam = scene.camera
         keep = None if only is None else {int(i) for i in only}
@@ -676,10 +701,45 @@ class GLRenderer:
                                     [d.obj.role for d in everything], self.shadow_map_size)
             light_clip, texel = self._shadow_pass(state, scene, grid, draws)
         targets = state.target(int(cam.width), int(cam.height))
-        self._main_pass(state, scene, draws, targets, light_clip, texel)
+        self._main_pass(state, scene, draws, targets, light_clip, texel, pbr)
         out = self._read(targets)
         self._trim_caches(in_use=len(scene.objects))
         return out
+
+    def describe(self, scene: Scene) -> dict:
+        """How :meth:`photo` renders ``scene`` (recorded in each record's scene JSON)."""
+        hdri, rotation = choose_hdri(scene)
+        return {"renderer": "gl", "supersampling": self.supersampling, "exposure": self.exposure,
+                "tone_mapping": "extended Reinhard (luminance, white 4)", "shadows": "PCF tent 3x3",
+                "shadow_map_size": self.shadow_map_size, "hdri": hdri, "hdri_rotation_deg": rotation,
+                "ibl": "SH9 irradiance of the bpy wheel's CC0 HDRI", "device": self.device}
+
+    def photo(self, scene: Scene) -> np.ndarray:
+        """uint8 ``(H, W, 3)`` sRGB: the published colour image of ``scene`` — metal/roughness
+        shading with the scene HDRI's image-based light and tone mapping (see
+        :mod:`gsi_syn.render.shaders`), tent-filtered (softer) shadows, rendered on a grid of
+        ``supersampling``² samples per pixel (placed symmetrically about the pixel centre, so the
+        image stays aligned with :meth:`render`'s instance map) averaged in linear light.
+        Instance ids and depth come from :meth:`render` only."""
+        f = self.supersampling
+        saved = self.shadow_filter
+        self.shadow_filter = "tent"
+        try:
+            if f == 1:
+                return self._render(scene, None, pbr=True).rgb
+            cam = scene.camera
+            K = cam.K_array.copy()
+            # sample (a, b) of pixel (i, j) sits at u = i + (2a + 1 - f) / 2f: its sub-pixel's centre
+            K[:2, :3] *= f
+            K[0, 2] += (f - 1) / 2.0
+            K[1, 2] += (f - 1) / 2.0
+            big = scene.with_camera(Camera.create(K, cam.cam_from_world_array, cam.width * f, cam.height * f,
+                                                  cam.near, cam.far))
+            rgb = self._render(big, None, pbr=True).rgb
+        finally:
+            self.shadow_filter = saved
+        lin = _SRGB_TO_LINEAR[rgb].reshape(cam.height, f, cam.width, f, 3).mean(axis=(1, 3))
+        return _linear_to_srgb8(lin)
 
     def _shadow_pass(self, state: _GLState, scene: Scene, grid: ShadowGrid, draws: list[_Draw]
                      ) -> tuple[np.ndarray | None, float]:
@@ -720,7 +780,7 @@ class GLRenderer:
         return light_clip, texel
 
     def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: _Targets,
-                   light_clip: np.ndarray | None, texel: float) -> None:
+                   light_clip: np.ndarray | None, texel: float, pbr: bool) -> None:
         ctx, cam, light = state.ctx, scene.camera, scene.light
         targets.fbo.use()
         ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
@@ -738,11 +798,15 @@ class GLRenderer:
             state.shadow(self.shadow_map_size).tex.use(location=1)
         to_light = -np.asarray(light.direction, np.float64)
         to_light /= np.linalg.norm(to_light)
+        hdri, rotation = choose_hdri(scene)
         frame_uniforms: dict[str, bytes | float] = {
             "u_to_light": _vec(to_light),
             "u_light_rgb": _vec(_srgb_to_linear(light.color) * float(light.intensity)),
             "u_ambient": float(light.ambient),
             "u_cam_pos": _vec(cam.position),
+            "u_sh": _vec(irradiance_sh(hdri)),
+            "u_env_rot": _mat4(env_rotation(rotation)),
+            "u_exposure": float(self.exposure),
         }
         if shadows:
             frame_uniforms["u_light_clip_from_world"] = _mat4(light_clip)
@@ -763,6 +827,8 @@ class GLRenderer:
                 "u_cam_z_row": _vec((cam_from_world @ m)[2]),
                 "u_albedo": _vec(_srgb_to_linear(np.asarray(mat.color, np.float64) * d.mesh.base_color)),
                 "u_specular": float(mat.specular),
+                "u_roughness": roughness_from_specular(mat.specular),
+                "u_metallic": 0.0,
                 "u_id": int(d.obj.instance_id),
             }
             nf, na = d.mesh.n_faces, d.mesh.n_axis
@@ -779,7 +845,7 @@ class GLRenderer:
             for tex_mode, first, count in segments:
                 if count == 0:
                     continue
-                program = state.main(tex_mode, shadows)
+                program = state.main(tex_mode, shadows, pbr)
                 if program.key not in configured:
                     for name, value in frame_uniforms.items():
                         program.u[name] = value

@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from gsi_syn.render.cycles import CyclesSettings, blender_camera_params, choose_hdri, cycles_available
+from gsi_syn.render.cycles import CyclesSettings, blender_camera_params, cycles_available
+from gsi_syn.render.environment import choose_hdri
 from gsi_syn.sampler import GenerationConfig, _sample_scene, generate_unit, unit_rng
 from gsi_syn.scene import Camera
 
