@@ -270,10 +270,6 @@ def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
-#: uint8 sRGB level → linear float32
-_SRGB_TO_LINEAR = _srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
-
-
 def _linear_to_srgb8(lin: np.ndarray) -> np.ndarray:
     """Linear [0, 1] values → uint8 sRGB levels (nearest)."""
     c = np.clip(lin, 0.0, 1.0)
@@ -351,6 +347,29 @@ class _Targets:
         self.size = size
 
 
+class _PhotoTargets:
+    """The published-image framebuffer of one size: multisampled half-float linear colour plus
+    depth, and the single-sample buffer it is resolved into (``samples`` = 1: no multisampling)."""
+
+    def __init__(self, ctx: Any, width: int, height: int, samples_per_side: int):
+        size = (width, height)
+        n = samples_per_side * samples_per_side
+        n = 0 if n <= 1 else min(n, ctx.max_samples)
+        self.ctx = ctx
+        self.size = size
+        self.fbo = ctx.framebuffer([ctx.renderbuffer(size, 4, samples=n, dtype="f2")],
+                                   ctx.depth_renderbuffer(size, samples=n))
+        self.resolved = ctx.framebuffer([ctx.renderbuffer(size, 4, dtype="f2")]) if n else self.fbo
+
+    def read(self) -> np.ndarray:
+        """Resolve (average the samples, in linear light) and read back as uint8 sRGB (H, W, 3)."""
+        if self.resolved is not self.fbo:
+            self.ctx.copy_framebuffer(self.resolved, self.fbo)
+        width, height = self.size
+        data = self.resolved.read(components=3, dtype="f4")
+        return _linear_to_srgb8(np.frombuffer(data, np.float32).reshape(height, width, 3))
+
+
 class _Shadow:
     """A square depth texture (compare mode, linear filter → 2×2 hardware PCF) and its framebuffer."""
 
@@ -406,6 +425,7 @@ class _GLState:
         self._main: dict[tuple[int, int], _Program] = {}
         self.white = self.ctx.texture((1, 1), 3, data=b"\xff\xff\xff", internal_format=_GL_SRGB8)
         self.targets: dict[tuple[int, int], _Targets] = {}
+        self.photo_targets: dict[tuple[int, int, int], _PhotoTargets] = {}
         self.shadows: dict[int, _Shadow] = {}
 
     def main(self, tex_mode: int, shadows: int, pbr: bool = False) -> _Program:
@@ -425,6 +445,12 @@ class _GLState:
         if key not in self.targets:
             self.targets[key] = _Targets(self.ctx, width, height)
         return self.targets[key]
+
+    def photo_target(self, width: int, height: int, samples: int) -> "_PhotoTargets":
+        key = (width, height, samples)
+        if key not in self.photo_targets:
+            self.photo_targets[key] = _PhotoTargets(self.ctx, width, height, samples)
+        return self.photo_targets[key]
 
     def shadow(self, size: int) -> _Shadow:
         if size not in self.shadows:
@@ -579,8 +605,8 @@ class GLRenderer:
             (four such taps: a 3×3-texel tent, softer edges, ~2 ms more per 512² frame here).
         cache_size: how many distinct meshes (and material textures) stay on the GPU (LRU).
         exposure: linear colour multiplier before tone mapping.
-        supersampling: :meth:`photo` renders colour at this many samples per pixel side and
-            averages them (in linear light); 1 = no anti-aliasing.
+        supersampling: :meth:`photo` anti-aliases colour with this many coverage samples per
+            pixel side (multisampling, averaged in linear light); 1 = no anti-aliasing.
     """
 
     name = "gl"
@@ -676,9 +702,11 @@ class GLRenderer:
         ambient; :meth:`photo` gives the published one), ``instances`` uint16 ``(H, W)`` (0 = no
         hit), ``depth`` float32 ``(H, W)`` camera-frame ``z`` in metres (0 = no hit).
         """
-        return self._render(scene, only, pbr=False)
+        return self._render(scene, only)
 
-    def _render(self, scene: Scene, only: Collection[int] | None, pbr: bool) -> RenderOutput:
+    def _render(self, scene: Scene, only: Collection[int] | None, photo: bool = False) -> Any:
+        """The three maps (``photo=False``) or the published colour image (``photo=True``: uint8
+        ``(H, W, 3)``)."""
         state = self._state()
         cam = scene.camera
         keep = None if only is None else {int(i) for i in only}
@@ -700,9 +728,14 @@ class GLRenderer:
                                     np.stack([d.corners for d in everything]),
                                     [d.obj.role for d in everything], self.shadow_map_size)
             light_clip, texel = self._shadow_pass(state, scene, grid, draws)
-        targets = state.target(int(cam.width), int(cam.height))
-        self._main_pass(state, scene, draws, targets, light_clip, texel, pbr)
-        out = self._read(targets)
+        if photo:
+            targets = state.photo_target(int(cam.width), int(cam.height), self.supersampling)
+            self._main_pass(state, scene, draws, targets, light_clip, texel, pbr=True)
+            out = targets.read()
+        else:
+            targets = state.target(int(cam.width), int(cam.height))
+            self._main_pass(state, scene, draws, targets, light_clip, texel, pbr=False)
+            out = self._read(targets)
         self._trim_caches(in_use=len(scene.objects))
         return out
 
@@ -717,29 +750,17 @@ class GLRenderer:
     def photo(self, scene: Scene) -> np.ndarray:
         """uint8 ``(H, W, 3)`` sRGB: the published colour image of ``scene`` — metal/roughness
         shading with the scene HDRI's image-based light and tone mapping (see
-        :mod:`gsi_syn.render.shaders`), tent-filtered (softer) shadows, rendered on a grid of
-        ``supersampling``² samples per pixel (placed symmetrically about the pixel centre, so the
-        image stays aligned with :meth:`render`'s instance map) averaged in linear light.
-        Instance ids and depth come from :meth:`render` only."""
-        f = self.supersampling
+        :mod:`gsi_syn.render.shaders`), tent-filtered (softer) shadows, anti-aliased with
+        ``supersampling``² coverage samples per pixel (multisampling: the standard sample patterns
+        are symmetric about the pixel centre, so the image stays aligned with :meth:`render`'s
+        instance map), resolved in linear light (half-float target). Instance ids and depth come
+        from :meth:`render` only."""
         saved = self.shadow_filter
         self.shadow_filter = "tent"
         try:
-            if f == 1:
-                return self._render(scene, None, pbr=True).rgb
-            cam = scene.camera
-            K = cam.K_array.copy()
-            # sample (a, b) of pixel (i, j) sits at u = i + (2a + 1 - f) / 2f: its sub-pixel's centre
-            K[:2, :3] *= f
-            K[0, 2] += (f - 1) / 2.0
-            K[1, 2] += (f - 1) / 2.0
-            big = scene.with_camera(Camera.create(K, cam.cam_from_world_array, cam.width * f, cam.height * f,
-                                                  cam.near, cam.far))
-            rgb = self._render(big, None, pbr=True).rgb
+            return self._render(scene, None, photo=True)
         finally:
             self.shadow_filter = saved
-        lin = _SRGB_TO_LINEAR[rgb].reshape(cam.height, f, cam.width, f, 3).mean(axis=(1, 3))
-        return _linear_to_srgb8(lin)
 
     def _shadow_pass(self, state: _GLState, scene: Scene, grid: ShadowGrid, draws: list[_Draw]
                      ) -> tuple[np.ndarray | None, float]:
@@ -779,17 +800,24 @@ class GLRenderer:
         ctx.disable_direct(_GL_DEPTH_CLAMP)
         return light_clip, texel
 
-    def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: _Targets,
+    def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: Any,
                    light_clip: np.ndarray | None, texel: float, pbr: bool) -> None:
         ctx, cam, light = state.ctx, scene.camera, scene.light
-        targets.fbo.use()
-        ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
-        targets.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         bg = [float(c) for c in scene.background]
-        targets.color_only.clear(bg[0], bg[1], bg[2], 1.0)  # stored as is: sRGB bytes
-        targets.fbo.use()
-        ctx.enable_only(ctx.DEPTH_TEST)
-        ctx.enable_direct(_GL_FRAMEBUFFER_SRGB)
+        if isinstance(targets, _PhotoTargets):  # linear half-float colour, multisampled
+            targets.fbo.use()
+            ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
+            lin = _srgb_to_linear(bg)
+            targets.fbo.clear(float(lin[0]), float(lin[1]), float(lin[2]), 1.0, depth=1.0)
+            ctx.enable_only(ctx.DEPTH_TEST)
+        else:
+            targets.fbo.use()
+            ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
+            targets.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            targets.color_only.clear(bg[0], bg[1], bg[2], 1.0)  # stored as is: sRGB bytes
+            targets.fbo.use()
+            ctx.enable_only(ctx.DEPTH_TEST)
+            ctx.enable_direct(_GL_FRAMEBUFFER_SRGB)
         ctx.front_face = "cw"  # the y-down projection mirrors the outward CCW winding
         ctx.cull_face = "back"
 

@@ -30,14 +30,15 @@ def gl():
 
 
 def _white_box_scene(size: int = 96) -> Scene:
-    """A white box on a dark floor, seen from above at an angle: high-contrast silhouettes."""
+    """A white, rotated box on a dark floor, seen from straight above (only its flat-lit top
+    shows): high-contrast silhouettes of uniform brightness."""
     floor = _floor()
     floor.material = Material(color=(0.05, 0.05, 0.05), specular=0.0)
     box = _box(7, (0.03, -0.02, 0.0), (0.3, 0.22, 0.2), color=(1.0, 1.0, 1.0))
     box.yaw_deg = 23.0
     box.material = Material(color=(1.0, 1.0, 1.0), specular=0.0)
     return Scene("tabletop", [floor, box], Light(direction=(0.0, 0.2, -1.0), ambient=0.5, intensity=0.8),
-                 _camera(size, size, (0.1, -0.8, 1.1), (0.0, 0.0, 0.05), fov=40.0), background=(0, 0, 0))
+                 _camera(size, size, (0.03, -0.021, 1.2), (0.03, -0.02, 0.0), fov=30.0), background=(0, 0, 0))
 
 
 def test_photo_is_antialiased_and_aligned_with_the_instance_map(gl):
