@@ -270,11 +270,17 @@ def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
+_LUT_STEPS = 16384  # linear steps of the encoding table: < 0.25 sRGB levels apart, even near black
+_c = np.arange(_LUT_STEPS + 1) / _LUT_STEPS
+_LINEAR_TO_SRGB8 = np.rint(255.0 * np.where(_c <= 0.0031308, 12.92 * _c, 1.055 * _c ** (1 / 2.4) - 0.055)
+                           ).astype(np.uint8)
+del _c
+
+
 def _linear_to_srgb8(lin: np.ndarray) -> np.ndarray:
-    """Linear [0, 1] values → uint8 sRGB levels (nearest)."""
-    c = np.clip(lin, 0.0, 1.0)
-    s = np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, 1 / 2.4) - 0.055)
-    return np.rint(s * 255.0).astype(np.uint8)
+    """Linear [0, 1] values → uint8 sRGB levels (table lookup at 1/16384 linear steps)."""
+    idx = np.clip(lin, 0.0, 1.0) * _LUT_STEPS + 0.5
+    return _LINEAR_TO_SRGB8[idx.astype(np.int32)]
 
 
 _UNIT_BOX = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float64)
