@@ -279,7 +279,7 @@ del _c
 
 def _linear_to_srgb8(lin: np.ndarray) -> np.ndarray:
     """Linear [0, 1] values → uint8 sRGB levels (table lookup at 1/16384 linear steps)."""
-    idx = np.clip(lin, 0.0, 1.0) * _LUT_STEPS + 0.5
+    idx = np.clip(np.nan_to_num(lin, nan=0.0), 0.0, 1.0) * _LUT_STEPS + 0.5  # (NaN: degenerate normals)
     return _LINEAR_TO_SRGB8[idx.astype(np.int32)]
 
 
