@@ -18,7 +18,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	@# the local CPU build of torch first (a plain `torch` would pull GBs of CUDA wheels)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,models,ray,train]'
+	$(PY) -m pip install -q -e '.[test,models,ray,train,api,lmms-eval,evalscope]'
+	@# installed without their declared dependencies (what they import is in the extras above): bpy pins
+	@# numpy<2 (only Blender's bundled add-ons need it), lmms-eval declares torchvision (never installed
+	@# here: it breaks transformers), evalscope declares modelscope
+	$(PY) -m pip install -q --no-deps 'bpy==5.0.1' zstandard 'lmms-eval==0.7.3' 'evalscope==1.14.1'
 	@# extract the packaged assets (robosuite's MIT meshes and textures) into the cache once
 	$(GSI) assets
 	touch $(STAMP)

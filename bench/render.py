@@ -19,6 +19,14 @@ unset = one rasteriser thread per CPU; ``0`` = rasterise on the calling thread),
 process's per-frame time and the aggregate frame rate:
 
     python bench/render.py --backends gl --parallel 2
+
+``--cycles`` times the Cycles photo backend on the same scene specs as GL (sampled tabletop and
+room scenes, ``--cycles-scenes`` of each): seconds per photo (CPU process seconds and wall-clock;
+on the GPU when Blender finds one) at each resolution with ``--cycles-samples`` paths per pixel,
+next to GL milliseconds per frame, and the agreement of Cycles' object index with the GL instance
+map (fraction of pixels):
+
+    python bench/render.py --cycles --resolutions 512 --cycles-samples 16
 """
 
 from __future__ import annotations
@@ -187,6 +195,34 @@ def run_parallel(args: argparse.Namespace) -> None:
                 os.environ["LP_NUM_THREADS"] = saved
 
 
+def run_cycles(args: argparse.Namespace) -> None:
+    """GL frame time vs Cycles photo time on the same sampled scene specs, plus the object-index
+    agreement of Cycles with the GL instance map."""
+    from gsi_syn.render.cycles import CyclesRenderer, CyclesSettings
+    from gsi_syn.sampler import GenerationConfig, _sample_scene, unit_rng
+
+    renderer = CyclesRenderer(CyclesSettings(samples=args.cycles_samples))
+    print(f"cycles device: {renderer.device}, {args.cycles_samples} samples, OpenImageDenoise")
+    for res in args.resolutions:
+        for subset in ("tabletop", "room"):
+            cfg = GenerationConfig(subset=subset, resolution=res)
+            scenes = [_sample_scene(cfg, unit_rng(cfg, u)) for u in range(args.cycles_scenes)]
+            renderer.photo(scenes[0])  # warm-up: Blender start, meshes and textures
+            gl_ms, wall, cpu, agree = [], [], [], []
+            for scene in scenes:
+                t0 = time.perf_counter()
+                ids = renderer.render(scene).instances
+                gl_ms.append((time.perf_counter() - t0) * 1e3)
+                c0, t0 = time.process_time(), time.perf_counter()
+                renderer.photo(scene)
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+                agree.append(float(np.mean(renderer.object_index(scene) == ids)))
+            print(f"{subset:8s} {res:4d}²  GL {np.median(gl_ms):6.1f} ms/frame   Cycles {np.median(wall):6.2f} s/photo "
+                  f"wall, {np.median(cpu):6.2f} s CPU   object-index agreement min {min(agree):.5f} "
+                  f"mean {np.mean(agree):.5f} ({len(scenes)} scenes)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backends", nargs="+", default=["gl", "raycast"])
@@ -197,6 +233,9 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=0, help="also time N GL processes rendering at once")
     ap.add_argument("--lp-threads", nargs="+", default=["default", "0", "1", "2"],
                     help="LP_NUM_THREADS settings to try with --parallel ('default' = unset)")
+    ap.add_argument("--cycles", action="store_true", help="also time the Cycles photo backend (needs bpy)")
+    ap.add_argument("--cycles-samples", type=int, default=16)
+    ap.add_argument("--cycles-scenes", type=int, default=3, help="sampled scenes per subset for --cycles")
     args = ap.parse_args()
     print(f"cpus={os.cpu_count()} LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', '(unset)')} "
           f"scene={'tabletop' if args.tabletop else f'primitives, {args.objects} objects'}")
@@ -208,6 +247,8 @@ def main() -> None:
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.parallel > 1:
         run_parallel(args)
+    if args.cycles:
+        run_cycles(args)
 
 
 if __name__ == "__main__":

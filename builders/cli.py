@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gsi_bench.argtypes import csv_list, non_negative_int
+from gsi_bench.argtypes import csv_list, non_negative_int, positive_int
 from gsi_bench.cliargs import add_alias, add_flags, command
 from gsi_bench.engine import add_engine_arguments, engine_from_args
 from gsi_bench.errors import DataNotFound, InvalidInput
@@ -30,7 +30,11 @@ def _add_build(p: argparse.ArgumentParser) -> None:
     add_alias(s, "--test-per-op", "--per-op", "per_op", type=non_negative_int)
     s.add_argument("--train-per-op", type=non_negative_int, default=0, help="train records per operation (0 = no train split)")
     add_flags(s, "resolution", "seed", "renderer", "workers", "edits_per_scene", "shard_size", "repo_id", "quiet",
-              repo_id={"default": "gsi-bench/syn", "help": "Hub dataset id named in the card"})
+              repo_id={"default": "gsi-bench/syn", "help": "Hub dataset id named in the card"},
+              renderer={"choices": ["gl", "raycast", "cycles"],
+                        "help": "gl: fast GL (anti-aliased PBR photos); raycast: GL-free; cycles: GL labels + "
+                                "Blender Cycles photos (needs gsi-bench[cycles])"})
+    s.add_argument("--cycles-samples", type=positive_int, default=16, help="Cycles paths per pixel")
     add_engine_arguments(s)
     s.set_defaults(func=_build_syn)
 
@@ -63,7 +67,8 @@ def _build_syn(args: argparse.Namespace) -> int:
                                        train_per_op=args.train_per_op, resolution=args.resolution, seed=args.seed,
                                        renderer=args.renderer, operations=args.operations, workers=args.workers,
                                        shard_size=args.shard_size, edits_per_scene=args.edits_per_scene,
-                                       repo_id=args.repo_id, progress=not args.quiet, engine=engine)
+                                       repo_id=args.repo_id, progress=not args.quiet, engine=engine,
+                                       cycles_samples=args.cycles_samples)
     except ValueError as err:
         raise InvalidInput(str(err)) from err
     for (subset, split), n in summary.rows.items():

@@ -48,7 +48,8 @@ class GsiSynConfig(datasets.BuilderConfig):
     ``subset``: tabletop / room. ``operations``: the operations to generate (empty = all of the
     subset's). ``test_per_op`` / ``train_per_op``: records per operation in each split (0 = no
     such split). ``resolution``: image width = height in pixels. ``seed``: run seed.
-    ``renderer``: ``gl`` (moderngl, EGL) or ``raycast`` (trimesh + embree).
+    ``renderer``: ``gl`` (moderngl, EGL), ``raycast`` (trimesh + embree) or ``cycles`` (GL labels,
+    Blender Cycles RGB); ``cycles_samples``: Cycles paths per pixel.
     ``edits_per_scene``: consecutive records sharing one sampled scene.
     """
 
@@ -60,6 +61,7 @@ class GsiSynConfig(datasets.BuilderConfig):
     seed: int = 0
     renderer: str = "gl"
     edits_per_scene: int = 2
+    cycles_samples: int = 16
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,11 +83,13 @@ class GsiSynConfig(datasets.BuilderConfig):
 
     def generation_config(self, split: str, shard_size: int = DEFAULT_SHARD_SIZE):
         """The pipeline configuration of one split."""
+        from gsi_syn.render.cycles import CyclesSettings
         from gsi_syn.sampler import GenerationConfig
 
         per_scene = self.edits_per_scene
         return GenerationConfig(subset=self.subset, split=split, num=self.split_sizes()[split], seed=self.seed,
                                 resolution=self.resolution, renderer=self.renderer, operations=self.operations,
+                                cycles=CyclesSettings(samples=self.cycles_samples),
                                 edits_per_scene=per_scene, shard_size=max(per_scene, shard_size - shard_size % per_scene))
 
 
@@ -145,7 +149,7 @@ def build_syn_folder(out_dir: str | Path, subsets: Sequence[str] = ("tabletop",)
                      train_per_op: int = 0, resolution: int = 512, seed: int = 0, renderer: str = "gl",
                      operations: Sequence[str] = (), workers: int = 1, shard_size: int = DEFAULT_SHARD_SIZE,
                      edits_per_scene: int = 2, repo_id: str = "gsi-bench/syn", progress: bool = True,
-                     keep_staging: bool = False, engine=None) -> BuildSummary:
+                     keep_staging: bool = False, engine=None, cycles_samples: int = 16) -> BuildSummary:
     """Write the GSI-Syn Hub folder ``out_dir``: ``data/<subset>/<split>-*.parquet`` grouped by
     operation, ``README.md``, ``eval.yaml`` and ``gsi_checksums.json``.
 
@@ -167,7 +171,8 @@ def build_syn_folder(out_dir: str | Path, subsets: Sequence[str] = ("tabletop",)
             raise ValueError(f"none of the operations {list(operations)} is generated for subset {subset!r}")
         configs.append(GsiSynConfig(name=subset, subset=subset, operations=ops, test_per_op=test_per_op,
                                     train_per_op=train_per_op, resolution=resolution, seed=seed,
-                                    renderer=renderer, edits_per_scene=edits_per_scene))
+                                    renderer=renderer, edits_per_scene=edits_per_scene,
+                                    cycles_samples=cycles_samples))
     for bc in configs:
         for split in bc.split_sizes():
             gen_cfg = bc.generation_config(split, shard_size)

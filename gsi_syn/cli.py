@@ -37,13 +37,18 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
                       help="the split's preset size per operation: 100 (test) or 1,500 (train)")
     add_flags(p, "seed", "out", "resolution", "workers", "renderer", "operations", "shard_size",
               "edits_per_scene", "quiet",
-              out={"type": str, "help": "output folder (Hub layout): a path or an fsspec URI (s3://bucket/prefix)"})
+              out={"type": str, "help": "output folder (Hub layout): a path or an fsspec URI (s3://bucket/prefix)"},
+              renderer={"choices": ["gl", "raycast", "cycles"],
+                        "help": "gl: fast GL (anti-aliased PBR photos); raycast: GL-free; cycles: GL labels + "
+                                "Blender Cycles photos (needs gsi-bench[cycles])"})
+    p.add_argument("--cycles-samples", type=positive_int, default=16, help="Cycles paths per pixel")
     add_engine_arguments(p)
     p.set_defaults(func=_cmd_generate)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from gsi_syn.pipeline import generate
+    from gsi_syn.render.cycles import CyclesSettings
     from gsi_syn.sampler import SPLIT_PRESETS, SUBSET_OPERATIONS, GenerationConfig
 
     if args.config not in SUBSET_OPERATIONS:
@@ -58,7 +63,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     try:
         cfg = GenerationConfig(subset=args.config, split=args.split, num=num, seed=args.seed,
                                resolution=args.resolution, renderer=args.renderer, operations=ops,
-                               shard_size=args.shard_size, edits_per_scene=args.edits_per_scene)
+                               shard_size=args.shard_size, edits_per_scene=args.edits_per_scene,
+                               cycles=CyclesSettings(samples=args.cycles_samples))
     except ValueError as err:
         raise InvalidInput(str(err)) from err
     with engine_from_args(args) as engine:

@@ -31,6 +31,17 @@ NATURAL_COLOURS: dict[str, tuple[str, ...]] = {
 }
 
 
+def roughness_from_specular(specular: float) -> float:
+    """Perceptual roughness (metal/roughness shading, both renderers) of a scene material with
+    highlight strength ``specular`` in [0, 1]: stronger highlights ↔ smoother surfaces, 0.9 at 0
+    down to 0.25 at 0.5 and above.
+
+    >>> roughness_from_specular(0.0), roughness_from_specular(0.5)
+    (0.9, 0.25)
+    """
+    return float(np.clip(0.9 - 1.3 * float(specular), 0.25, 0.9))
+
+
 def split_colours(asset_id: str, colours: tuple[str, ...], split: str | None) -> tuple[str, ...]:
     """The colour variants of an asset that ``split`` may use: train and test get disjoint
     subsets (a stable hash of asset id and colour puts about one variant in four in test), so

@@ -1,6 +1,7 @@
-"""Room scene sampler: a floor, three walls, 2–4 pieces of furniture against the walls or free
-standing (tables, shelves, cabinets, counters, sofas, beds), small objects on their tops, a
-sun light through the open side, and a camera at eye height looking into the room.
+"""Room scene sampler: a floor, three walls, 3–5 pieces of furniture against the walls or free
+standing (tables, shelves, cabinets, counters, sofas, beds), 3–5 small objects on each top, a
+sun light through the open side, and a camera at eye height framing one piece's top (close
+enough that the objects on it are not specks).
 
 World frame: the floor is ``z = 0`` centred at the origin; the back wall is at ``y = +D/2``,
 the side walls at ``x = ±W/2``; the viewer stands near the open side ``y = -D/2`` looking
@@ -44,8 +45,8 @@ class RoomConfig:
     width: tuple[float, float] = (3.6, 5.0)
     depth: tuple[float, float] = (3.4, 4.6)
     wall_height: tuple[float, float] = (2.5, 2.8)
-    num_furniture: tuple[int, int] = (2, 4)
-    objects_per_support: tuple[int, int] = (2, 3)
+    num_furniture: tuple[int, int] = (3, 5)
+    objects_per_support: tuple[int, int] = (3, 5)
     #: chance that an object repeats a category already on the same piece of furniture
     repeat_prob: float = 0.4
     max_object_size: float = 0.35
@@ -55,9 +56,9 @@ class RoomConfig:
     camera_height: tuple[float, float] = (1.35, 1.7)
     #: horizontal distance (m) from the focus furniture's objects to the camera, and the spread
     #: of viewing directions (deg) around the furniture's front
-    view_distance: tuple[float, float] = (1.0, 1.8)
+    view_distance: tuple[float, float] = (0.8, 1.4)
     view_azimuth: float = 35.0
-    fov_x: tuple[float, float] = (55.0, 70.0)
+    fov_x: tuple[float, float] = (50.0, 65.0)
     #: furniture taller than this would put its top (where objects stand) out of view
     max_support_height: float = 1.2
     light_elevation: tuple[float, float] = (35.0, 60.0)

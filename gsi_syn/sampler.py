@@ -9,6 +9,7 @@ Determinism: scene unit ``k`` of a run draws every random number from
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -37,7 +38,8 @@ from gsi_syn.placement import (
     object_box_world,
     support_margin,
 )
-from gsi_syn.render.base import Renderer, RenderOutput
+from gsi_syn.render.base import BACKENDS, Renderer, RenderOutput
+from gsi_syn.render.cycles import CyclesSettings
 from gsi_syn.room import RoomConfig, sample_room_scene
 from gsi_syn.tabletop import TabletopConfig, sample_tabletop_scene
 
@@ -82,6 +84,7 @@ class GenerationConfig(HashedConfig):
     num: int = 40
     seed: int = 0
     resolution: int = 512
+    #: ``gl``, ``raycast`` or ``cycles`` (GL labels + Cycles RGB, rendered with ``cycles``)
     renderer: str = "gl"
     operations: tuple[str, ...] = ()
     edits_per_scene: int = 2
@@ -91,6 +94,7 @@ class GenerationConfig(HashedConfig):
     thresholds: CheckThresholds = field(default_factory=CheckThresholds)
     tabletop: TabletopConfig = field(default_factory=TabletopConfig)
     room: RoomConfig = field(default_factory=RoomConfig)
+    cycles: CyclesSettings = field(default_factory=CyclesSettings)
     #: attempts per record: rendered candidate edits and cheap (geometric) proposals on one
     #: scene, then fresh scenes
     max_param_attempts: int = 12
@@ -102,6 +106,8 @@ class GenerationConfig(HashedConfig):
             raise ValueError(f"unknown subset {self.subset!r}; choose one of {sorted(SUBSET_OPERATIONS)}")
         if self.split not in SPLIT_CODES:
             raise ValueError(f"unknown split {self.split!r}; choose one of {sorted(SPLIT_CODES)}")
+        if self.renderer not in BACKENDS:
+            raise ValueError(f"unknown renderer {self.renderer!r}; choose one of {', '.join(BACKENDS)}")
         if not self.operations:
             object.__setattr__(self, "operations", SUBSET_OPERATIONS[self.subset])
         bad = [op for op in self.operations if op not in SUBSET_OPERATIONS[self.subset]]
@@ -142,6 +148,12 @@ class _SceneState:
         ids, n = np.unique(self.source.instances, return_counts=True)
         #: ids with at least ``min_pixels`` visible pixels in the source image
         self.visible = {int(i) for i, c in zip(ids, n) if i != 0 and c >= min_pixels}
+
+    def photo(self, cfg: "GenerationConfig") -> np.ndarray:
+        """The published source image, from the renderer's ``photo`` (cached)."""
+        if getattr(self, "_photo", None) is None:
+            self._photo = _photo(self.renderer, self.scene, cfg)
+        return self._photo
 
     def alone(self, instance_id: int) -> RenderOutput:
         if instance_id not in self._alone:
@@ -266,6 +278,25 @@ def _sample_scene(cfg: GenerationConfig, rng: np.random.Generator) -> Scene:
     raise ValueError(f"no scene sampler for subset {cfg.subset!r}")
 
 
+def _photo(renderer: Renderer, scene: Scene, cfg: GenerationConfig) -> np.ndarray:
+    """The published RGB of ``scene``: GL's supersampled ``photo``, or Cycles' with ``cfg.cycles``."""
+    if cfg.renderer == "cycles":
+        return renderer.photo(scene, cfg.cycles)  # type: ignore[attr-defined]
+    return renderer.photo(scene)  # type: ignore[attr-defined]
+
+
+def _with_photos(record: EditRecord, state: _SceneState, target_scene: Scene, renderer: Renderer,
+                 cfg: GenerationConfig) -> EditRecord:
+    """``record`` with its source / target RGB replaced by the renderer's photos (anti-aliased GL
+    or path-traced Cycles; the labels stay the 1-sample GL ones, pixel-aligned with them) and the
+    photo settings (renderer, HDRI, samples…) added to its scene JSON under ``"render"``."""
+    spec = json.loads(record.scene)
+    spec["render"] = (renderer.describe(state.scene, cfg.cycles) if cfg.renderer == "cycles"  # type: ignore[attr-defined]
+                      else renderer.describe(state.scene))  # type: ignore[attr-defined]
+    return dataclasses.replace(record, source_image=state.photo(cfg), target_image=_photo(renderer, target_scene, cfg),
+                               scene=json.dumps(spec, sort_keys=True, separators=(",", ":")))
+
+
 def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                   on_reject: Callable[[str, list[str]], None] | None = None) -> list[EditRecord]:
     """The records of scene unit ``unit`` (``cfg.edits_per_scene`` of them, fewer at the end)."""
@@ -300,6 +331,8 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                     continue
                 template = int(rng.integers(num_templates(op)))
                 record = build_record(cfg, index, unit, state, p, target_render, m, template)
+                if hasattr(renderer, "photo"):  # publish the anti-aliased / path-traced RGB
+                    record = _with_photos(record, state, p.target_scene, renderer, cfg)
                 break
             if record is not None:
                 break

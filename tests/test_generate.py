@@ -255,7 +255,7 @@ def test_perspective_cameras_move_as_stated(run40):
         # the target image is exactly the render from the target camera
         _, tgt = r.scenes()
         np.testing.assert_allclose(tgt.camera.cam_from_world_array, C1)
-        assert np.array_equal(gl.render(tgt).rgb, r.target_image)
+        assert np.array_equal(gl.photo(tgt), r.target_image)
 
 
 def test_train_and_test_share_no_scene_or_asset_instance(tmp_path):

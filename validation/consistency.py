@@ -657,7 +657,9 @@ def _check_renders(row: dict[str, Any], op: str, src: Scene, tgt: Scene, maps: _
                                  f"(< {tol.min_mask_iou})", 1.0 - iou)
         if rgb is not None and opts.renderer == "gl" and row["provenance"]["renderer"] == "gl":
             ctx.run("images")
-            worst_id, mad = worst_region_difference(out.rgb, rgb, out.instances)
+            # published images are the renderer's (anti-aliased, PBR) photo where it has one
+            again = renderer.photo(scene) if hasattr(renderer, "photo") else out.rgb
+            worst_id, mad = worst_region_difference(again, rgb, out.instances)
             ctx.metric("images", mad)
             if mad > tol.image_mean_abs:
                 what = "the background" if worst_id == 0 else f"object {worst_id}"

@@ -52,12 +52,13 @@ class Renderer(Protocol):
         ...
 
 
-BACKENDS = ("gl", "raycast")
+BACKENDS = ("gl", "raycast", "cycles")
 
 
 def get_renderer(name: str = "gl") -> Renderer:
-    """A renderer backend by name: ``"gl"`` (moderngl, headless EGL; the default) or
-    ``"raycast"`` (trimesh + embree ray casting, no GL at all)."""
+    """A renderer backend by name: ``"gl"`` (moderngl, headless EGL; the default),
+    ``"raycast"`` (trimesh + embree ray casting, no GL at all) or ``"cycles"`` (GL for labels and
+    checks, Blender Cycles for the published RGB images; needs ``gsi-bench[cycles]``)."""
     if name == "gl":
         from gsi_syn.render.gl import GLRenderer
 
@@ -66,4 +67,11 @@ def get_renderer(name: str = "gl") -> Renderer:
         from gsi_syn.render.raycast import RaycastRenderer
 
         return RaycastRenderer()
+    if name == "cycles":
+        from gsi_syn.render.cycles import CyclesRenderer, cycles_available
+
+        ok, why = cycles_available()
+        if not ok:
+            raise RuntimeError(f"renderer 'cycles' unavailable: {why}")
+        return CyclesRenderer()
     raise ValueError(f"unknown renderer {name!r}; choose one of {', '.join(BACKENDS)}")

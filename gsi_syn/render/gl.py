@@ -43,8 +43,10 @@ import numpy as np
 
 from gsi_bench.scene import Camera, Scene, SceneObject
 from gsi_syn.assets.mesh import AssetMesh
+from gsi_syn.materials import roughness_from_specular
 from gsi_syn.render import shaders
 from gsi_syn.render.base import RenderOutput
+from gsi_syn.render.environment import choose_hdri, env_rotation, irradiance_sh
 
 __all__ = [
     "GLRenderer",
@@ -268,6 +270,19 @@ def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
+_LUT_STEPS = 16384  # linear steps of the encoding table: < 0.25 sRGB levels apart, even near black
+_c = np.arange(_LUT_STEPS + 1) / _LUT_STEPS
+_LINEAR_TO_SRGB8 = np.rint(255.0 * np.where(_c <= 0.0031308, 12.92 * _c, 1.055 * _c ** (1 / 2.4) - 0.055)
+                           ).astype(np.uint8)
+del _c
+
+
+def _linear_to_srgb8(lin: np.ndarray) -> np.ndarray:
+    """Linear [0, 1] values → uint8 sRGB levels (table lookup at 1/16384 linear steps)."""
+    idx = np.clip(np.nan_to_num(lin, nan=0.0), 0.0, 1.0) * _LUT_STEPS + 0.5  # (NaN: degenerate normals)
+    return _LINEAR_TO_SRGB8[idx.astype(np.int32)]
+
+
 _UNIT_BOX = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float64)
 
 
@@ -338,6 +353,29 @@ class _Targets:
         self.size = size
 
 
+class _PhotoTargets:
+    """The published-image framebuffer of one size: multisampled half-float linear colour plus
+    depth, and the single-sample buffer it is resolved into (``samples`` = 1: no multisampling)."""
+
+    def __init__(self, ctx: Any, width: int, height: int, samples_per_side: int):
+        size = (width, height)
+        n = samples_per_side * samples_per_side
+        n = 0 if n <= 1 else min(n, ctx.max_samples)
+        self.ctx = ctx
+        self.size = size
+        self.fbo = ctx.framebuffer([ctx.renderbuffer(size, 4, samples=n, dtype="f2")],
+                                   ctx.depth_renderbuffer(size, samples=n))
+        self.resolved = ctx.framebuffer([ctx.renderbuffer(size, 4, dtype="f2")]) if n else self.fbo
+
+    def read(self) -> np.ndarray:
+        """Resolve (average the samples, in linear light) and read back as uint8 sRGB (H, W, 3)."""
+        if self.resolved is not self.fbo:
+            self.ctx.copy_framebuffer(self.resolved, self.fbo)
+        width, height = self.size
+        data = self.resolved.read(components=3, dtype="f4")
+        return _linear_to_srgb8(np.frombuffer(data, np.float32).reshape(height, width, 3))
+
+
 class _Shadow:
     """A square depth texture (compare mode, linear filter → 2×2 hardware PCF) and its framebuffer."""
 
@@ -393,14 +431,15 @@ class _GLState:
         self._main: dict[tuple[int, int], _Program] = {}
         self.white = self.ctx.texture((1, 1), 3, data=b"\xff\xff\xff", internal_format=_GL_SRGB8)
         self.targets: dict[tuple[int, int], _Targets] = {}
+        self.photo_targets: dict[tuple[int, int, int], _PhotoTargets] = {}
         self.shadows: dict[int, _Shadow] = {}
 
-    def main(self, tex_mode: int, shadows: int) -> _Program:
-        """The main-pass program of one variant (``shaders.TEX_*``, ``shaders.SHADOWS_*``),
-        compiled on first use."""
-        key = (tex_mode, shadows)
+    def main(self, tex_mode: int, shadows: int, pbr: bool = False) -> _Program:
+        """The main-pass program of one variant (``shaders.TEX_*``, ``shaders.SHADOWS_*``, PBR
+        shading or not), compiled on first use."""
+        key = (tex_mode, shadows, pbr)
         if key not in self._main:
-            fragment = shaders.main_fragment_shader(tex_mode, shadows)
+            fragment = shaders.main_fragment_shader(tex_mode, shadows, pbr)
             program = _Program(self.ctx, shaders.MAIN_VS, fragment, key)
             program.u["u_tex"] = 0
             program.u["u_shadow"] = 1
@@ -412,6 +451,12 @@ class _GLState:
         if key not in self.targets:
             self.targets[key] = _Targets(self.ctx, width, height)
         return self.targets[key]
+
+    def photo_target(self, width: int, height: int, samples: int) -> "_PhotoTargets":
+        key = (width, height, samples)
+        if key not in self.photo_targets:
+            self.photo_targets[key] = _PhotoTargets(self.ctx, width, height, samples)
+        return self.photo_targets[key]
 
     def shadow(self, size: int) -> _Shadow:
         if size not in self.shadows:
@@ -565,17 +610,25 @@ class GLRenderer:
         shadow_filter: ``"bilinear"`` (one hardware 2×2-texel percentage-closer tap) or ``"tent"``
             (four such taps: a 3×3-texel tent, softer edges, ~2 ms more per 512² frame here).
         cache_size: how many distinct meshes (and material textures) stay on the GPU (LRU).
+        exposure: linear colour multiplier before tone mapping.
+        supersampling: :meth:`photo` anti-aliases colour with this many coverage samples per
+            pixel side (multisampling, averaged in linear light); 1 = no anti-aliasing.
     """
 
     name = "gl"
 
     def __init__(self, library: MeshLibrary | None = None, *, shadow_map_size: int = 1024,
-                 shadow_filter: str = "bilinear", cache_size: int = 256):
+                 shadow_filter: str = "bilinear", cache_size: int = 256, exposure: float = 1.6,
+                 supersampling: int = 2):
         if shadow_map_size != 0 and not 16 <= shadow_map_size <= 8192:
             raise ValueError(f"shadow_map_size must be 0 (no shadows) or 16…8192, not {shadow_map_size}")
         if shadow_filter not in _SHADOW_FILTERS:
             raise ValueError(f"shadow_filter must be one of {sorted(_SHADOW_FILTERS)}, not {shadow_filter!r}")
+        if not 1 <= supersampling <= 4:
+            raise ValueError(f"supersampling must be 1…4 samples per pixel side, not {supersampling}")
         self._library = library
+        self.exposure = float(exposure)
+        self.supersampling = int(supersampling)
         self.shadow_map_size = int(shadow_map_size)
         self.shadow_filter = shadow_filter
         self.cache_size = int(cache_size)
@@ -651,9 +704,15 @@ class GLRenderer:
     def render(self, scene: Scene, *, only: Collection[int] | None = None) -> RenderOutput:
         """Render ``scene`` from ``scene.camera``; see :class:`gsi_syn.render.base.Renderer`.
 
-        Returns ``rgb`` uint8 ``(H, W, 3)`` sRGB, ``instances`` uint16 ``(H, W)`` (0 = no hit),
-        ``depth`` float32 ``(H, W)`` camera-frame ``z`` in metres (0 = no hit).
+        Returns ``rgb`` uint8 ``(H, W, 3)`` sRGB (the fast look: Lambert + Blinn-Phong, flat
+        ambient; :meth:`photo` gives the published one), ``instances`` uint16 ``(H, W)`` (0 = no
+        hit), ``depth`` float32 ``(H, W)`` camera-frame ``z`` in metres (0 = no hit).
         """
+        return self._render(scene, only)
+
+    def _render(self, scene: Scene, only: Collection[int] | None, photo: bool = False) -> Any:
+        """The three maps (``photo=False``) or the published colour image (``photo=True``: uint8
+        ``(H, W, 3)``)."""
         state = self._state()
         cam = scene.camera
         keep = None if only is None else {int(i) for i in only}
@@ -675,11 +734,39 @@ class GLRenderer:
                                     np.stack([d.corners for d in everything]),
                                     [d.obj.role for d in everything], self.shadow_map_size)
             light_clip, texel = self._shadow_pass(state, scene, grid, draws)
-        targets = state.target(int(cam.width), int(cam.height))
-        self._main_pass(state, scene, draws, targets, light_clip, texel)
-        out = self._read(targets)
+        if photo:
+            targets = state.photo_target(int(cam.width), int(cam.height), self.supersampling)
+            self._main_pass(state, scene, draws, targets, light_clip, texel, pbr=True)
+            out = targets.read()
+        else:
+            targets = state.target(int(cam.width), int(cam.height))
+            self._main_pass(state, scene, draws, targets, light_clip, texel, pbr=False)
+            out = self._read(targets)
         self._trim_caches(in_use=len(scene.objects))
         return out
+
+    def describe(self, scene: Scene) -> dict:
+        """How :meth:`photo` renders ``scene`` (recorded in each record's scene JSON)."""
+        hdri, rotation = choose_hdri(scene)
+        return {"renderer": "gl", "supersampling": self.supersampling, "exposure": self.exposure,
+                "tone_mapping": "extended Reinhard (luminance, white 4)", "shadows": "PCF tent 3x3",
+                "shadow_map_size": self.shadow_map_size, "hdri": hdri, "hdri_rotation_deg": rotation,
+                "ibl": "SH9 irradiance of the bpy wheel's CC0 HDRI", "device": self.device}
+
+    def photo(self, scene: Scene) -> np.ndarray:
+        """uint8 ``(H, W, 3)`` sRGB: the published colour image of ``scene`` — metal/roughness
+        shading with the scene HDRI's image-based light and tone mapping (see
+        :mod:`gsi_syn.render.shaders`), tent-filtered (softer) shadows, anti-aliased with
+        ``supersampling``² coverage samples per pixel (multisampling: the standard sample patterns
+        are symmetric about the pixel centre, so the image stays aligned with :meth:`render`'s
+        instance map), resolved in linear light (half-float target). Instance ids and depth come
+        from :meth:`render` only."""
+        saved = self.shadow_filter
+        self.shadow_filter = "tent"
+        try:
+            return self._render(scene, None, photo=True)
+        finally:
+            self.shadow_filter = saved
 
     def _shadow_pass(self, state: _GLState, scene: Scene, grid: ShadowGrid, draws: list[_Draw]
                      ) -> tuple[np.ndarray | None, float]:
@@ -719,17 +806,24 @@ class GLRenderer:
         ctx.disable_direct(_GL_DEPTH_CLAMP)
         return light_clip, texel
 
-    def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: _Targets,
-                   light_clip: np.ndarray | None, texel: float) -> None:
+    def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: Any,
+                   light_clip: np.ndarray | None, texel: float, pbr: bool) -> None:
         ctx, cam, light = state.ctx, scene.camera, scene.light
-        targets.fbo.use()
-        ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
-        targets.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         bg = [float(c) for c in scene.background]
-        targets.color_only.clear(bg[0], bg[1], bg[2], 1.0)  # stored as is: sRGB bytes
-        targets.fbo.use()
-        ctx.enable_only(ctx.DEPTH_TEST)
-        ctx.enable_direct(_GL_FRAMEBUFFER_SRGB)
+        if isinstance(targets, _PhotoTargets):  # linear half-float colour, multisampled
+            targets.fbo.use()
+            ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
+            lin = _srgb_to_linear(bg)
+            targets.fbo.clear(float(lin[0]), float(lin[1]), float(lin[2]), 1.0, depth=1.0)
+            ctx.enable_only(ctx.DEPTH_TEST)
+        else:
+            targets.fbo.use()
+            ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
+            targets.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            targets.color_only.clear(bg[0], bg[1], bg[2], 1.0)  # stored as is: sRGB bytes
+            targets.fbo.use()
+            ctx.enable_only(ctx.DEPTH_TEST)
+            ctx.enable_direct(_GL_FRAMEBUFFER_SRGB)
         ctx.front_face = "cw"  # the y-down projection mirrors the outward CCW winding
         ctx.cull_face = "back"
 
@@ -738,11 +832,15 @@ class GLRenderer:
             state.shadow(self.shadow_map_size).tex.use(location=1)
         to_light = -np.asarray(light.direction, np.float64)
         to_light /= np.linalg.norm(to_light)
+        hdri, rotation = choose_hdri(scene)
         frame_uniforms: dict[str, bytes | float] = {
             "u_to_light": _vec(to_light),
             "u_light_rgb": _vec(_srgb_to_linear(light.color) * float(light.intensity)),
             "u_ambient": float(light.ambient),
             "u_cam_pos": _vec(cam.position),
+            "u_sh": _vec(irradiance_sh(hdri)),
+            "u_env_rot": _mat4(env_rotation(rotation)),
+            "u_exposure": float(self.exposure),
         }
         if shadows:
             frame_uniforms["u_light_clip_from_world"] = _mat4(light_clip)
@@ -763,6 +861,8 @@ class GLRenderer:
                 "u_cam_z_row": _vec((cam_from_world @ m)[2]),
                 "u_albedo": _vec(_srgb_to_linear(np.asarray(mat.color, np.float64) * d.mesh.base_color)),
                 "u_specular": float(mat.specular),
+                "u_roughness": roughness_from_specular(mat.specular),
+                "u_metallic": 0.0,
                 "u_id": int(d.obj.instance_id),
             }
             nf, na = d.mesh.n_faces, d.mesh.n_axis
@@ -779,7 +879,7 @@ class GLRenderer:
             for tex_mode, first, count in segments:
                 if count == 0:
                     continue
-                program = state.main(tex_mode, shadows)
+                program = state.main(tex_mode, shadows, pbr)
                 if program.key not in configured:
                     for name, value in frame_uniforms.items():
                         program.u[name] = value

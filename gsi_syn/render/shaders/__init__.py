@@ -9,9 +9,17 @@ Main pass (:func:`main_fragment_shader` variants + ``MAIN_VS``), three render ta
 * location 1 — ``R16UI`` instance id (the ``u_id`` uniform of the draw call);
 * location 2 — ``R32F`` camera-frame depth ``z`` (m, OpenCV, along the optical axis).
 
-Shading: albedo = linearised base colour × texture (``SRGB8`` textures, so samples come back
-linear); Lambert diffuse from the directional light times a shadow-map visibility, ambient, a small
-Blinn-Phong highlight ``(n·h)^64``.
+Shading (compile-time ``PBR``): ``PBR 0`` — the labels' and proposals' fast look: Lambert diffuse
+from the directional light times a shadow-map visibility, flat ambient, a small Blinn-Phong
+highlight ``(n·h)^64`` of strength ``u_specular``. ``PBR 1`` — the published images (metal/roughness): albedo = linearised base colour × texture (``SRGB8`` textures, so
+samples come back linear); from the directional sun, times a shadow-map visibility, Lambert diffuse
+plus a GGX / Smith / Schlick specular lobe of roughness ``u_roughness`` (F0 = 0.04, or the albedo
+for metals, ``u_metallic``); image-based ambient light: the scene HDRI's diffuse irradiance as 9
+spherical-harmonic coefficients (``u_sh``, looked up at ``u_env_rot · n``; see
+:mod:`gsi_syn.render.environment`) scaled by ``u_ambient``, plus a split-sum-style environment
+specular (Schlick-Fresnel-weighted irradiance in the reflected direction, fading with roughness).
+Tone mapping: ``u_exposure`` then extended Reinhard on luminance (white point 4), before the
+framebuffer's sRGB encoding.
 
 Texture modes (compile-time ``TEX_MODE``, because llvmpipe runs both sides of a branch and a
 texture fetch costs about a millisecond per 512² screen):
@@ -83,7 +91,12 @@ void main() {
 _MAIN_FS_BODY = """
 uniform vec3 u_albedo;         // linear base colour (material x mesh)
 uniform sampler2D u_tex;       // sRGB texture: samples come back linear
-uniform float u_specular;
+uniform float u_specular;      // PBR 0: Blinn-Phong highlight strength
+uniform float u_roughness;     // perceptual roughness in [0, 1]
+uniform float u_metallic;      // 0 dielectric … 1 metal
+uniform vec3 u_sh[9];          // normalised irradiance SH (constants folded in), HDRI frame
+uniform mat3 u_env_rot;        // world direction -> HDRI lookup direction
+uniform float u_exposure;      // linear multiplier before tone mapping
 uniform uint u_id;
 uniform vec3 u_to_light;       // world unit vector towards the light
 uniform vec3 u_light_rgb;      // linear light colour x intensity
@@ -142,15 +155,54 @@ float lit_fraction() {
 #endif
 }
 
+vec3 sh_irradiance(vec3 n) {
+    vec3 d = u_env_rot * n;
+    vec3 e = u_sh[0] + u_sh[1] * d.y + u_sh[2] * d.z + u_sh[3] * d.x + u_sh[4] * (d.x * d.y)
+           + u_sh[5] * (d.y * d.z) + u_sh[6] * (3.0 * d.z * d.z - 1.0) + u_sh[7] * (d.x * d.z)
+           + u_sh[8] * (d.x * d.x - d.y * d.y);
+    return max(e, vec3(0.0));
+}
+
 void main() {
     vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) n = -n;
     vec3 a = albedo();
+#if PBR == 0
     float ndl = max(dot(n, u_to_light), 0.0);
     float c = max(dot(n, normalize(normalize(v_view) + u_to_light)), 0.0);
     c *= c; c *= c; c *= c; c *= c; c *= c; c *= c;       // (n.h)^64
     float spec = ndl > 0.0 ? u_specular * c : 0.0;
     vec3 rgb = u_ambient * a + lit_fraction() * u_light_rgb * (ndl * a + spec);
+#else
+    const float PI = 3.14159265;
+    vec3 v = normalize(v_view);
+    vec3 l = u_to_light;
+    vec3 h = normalize(v + l);
+    float ndl = max(dot(n, l), 0.0);
+    float ndv = max(dot(n, v), 1e-4);
+    float ndh = max(dot(n, h), 0.0);
+    float vdh = max(dot(v, h), 0.0);
+    float alpha = max(u_roughness * u_roughness, 2e-3);
+    float a2 = alpha * alpha;
+    float q = ndh * ndh * (a2 - 1.0) + 1.0;
+    float D = a2 / (PI * q * q);
+    float vis = 0.5 / max(ndl * (ndv * (1.0 - alpha) + alpha) + ndv * (ndl * (1.0 - alpha) + alpha), 1e-5);
+    vec3 f0 = mix(vec3(0.04), a, u_metallic);
+    vec3 F = f0 + (1.0 - f0) * pow(1.0 - vdh, 5.0);
+    vec3 diffuse = a * (1.0 - u_metallic);
+    // sun: irradiance ndl x light; Lambert (diffuse / pi) and GGX, both scaled by pi so that a
+    // white Lambert surface facing the sun reflects the light's colour x intensity
+    vec3 direct = ndl * (diffuse * (1.0 - F) + PI * D * vis * F);
+    // environment: diffuse irradiance, and the irradiance around the mirror direction for the
+    // specular part (Schlick with roughness; fades for rough surfaces)
+    vec3 fr = f0 + (max(vec3(1.0 - u_roughness), f0) - f0) * pow(1.0 - ndv, 5.0);
+    vec3 env = diffuse * (1.0 - fr) * sh_irradiance(n)
+             + fr * sh_irradiance(reflect(-v, n)) * (1.0 - u_roughness);
+    vec3 rgb = u_ambient * env + lit_fraction() * u_light_rgb * direct;
+    rgb *= u_exposure;
+    float lum = dot(rgb, vec3(0.2126, 0.7152, 0.0722));
+    rgb *= (1.0 + lum / 16.0) / (1.0 + lum);   // extended Reinhard, white point 4
+#endif
     f_color = vec4(rgb, 1.0);
     f_id = u_id;
     f_depth = v_zcam;
@@ -161,14 +213,15 @@ void main() {
 SHADOWS_OFF, SHADOWS_BILINEAR, SHADOWS_TENT = 0, 1, 2
 
 
-def main_fragment_shader(tex_mode: int, shadows: int) -> str:
-    """The main-pass fragment shader for one texture mode (``TEX_*``) and shadow filter
-    (``SHADOWS_*``)."""
+def main_fragment_shader(tex_mode: int, shadows: int, pbr: bool = False) -> str:
+    """The main-pass fragment shader for one texture mode (``TEX_*``), shadow filter
+    (``SHADOWS_*``) and shading (``pbr``: metal/roughness + image-based light + tone mapping)."""
     if tex_mode not in (TEX_NONE, TEX_UV, TEX_TRIPLANAR, TEX_AXIS):
         raise ValueError(f"unknown texture mode {tex_mode!r}")
     if shadows not in (SHADOWS_OFF, SHADOWS_BILINEAR, SHADOWS_TENT):
         raise ValueError(f"unknown shadow filter {shadows!r}")
-    return f"#version 330\n#define TEX_MODE {tex_mode}\n#define SHADOWS {shadows}\n" + _MAIN_FS_BODY
+    return (f"#version 330\n#define TEX_MODE {tex_mode}\n#define SHADOWS {shadows}\n#define PBR {int(pbr)}\n"
+            + _MAIN_FS_BODY)
 
 
 SHADOW_VS = """
