@@ -3,7 +3,7 @@ answers, explicit tie-breaking, indistinguishable poses reported as the instruct
 
 import numpy as np
 
-from gsi_syn.scene import SceneObject
+from gsi_bench.scene import SceneObject
 from validation.evaluator.synthesis import _blur, _key, _ObjectSearch
 
 
