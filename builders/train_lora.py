@@ -389,7 +389,7 @@ def configure(t) -> None:
     t.add_argument("--seed", type=int, default=0, help="data order, noise and LoRA init seed")
     t.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"], help="accelerate precision")
     t.add_argument("--eval-every", type=non_negative_int, default=0, help="evaluate every N steps (0: only at the end)")
-    t.add_argument("--eval-split", default="test")
+    t.add_argument("--eval-split", default="test", help="split scored during training")
     t.add_argument("--eval-num", type=non_negative_int, default=16, help="records scored per evaluation (0: none)")
     t.add_argument("--eval-inference-steps", type=positive_int, default=20)
     t.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -130,11 +130,11 @@ def test_ray_retries_unit_whose_worker_died(ray_cluster, tmp_path):
 def test_ray_resume_after_driver_kill(ray_cluster, tmp_path):
     from gsi_bench.engine import RayEngine
 
-    cfg = GenerationConfig(num=16, seed=5, resolution=64, shard_size=2)
+    cfg = GenerationConfig(num=14, seed=5, resolution=64, shard_size=2)  # = --per-op 2: 7 shards
     out = tmp_path / "killed"
     shard_dir = out / "data" / "tabletop"
     address = ray_cluster.get_runtime_context().gcs_address
-    cmd = [sys.executable, "-m", "gsi_bench.cli", "generate", "syn", "--num", "16", "--seed", "5", "--resolution", "64",
+    cmd = [sys.executable, "-m", "gsi_bench.cli", "generate", "syn", "--per-op", "2", "--seed", "5", "--resolution", "64",
            "--shard-size", "2", "--engine", "ray", "--address", address, "--out", str(out), "--quiet"]
     log = tmp_path / "driver.log"
     with open(log, "wb") as sink:
@@ -148,9 +148,9 @@ def test_ray_resume_after_driver_kill(ray_cluster, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = sorted(p.name for p in shard_dir.glob("*.parquet"))
-    assert 1 <= len(done_before) < 8
+    assert 1 <= len(done_before) < 7
     summary = generate(cfg, out, progress=False, engine=RayEngine())
-    assert summary.shards_skipped == len(done_before) and summary.shards_written == 8 - len(done_before)
+    assert summary.shards_skipped == len(done_before) and summary.shards_written == 7 - len(done_before)
     reference = tmp_path / "reference"
     generate(cfg, reference, workers=1, progress=False)
     assert _files(out) == _files(reference)
