@@ -391,6 +391,6 @@ def configure(t) -> None:
     t.add_argument("--eval-every", type=non_negative_int, default=0, help="evaluate every N steps (0: only at the end)")
     t.add_argument("--eval-split", default="test", help="split scored during training")
     t.add_argument("--eval-num", type=non_negative_int, default=16, help="records scored per evaluation (0: none)")
-    t.add_argument("--eval-inference-steps", type=positive_int, default=20)
+    t.add_argument("--eval-inference-steps", type=positive_int, default=20, help="denoising steps when scoring")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
