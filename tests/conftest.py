@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 
-def save_tiny_instruct_pix2pix(root: Path) -> Path:
+def save_tiny_instruct_pix2pix(root: Path, model_max_length: int | None = 77) -> Path:
     """Build a tiny random InstructPix2Pix pipeline from configs (no downloads; VAE scale factor 2,
-    a character-level CLIP tokenizer) and ``save_pretrained`` it to ``root/tiny-ip2p``."""
+    a character-level CLIP tokenizer) and ``save_pretrained`` it to ``root/tiny-ip2p``.
+    ``model_max_length=None`` leaves the tokenizer's sentinel length (adapters must cap it at the
+    text encoder's 77 positions)."""
     import torch
     from diffusers import (
         AutoencoderKL,
@@ -26,7 +28,8 @@ def save_tiny_instruct_pix2pix(root: Path) -> Path:
             vocab.setdefault(tok, len(vocab))
     (root / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     (root / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
-    tokenizer = CLIPTokenizer(str(root / "vocab.json"), str(root / "merges.txt"), pad_token="!", model_max_length=77)
+    extra = {} if model_max_length is None else {"model_max_length": model_max_length}
+    tokenizer = CLIPTokenizer(str(root / "vocab.json"), str(root / "merges.txt"), pad_token="!", **extra)
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
         sample_size=8, in_channels=8, out_channels=4, layers_per_block=1, block_out_channels=(8, 16),
@@ -46,6 +49,14 @@ def save_tiny_instruct_pix2pix(root: Path) -> Path:
     out = root / "tiny-ip2p"
     pipe.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def make_tiny_ip2p():
+    """:func:`save_tiny_instruct_pix2pix` itself, for tests that need their own variant."""
+    pytest.importorskip("diffusers")
+    pytest.importorskip("transformers")
+    return save_tiny_instruct_pix2pix
 
 
 @pytest.fixture(scope="session")

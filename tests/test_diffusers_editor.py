@@ -41,52 +41,11 @@ def data(tmp_path_factory) -> Path:
     return out
 
 
-def _tiny_tokenizer(folder: Path):
-    """A character-level CLIP BPE tokenizer (no merges) from a vocab.json + merges.txt written here."""
-    from transformers import CLIPTokenizer
-
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab = {"<|startoftext|>": 0, "!": 1, "<|endoftext|>": 2}
-    for c in "abcdefghijklmnopqrstuvwxyz0123456789.,'°-":
-        for tok in (c, c + "</w>"):
-            vocab.setdefault(tok, len(vocab))
-    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, make_tiny_ip2p) -> Path:
     # no model_max_length on purpose: the adapter must cap the tokenizer's sentinel length at the
     # text encoder's 77 positions (the fast tokenizer overflows on the default 1e30)
-    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="!")
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    import torch
-    from diffusers import (
-        AutoencoderKL,
-        EulerAncestralDiscreteScheduler,
-        StableDiffusionInstructPix2PixPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    root = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=8, in_channels=8, out_channels=4, layers_per_block=1, block_out_channels=(8, 16),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=16, attention_head_dim=2, norm_num_groups=4)
-    vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, block_out_channels=(8, 16),
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        norm_num_groups=4, sample_size=32)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=128, hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=2,
-        max_position_embeddings=77, projection_dim=16, bos_token_id=0, pad_token_id=1, eos_token_id=2))
-    scheduler = EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
-    pipe = StableDiffusionInstructPix2PixPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=_tiny_tokenizer(root / "vocab"), unet=unet,
-        scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    out = root / "tiny-ip2p"
-    pipe.save_pretrained(out)
+    out = make_tiny_ip2p(tmp_path_factory.mktemp("ckpt"), model_max_length=None)
     assert (out / "model_index.json").is_file()
     return out
 
