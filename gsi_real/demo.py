@@ -77,6 +77,21 @@ def _close_view(scene, rng: np.random.Generator, width: int, height: int):
     return K, look_at(eye, focus)
 
 
+def editable_ids(scene, instances: np.ndarray, big: set[int]) -> list[int]:
+    """Movable objects of a rendered view that the pipeline can edit by name: at least the
+    minimum pixel count (``big``), not touching the image border, and of a category no other
+    visible movable object has (visible objects of any size count: the pipeline's uniqueness
+    counts every labelled instance in the frame)."""
+    present = set(np.unique(instances).tolist())
+    visible = [o for o in scene.objects if o.role == "object" and o.instance_id in present]
+    counts: dict[str, int] = {}
+    for o in visible:
+        counts[o.category] = counts.get(o.category, 0) + 1
+    border = set(np.unique(np.concatenate([instances[0], instances[-1], instances[:, 0], instances[:, -1]])).tolist())
+    return [o.instance_id for o in visible
+            if o.instance_id in big and o.instance_id not in border and counts[o.category] == 1]
+
+
 def make_demo_captures(out_dir: str | Path, num_captures: int = 3, frames_per_capture: int = 2,
                        width: int = 256, height: int = 192, seed: int = 0, renderer: str = "gl",
                        noise: DepthNoise = DepthNoise(), min_object_pixels: int | None = None) -> list[Path]:
@@ -113,7 +128,13 @@ def make_demo_captures(out_dir: str | Path, num_captures: int = 3, frames_per_ca
             movable = [o for o in scene.objects if o.role == "object" and o.instance_id in big]
             if len(movable) < 2:
                 continue
-            # an object cut by the image border cannot be lifted whole: require one fully inside
+            # an object cut by the image border cannot be lifted whole, and only an object whose
+            # category is unique in the frame can be named without a referring expression (every
+            # operation but remove): require two such objects fully inside, so that a frame
+            # supports every real operation (object_relative_place needs a distinct anchor), also
+            # in the dense rooms where categories repeat on a furniture top
+            if len(editable_ids(scene, r.instances, big)) < 2:
+                continue
             fid = f"{written:06d}"
             depth = add_depth_noise(r.depth, rng, noise)
             write_generic_frame(folder, fid, r.rgb, depth, r.instances)

@@ -108,7 +108,8 @@ def filter_report(captures: str | Path, cfg: RealConfig = RealConfig(), proposal
         props = []
         for op in REAL_OPERATIONS:
             for _ in range(proposals_per_op):
-                p = propose(op, lifted, cats, rng, cfg.min_object_pixels)
+                p = propose(op, lifted, cats, rng, cfg.min_object_pixels,
+                            min_displacement_m=cfg.thresholds.min_place_displacement_m)
                 if p is not None:
                     props.append(p)
         good_moves = [p for p in props if p.operation in ("camera_relative_move", "object_relative_place", "rotate")]

@@ -36,9 +36,10 @@ from gsi_real.edits import RealProposal
 from gsi_real.lifting import LiftConfig, LiftedFrame, LiftedObject, lift_object, yaw_error_deg
 from gsi_real.synthesis import Synthesis
 
-#: Shared thresholds GSI-Real does not apply (no support-margin geometry, perspective edits or
-#: physics settling on real captures): left out of the recorded ``checks.thresholds``.
-_NOT_APPLIED = ("min_support_margin_m", "min_view_overlap", "max_settle_drift_m")
+#: Shared thresholds GSI-Real does not apply (no support-margin geometry, perspective edits,
+#: physics settling or receptacle placements on real captures): left out of the recorded
+#: ``checks.thresholds``.
+_NOT_APPLIED = ("min_support_margin_m", "min_view_overlap", "max_settle_drift_m", "min_placement_gap")
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,13 @@ class RealMeasurements(Checks):
     def filter_values(self) -> dict:
         """The measured values GSI-Real reports (the shared ones it measures and its own),
         without ``extra`` and the shared fields it never measures."""
-        skip = {"extra", "thresholds", "view_overlap", "settle_drift_m"}
+        skip = {"extra", "thresholds", "view_overlap", "settle_drift_m", "placement_gap"}
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
 
 #: Order of the filter names :func:`failed_filters` reports.
 _FILTER_ORDER = ("visible_source", "ambiguous", "unchanged", "holes", "out_of_frame", "visible_target",
-                 "pose", "collision", "support", "placement", "unstable", "view_overlap")
+                 "pose", "collision", "support", "placement", "unstable", "view_overlap", "placement_gap")
 
 
 def _plane_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -133,7 +133,8 @@ def frame_candidates(frame: Frame, index: int, cfg: RealConfig, inpainter=None,
     for k in range(cfg.edits_per_frame):
         op = ops[(start + k) % len(ops)]
         for _ in range(cfg.attempts_per_edit):
-            p = propose(op, lifted, cats, rng, cfg.min_object_pixels)
+            p = propose(op, lifted, cats, rng, cfg.min_object_pixels,
+                        min_displacement_m=cfg.thresholds.min_place_displacement_m)
             if p is None:
                 break
             if (op, p.target_id) in seen:
