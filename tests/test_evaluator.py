@@ -182,3 +182,28 @@ def test_cli_evaluate_and_baseline(data, tmp_path):
     assert (tmp_path / "r" / "plots" / "per_operation.svg").exists()
     assert main(["evaluate", "--data", str(tmp_path / "nothing"), "--predictions", str(tmp_path / "p"),
                  "--out", str(tmp_path / "r3"), "--quiet"]) == 2
+
+
+def test_hypotheses_are_rendered_in_the_look_of_the_published_images(records):
+    """Records published as GL photos (anti-aliased PBR, scene JSON "render") are searched with
+    hypotheses in that look: the exact render of the target scene reproduces the target image,
+    where the fast shading of ``render`` does not."""
+    from validation.evaluator.protocols.default import _exact_renderer
+    from validation.evaluator.runner import make_synthesizer
+    from validation.evaluator.synthesis import render_style
+
+    base = make_synthesizer("gl", 128)
+    for r in records[:3]:
+        assert render_style(r) == "photo"
+        synth = base.for_record(r)
+        assert synth.style == "photo" and base.for_record(r) is synth   # one twin, shared
+        _, tgt = r.scenes()
+        photo = _exact_renderer(synth).render(tgt)
+        shading = base.shaded.render(tgt).rgb
+        target = r.target_image.astype(np.float32)
+        assert np.abs(photo.rgb.astype(np.float32) - target).mean() < 1.0          # same look, same pixels
+        assert np.abs(shading.astype(np.float32) - target).mean() > 3.0             # the old look differs
+        assert (photo.instances == r.target.instance_id).sum() > 0                  # labels come along
+    old = dataclasses.replace(records[0], scene=json.dumps({k: v for k, v in json.loads(records[0].scene).items()
+                                                             if k != "render"}))
+    assert render_style(old) == "shading" and base.for_record(old) is base

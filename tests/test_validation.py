@@ -249,3 +249,36 @@ def test_missing_manifest_and_bad_input(copy, tmp_path):
     assert r.failed_checks() == ["manifest"]
     assert cli_main(["validate", str(tmp_path / "nope"), "--out", str(tmp_path / "v.json")]) == 2
     assert not (tmp_path / "v.json").exists()
+
+
+def test_place_next_to_an_anchor_on_another_support_height():
+    """object_relative_place: the target joins the anchor's support, which may be another piece of
+    furniture at another height (denser rooms): it must end at the anchor's height, beside it."""
+    from gsi_bench.geometry import ground_direction
+    from gsi_bench.scene import Camera, Light, Scene, SceneObject
+    from validation.consistency import Tolerances, TransformCase, _tp_object_relative_place
+
+    C = np.array([[1, 0, 0, 0], [0, 0, -1, 1.2], [0, 1, 0, 2.0], [0, 0, 0, 1]], float)  # looking along +y
+    cam = Camera.create(np.array([[100, 0, 48], [0, 100, 48], [0, 0, 1]], float), C, 96, 96)
+    glass = SceneObject(instance_id=2, asset_id="proc/wine_glass", category="wine glass", position=(0.0, 0.0, 0.85))
+    box = SceneObject(instance_id=3, asset_id="proc/box", category="box", position=(0.5, 0.2, 0.75))
+    src = Scene("room", [glass, box], Light(), cam)
+    right = ground_direction(C, "right")
+    errors: list[tuple[str, float]] = []
+
+    class Ctx:
+        def bad(self, check, message, value):
+            errors.append((message, value))
+
+    def case(z: float) -> TransformCase:
+        new = np.asarray(box.position) + right * 0.25
+        new[2] = z
+        W = np.eye(4)
+        W[:3, 3] = new - np.asarray(glass.position)
+        row = {"params": {"relation": "right of", "distance_m": 0.25}, "reference": {"instance_id": 3},
+               "checks": {"thresholds": "{}"}}
+        return TransformCase(row, "object_relative_place", src, src, Tolerances(), Ctx(), C, W,
+                             pos=np.asarray(glass.position), new_pos=new)
+
+    assert _tp_object_relative_place(case(0.75)) < 1e-9 and not errors   # on the anchor's support: fine
+    assert _tp_object_relative_place(case(0.85)) > 0.05 and errors       # floating at its old height: caught

@@ -379,7 +379,9 @@ def _tp_object_relative_place(c: TransformCase) -> float:
     anchor = c.src.get(c.row["reference"]["instance_id"])
     v = ground_direction(C, operation_spec(c.op).directions[p["relation"]])
     offset = c.new_pos - np.asarray(anchor.position, np.float64)
-    e = max(float(np.linalg.norm(offset[:2] - v[:2] * p["distance_m"])), abs(float(c.t[2])))
+    # the target joins the anchor's support (it may come from another piece of furniture, at
+    # another height): it ends at the anchor's height, not necessarily at its own
+    e = max(float(np.linalg.norm(offset[:2] - v[:2] * p["distance_m"])), abs(float(offset[2])))
     if e > c.tols.geometry_m:
         c.bad(f"after Φ3D the object is {np.linalg.norm(offset[:2]) * 100:.1f} cm "
               f"{_nearest_direction(C, offset)} of the anchor, params say {p['distance_m'] * 100:.1f} cm "

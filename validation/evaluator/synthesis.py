@@ -13,6 +13,11 @@ whose render is closest to the prediction (downsampled with a box filter to the 
 * perspective: the camera at candidate poses (moves along the ground directions, yaw, pitch),
   full renders.
 
+Hypotheses are rendered in the look of the record's published images (:func:`render_style`): a
+record whose scene JSON carries the generator's ``"render"`` settings was published as GL photos
+(anti-aliased PBR with the scene HDRI's light and tone mapping) or Cycles photos, and is searched
+with :class:`PhotoRenderer` (GL photo RGB, 1-sample GL labels); older records with the fast shading.
+
 Searches are coarse-to-fine: a coarse grid (which always contains the unchanged scene, the
 instructed edit and edits in the opposite sense), then three refinements that halve the step
 around the best hypothesis.
@@ -154,22 +159,93 @@ class Realised:
                 "low": low, "out_of_range": bool(self.out_of_range), "undecidable": bool(self.undecidable)}
 
 
+def render_style(record) -> str:
+    """How the record's published RGB was rendered: ``"photo"`` when its scene JSON carries the
+    generator's ``"render"`` settings (GL's anti-aliased PBR :meth:`~gsi_syn.render.gl.GLRenderer.photo`
+    or a Cycles path-traced photo), else ``"shading"`` (the renderer's plain ``render`` RGB: records
+    made before photos, or by a backend without one)."""
+    import json
+
+    text = getattr(record, "scene", "") or ""
+    if '"render"' not in text:
+        return "shading"
+    try:
+        spec = json.loads(text)
+    except ValueError:
+        return "shading"
+    return "photo" if isinstance(spec, dict) and isinstance(spec.get("render"), dict) else "shading"
+
+
+class PhotoRenderer:
+    """A GL renderer whose RGB is the published photo's look (:meth:`GLRenderer.photo`: PBR with the
+    scene HDRI's light, tone mapping, tent shadows, anti-aliased), with the instance ids and depth of
+    its 1-sample :meth:`render` (the labels the photos are pixel-aligned with). ``only`` renders the
+    listed instances alone, in the same look. Cycles photos are approximated by the GL photo look
+    (the same HDRI and tone mapping; far closer to them than the fast shading)."""
+
+    def __init__(self, gl):
+        self.gl = gl
+        self.name = getattr(gl, "name", "gl")
+
+    def render(self, scene: Scene, *, only=None):
+        from gsi_syn.render.base import RenderOutput
+
+        labels = self.gl.render(scene, only=only)
+        if only is None:
+            rgb = self.gl.photo(scene)
+        else:  # photo() draws the whole scene; the same pass restricted to ``only``
+            saved = self.gl.shadow_filter
+            self.gl.shadow_filter = "tent"
+            try:
+                rgb = self.gl._render(scene, only, photo=True)
+            finally:
+                self.gl.shadow_filter = saved
+        return RenderOutput(rgb=np.asarray(rgb), instances=labels.instances, depth=labels.depth)
+
+
 class Synthesizer:
     """Renders hypotheses for one record. ``shaded`` renders full scenes (with shadows), ``flat``
-    renders the target alone (no shadows)."""
+    renders the target alone (no shadows). ``style`` is the look of their RGB (``"shading"`` or
+    ``"photo"``, see :func:`render_style`); :meth:`for_record` gives the synthesiser in a record's look."""
 
-    def __init__(self, shaded, flat, search_size: int = 128):
+    def __init__(self, shaded, flat, search_size: int = 128, style: str = "shading"):
         self.shaded = shaded
         self.flat = flat
         self.search_size = int(search_size)
+        self.style = style
 
     def at_size(self, search_size: int) -> "Synthesizer":
         """The same renderers at another search size."""
         if int(search_size) == self.search_size:
             return self
-        other = Synthesizer(self.shaded, self.flat, search_size)
+        other = Synthesizer(self.shaded, self.flat, search_size, self.style)
         other.exact = getattr(self, "exact", None)
+        other._twin = getattr(self, "_twin", None)
         return other
+
+    def for_record(self, record) -> "Synthesizer":
+        """This synthesiser with hypotheses rendered in the look of ``record``'s published images
+        (:func:`render_style`): GL photos for records published as photos, when the hypothesis
+        renderers are GL; itself otherwise. The twin is made once and shared."""
+        want = render_style(record)
+        if want == self.style or (want == "photo" and not hasattr(self.shaded, "photo")):
+            return self  # already in that look, or a backend without a photo look (raycast)
+        return self._other(want)
+
+    def _other(self, style: str) -> "Synthesizer":
+        twin = getattr(self, "_twin", None)
+        if twin is None or twin.style != style:
+            if style == "photo":
+                twin = Synthesizer(PhotoRenderer(self.shaded), PhotoRenderer(self.flat), self.search_size, "photo")
+                exact = getattr(self, "exact", None)
+                twin.exact = PhotoRenderer(exact) if exact is not None and hasattr(exact, "photo") else None
+            else:
+                twin = Synthesizer(self.shaded.gl, self.flat.gl, self.search_size, "shading")
+                exact = getattr(self, "exact", None)
+                twin.exact = exact.gl if isinstance(exact, PhotoRenderer) else exact
+            twin._twin = self
+            self._twin = twin
+        return twin if twin.search_size == self.search_size else twin.at_size(self.search_size)
 
     # -- helpers -----------------------------------------------------------------------------
     def _small(self, scene: Scene, cam_from_world: np.ndarray | None = None) -> Scene:

@@ -320,11 +320,13 @@ def run_check(cfg: CheckConfig, progress: bool = True) -> list[dict]:
     from gsi_syn.render.gl import GLRenderer
     from validation.evaluator import imageops
     from validation.evaluator.runner import EvalConfig, resolve_data, score_default
+    from validation.evaluator.synthesis import PhotoRenderer, render_style
 
     shards = resolve_data(cfg.data, cfg.config, cfg.split)
     ecfg = EvalConfig(data=cfg.data, predictions="", out="", config=cfg.config, split=cfg.split,
                       search_size=cfg.search_size)
     gl, ray = GLRenderer(), get_renderer("raycast")
+    photo = PhotoRenderer(gl)
     rows = list(iter_rows(shards))[: cfg.limit]
     bar = None
     if progress:
@@ -337,7 +339,10 @@ def run_check(cfg: CheckConfig, progress: bool = True) -> list[dict]:
         src, _ = record.scenes()
         h, w = record.source_image.shape[:2]
         rng = np.random.default_rng([cfg.seed, n])
-        for v in build_variants(record, gl.render, ray.render, cfg.kinds):
+        # constructed predictions in the look of the record's published images (GL photos for
+        # records published as photos); "other_backend" stays the raycast look (a style nuisance)
+        look = photo if render_style(record) == "photo" else gl
+        for v in build_variants(record, look.render, ray.render, cfg.kinds):
             extra = [x for x in cfg.nuisances if x != "none"]
             names = cfg.nuisances if v.kind == "correct" else (
                 ["none"] + ([str(rng.choice(extra))] if extra else []))

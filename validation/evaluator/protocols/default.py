@@ -145,6 +145,10 @@ def _exact_renderer(synth: Synthesizer):
             from gsi_syn.render.gl import GLRenderer
 
             synth.exact = GLRenderer()
+            if synth.style == "photo":  # in the look of the record's published photos
+                from validation.evaluator.synthesis import PhotoRenderer
+
+                synth.exact = PhotoRenderer(synth.exact)
         else:
             synth.exact = synth.shaded
     return synth.exact
@@ -192,7 +196,7 @@ def score(record: EditRecord, pred: np.ndarray, synth: Synthesizer) -> dict:
         norm = alignment.normalise(pred, record.source_image, background_mask(record))
         work = (norm.image * 255.0 + 0.5).astype(np.uint8)
         valid = norm.valid
-    synth = synth.at_size(search_size_for(record, synth.search_size))
+    synth = synth.for_record(record).at_size(search_size_for(record, synth.search_size))
     realised, res = SCORERS[op](record, synth.prediction(work, src), src, tgt, synth)
     sg = comparison_sigma(record)
     el, el_ssim, el_psnr = edit_locality(work, record, valid, sg)
