@@ -1,9 +1,10 @@
 """The default renderer backend: OpenGL 3.3 through moderngl on a headless EGL context.
 
-One process holds one standalone context (created on first use, re-created after a ``fork``),
-with its shader programs, one framebuffer per image size and one shadow map per size. Each
-:class:`GLRenderer` keeps GPU copies of the meshes and textures it draws (LRU caches keyed by
-``(asset_id, params)`` and by texture id), so a frame costs only its draw calls and readback.
+Each thread that renders holds one standalone context (an OpenGL context is current on one
+thread only; created on first use, re-created after a ``fork``), with its shader programs, one
+framebuffer per image size and one shadow map per size. Each :class:`GLRenderer` keeps GPU
+copies of the meshes and textures it draws (LRU caches keyed by ``(asset_id, params)`` and by
+texture id), so a frame costs only its draw calls and readback.
 
 A render is two passes:
 
@@ -34,6 +35,7 @@ Determinism: same scene → same bytes, across calls, processes and llvmpipe thr
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -415,7 +417,7 @@ class _Program:
 
 
 class _GLState:
-    """Context, programs and size-keyed targets shared by every renderer of this process."""
+    """Context, programs and size-keyed targets shared by every renderer of this thread."""
 
     def __init__(self) -> None:
         import moderngl
@@ -464,15 +466,17 @@ class _GLState:
         return self.shadows[size]
 
 
-_STATE: _GLState | None = None
+_LOCAL = threading.local()  # .state: this thread's _GLState
 
 
 def _gl_state() -> _GLState:
-    """This process's GL state, created on first use (and anew in a forked child)."""
-    global _STATE
-    if _STATE is None or _STATE.pid != os.getpid():
-        _STATE = _GLState()
-    return _STATE
+    """This thread's GL state, created on first use (and anew in a forked child). Per thread, not
+    per process: a context made current on one thread cannot be used from another, so a thread
+    that renders after another one did (a harness's scoring thread) needs its own."""
+    state = getattr(_LOCAL, "state", None)
+    if state is None or state.pid != os.getpid():
+        state = _LOCAL.state = _GLState()
+    return state
 
 
 def gl_available() -> tuple[bool, str]:
@@ -600,7 +604,7 @@ class _Draw:
 class GLRenderer:
     """Rasterising backend (moderngl, headless EGL). See the module docstring.
 
-    Not thread-safe: all renderers of a process share one OpenGL context; use one per thread of
+    Not thread-safe: all renderers of a thread share its OpenGL context; use one per thread of
     work only from that thread, or one process per worker (as the generation pipeline does).
 
     Args:
@@ -634,7 +638,7 @@ class GLRenderer:
         self.cache_size = int(cache_size)
         self._meshes: OrderedDict[tuple, _GPUMesh] = OrderedDict()
         self._textures: OrderedDict[str, Any] = OrderedDict()
-        self._state_pid: int | None = None
+        self._owner: _GLState | None = None  # the GL state (thread, process) its GPU objects live in
 
     # -- resources ------------------------------------------------------------------------------
     @property
@@ -654,10 +658,10 @@ class GLRenderer:
 
     def _state(self) -> _GLState:
         state = _gl_state()
-        if self._state_pid != state.pid:  # new process: GPU objects of the parent are gone
+        if self._owner is not state:  # new process or thread: the other context's GPU objects are unusable
             self._meshes.clear()
             self._textures.clear()
-            self._state_pid = state.pid
+            self._owner = state
         return state
 
     def _mesh(self, state: _GLState, obj: SceneObject) -> _GPUMesh:
@@ -692,7 +696,8 @@ class GLRenderer:
 
     def close(self) -> None:
         """Release this renderer's GPU meshes and textures (the shared context stays)."""
-        if self._state_pid == os.getpid():
+        mine = getattr(_LOCAL, "state", None)
+        if self._owner is not None and self._owner is mine and mine.pid == os.getpid():
             for entry in self._meshes.values():
                 entry.release()
             for tex in self._textures.values():

@@ -31,7 +31,7 @@ def split(tmp_path_factory) -> dict:
     written by `gsi-bench baseline` and scored by `gsi-bench evaluate`."""
     root = tmp_path_factory.mktemp("api")
     data = root / "data"
-    _cli("generate", "syn", "--subset", "tabletop", "--split", "test", "--num", "7", "--resolution", "64",
+    _cli("generate", "syn", "--config", "tabletop", "--split", "test", "--per-op", "1", "--resolution", "64",
          "--seed", "5", "--out", str(data), "--quiet")
     out = {"data": data}
     for name in ("cut-paste", "identity"):

@@ -20,8 +20,8 @@ pytest.importorskip("evalscope.api.benchmark")
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):
     out = tmp_path_factory.mktemp("evalscope")
-    subprocess.run([sys.executable, "-m", "gsi_bench.cli", "generate", "syn", "--subset", "tabletop", "--split", "test",
-                    "--num", "7", "--resolution", "64", "--seed", "5", "--out", str(out), "--quiet"], check=True)
+    subprocess.run([sys.executable, "-m", "gsi_bench.cli", "generate", "syn", "--config", "tabletop", "--split", "test",
+                    "--per-op", "1", "--resolution", "64", "--seed", "5", "--out", str(out), "--quiet"], check=True)
     return out
 
 

@@ -24,8 +24,8 @@ TASKS = Path(__file__).resolve().parents[2] / "validation" / "harness" / "lmms_e
 def split(tmp_path_factory):
     # generated in a child process: this process's GL contexts are then all the evaluator's
     out = tmp_path_factory.mktemp("lmms")
-    subprocess.run([sys.executable, "-m", "gsi_bench.cli", "generate", "syn", "--subset", "tabletop", "--split", "test",
-                    "--num", "7", "--resolution", "64", "--seed", "5", "--out", str(out), "--quiet"], check=True)
+    subprocess.run([sys.executable, "-m", "gsi_bench.cli", "generate", "syn", "--config", "tabletop", "--split", "test",
+                    "--per-op", "1", "--resolution", "64", "--seed", "5", "--out", str(out), "--quiet"], check=True)
     return out
 
 

@@ -47,9 +47,11 @@ class _FakeImagesAPI(BaseHTTPRequestHandler):
         op = prompt.split()[0].lower()
         if op in ("rotate", "turn") and ATTEMPTS[prompt] == 1:
             return self._reply(429, {"error": "rate limited"}, {"Retry-After": "7"})
-        if op == "remove" or "remove" in prompt.lower():
+        # removals fail with 503, scalings with 400 (first words of every paraphrase template of the two
+        # operations, gsi_bench.operations)
+        if op in ("remove", "delete", "take"):
             return self._reply(503, {"error": "overloaded"})
-        if "scale" in prompt.lower() or "make" in prompt.lower():
+        if op in ("scale", "resize", "make"):
             return self._reply(400, {"error": "content policy"})
         img = Image.open(io.BytesIO(parts["image"])).convert("RGB")
         out = Image.fromarray(np.asarray(img)[:, ::-1].copy()).resize((img.width * 2, img.height * 2))  # flipped, 2x

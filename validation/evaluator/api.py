@@ -24,7 +24,7 @@ Example: the "do nothing" editor on two generated tabletop records (IC is 0 for 
 >>> 0.0 <= result.overall.avg <= 100.0
 True
 >>> sorted(result.samples[0])[:3]
-['ac', 'ac_region', 'el']
+['ac', 'ac_raw', 'ac_region']
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class EvaluationResult:
 
 def default_config(data: str | Path, split: str = "test") -> str:
     """The only config of ``data``; ``ValueError`` naming them when there are several (or none)."""
-    from validation.evaluator.hubdata import resolve_dataset
+    from gsi_bench.datasource import resolve_dataset
 
     root = resolve_dataset(str(data), None, split).root
     configs = sorted(p.name for p in (root / "data").iterdir() if p.is_dir()) if (root / "data").is_dir() else []
@@ -117,7 +117,7 @@ def build_index(predictions: Any, data: str | Path, config: str, split: str, lim
         import itertools
 
         from gsi_bench.hub_io import iter_records
-        from validation.evaluator.hubdata import resolve_dataset
+        from gsi_bench.datasource import resolve_dataset
 
         root = resolve_dataset(str(data), config, split).root
         records = itertools.islice(iter_records(root, config, split), len(ids))
