@@ -35,7 +35,6 @@ from gsi_syn.assets.manifest import MANIFEST_PATH, AssetEntry, TextureEntry, par
 from gsi_syn.assets.mesh import AssetMesh
 from gsi_syn.assets.objfile import load_obj
 from gsi_syn.assets.procedural import GENERATORS, SupportSurface
-from gsi_syn.assets import sweethome3d
 from gsi_syn.assets.textures import load_texture_image, load_uv_texture
 
 #: Grid (m) that procedural vertices are rounded to before canonicalisation, so that last-bit
@@ -96,6 +95,8 @@ class AssetLibrary:
 
     def _sweethome3d(self) -> dict[str, tuple[AssetEntry, dict[str, Any]]]:
         """Asset id → (entry, raw manifest dict) of the Sweet Home 3D models (loaded once)."""
+        from gsi_syn.assets import sweethome3d  # lazily: also runnable as a script
+
         with self._lock:
             if self._sh3d is None:
                 raw = sweethome3d.read_manifest()["assets"]
@@ -218,6 +219,8 @@ class AssetLibrary:
         texture: np.ndarray | None = None
         surfaces: tuple[SupportSurface, ...] = ()
         if entry.source == "sweethome3d":
+            from gsi_syn.assets import sweethome3d
+
             raw_asset = self._sweethome3d()[entry.id][1]
             return (sweethome3d.load_model(raw_asset, self.cache_dir),
                     sweethome3d.support_surfaces(raw_asset))

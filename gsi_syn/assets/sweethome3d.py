@@ -54,6 +54,8 @@ CATALOG_NAME = "PluginFurnitureCatalog.properties"
 CATALOG_NAME_ZH = "PluginFurnitureCatalog_zh_CN.properties"
 #: Catalogue categories left out: human figures are not furniture or household objects.
 EXCLUDED_CATEGORIES = frozenset({"Characters"})
+#: Catalogue categories kept (licensed, listed) but not offered to indoor scenes (``scenes=()``).
+OUTDOOR_CATEGORIES = frozenset({"Exterior", "Vehicles"})
 #: A model is a tabletop-sized object when it is movable and no side exceeds this (m).
 OBJECT_MAX_SIDE_M = 0.6
 
@@ -196,18 +198,51 @@ def usable(entry: CatalogEntry) -> bool:
             and entry.category not in EXCLUDED_CATEGORIES)
 
 
+#: Leading words that describe an instance (size, shape, style, material, brand line), not the
+#: kind of thing; dropped from the category while another word remains (kept in ``name``).
+INSTANCE_MODIFIERS = frozenset({
+    "small", "little", "large", "big", "modern", "contemporary", "classic", "old", "round", "rounded",
+    "square", "oval", "black", "white", "blue", "clear", "oak", "wooden", "teck", "teak", "alder",
+    "iron", "rattan", "plastic", "burlap", "painted", "concrete", "winchester", "osaka", "ryokan",
+    "bended", "japanese", "woman", "technical", "bullet", "residential", "park"})
+#: Catalogue names (after cleaning) whose everyday noun differs: brands, models, spelling.
+NOUN_ALIASES = {
+    "apple imac": "computer", "apple ibook": "laptop", "apple iphone": "mobile phone",
+    "ford focus": "car", "chevrolet": "car", "peugeot cc": "car", "renault scenic": "car",
+    "seat leon": "car", "smart car": "car", "vw new beetle": "car", "concept sedan": "car",
+    "concept sedan sport": "car", "car model": "toy car", "yamaha yzr r6": "motorbike",
+    "playstation": "game console", "tv :": "tv", "trunck": "trunk", "hashtray": "ashtray",
+    "bike": "bicycle", "couch": "sofa", "refrigerator": "fridge", "dustbin": "trash can",
+    "trashcan": "trash can", "toilets unit": "toilet", "lavatory": "washbasin",
+    "frame chambord": "picture frame", "frame hôi an": "picture frame", "bill €": "banknote",
+    "convertible sofa bz": "sofa bed", "opened convertible sofa bz": "sofa bed",
+    "parking slot °": "parking slot", "white board": "whiteboard", "sofa seats": "sofa",
+    "table with tablecloth": "table", "glass table": "table", "shoes": "shoes", "mp3 base": "speaker dock",
+    "mp3 station": "speaker dock", "barnum": "party tent", "puff": "pouf", "flacon": "perfume bottle",
+    "contemporary living room": "living room set", "full bookcase": "bookcase",
+}
+
+
 def plain_noun(name: str) -> str:
     """The category noun people use for a catalogue name: lower case, without numbering,
-    sizes or bracketed remarks.
+    sizes, bracketed remarks or leading instance modifiers, brands mapped to their noun.
 
-    >>> [plain_noun(n) for n in ("Armchair", "Bed 140x190", "Chair 2", "Lamp (ceiling)", "TV-Unit")]
-    ['armchair', 'bed', 'chair', 'lamp', 'tv unit']
+    >>> [plain_noun(n) for n in ("Armchair", "Bed 140x190", "Chair 2", "Lamp (ceiling)", "TV-Unit",
+    ...                          "Wooden alder table", "Ford Focus", "Coffee table")]
+    ['armchair', 'bed', 'chair', 'lamp', 'tv unit', 'table', 'car', 'coffee table']
     """
     s = re.sub(r"\(.*?\)", " ", name.lower())
     s = re.sub(r"\b\d+(\.\d+)?\s*x\s*\d+(\.\d+)?(\s*cm)?\b", " ", s)
     s = re.sub(r"[_\-/]", " ", s)
     s = re.sub(r"\b\d+\b|#\d*", " ", s)
-    return re.sub(r"\s+", " ", s).strip() or name.lower().strip()
+    s = re.sub(r"\s+", " ", s).strip() or name.lower().strip()
+    if s in NOUN_ALIASES:
+        return NOUN_ALIASES[s]
+    words = s.split(" ")
+    while len(words) > 1 and words[0] in INSTANCE_MODIFIERS:
+        words = words[1:]
+    s = " ".join(words)
+    return NOUN_ALIASES.get(s, s)
 
 
 def _slug(text: str) -> str:
@@ -411,7 +446,9 @@ def load_model(asset: Mapping[str, Any], cache_dir: str | Path | None = None,
     from gsi_syn.assets.mesh import AssetMesh
 
     raw = load_raw(extract_model(asset, cache_dir, furniture_dir), tuple(asset["model_rotation"]))
-    canon = canonicalize(raw.vertices, raw.faces, raw.uv, up="+y", front="+z", size=tuple(asset["size_m"]))
+    with np.errstate(invalid="ignore", divide="ignore"):  # faces tiny after scaling: their unit normal
+        # is NaN, which only makes their edges creases; vertex normals come from area-weighted sums
+        canon = canonicalize(raw.vertices, raw.faces, raw.uv, up="+y", front="+z", size=tuple(asset["size_m"]))
 
     def ro(a):
         if a is not None:
@@ -428,7 +465,8 @@ def load_model(asset: Mapping[str, Any], cache_dir: str | Path | None = None,
 # -- asset library --------------------------------------------------------------------------------
 def asset_entry(asset: Mapping[str, Any]):
     """The :class:`~gsi_syn.assets.manifest.AssetEntry` of a manifest asset: small movable models
-    are ``object`` (tabletop and room scenes), the rest ``support`` furniture (room scenes)."""
+    are ``object`` (tabletop and room scenes), the rest ``support`` furniture (room scenes);
+    outdoor ones (:data:`OUTDOOR_CATEGORIES`) suit no scene type yet."""
     from gsi_syn.assets.manifest import AssetEntry
 
     is_object = asset["kind"] == "object"
@@ -440,7 +478,8 @@ def asset_entry(asset: Mapping[str, Any]):
         size_range=(0.9, 1.1), symmetry="none", recolorable=False, textures=(),
         description=f"{asset['name']} by {asset['author'] or 'unknown'} ({asset['licence']})",
         sha256=asset["files"][asset["model"]], base_color=(1.0, 1.0, 1.0), uv_texture=None,
-        scenes=("tabletop", "room") if is_object else ("room",))
+        scenes=(() if asset["catalog_category"] in OUTDOOR_CATEGORIES
+                else ("tabletop", "room") if is_object else ("room",)))
 
 
 def support_surfaces(asset: Mapping[str, Any]):
@@ -454,3 +493,41 @@ def support_surfaces(asset: Mapping[str, Any]):
         return ()
     w, d, h = asset["size_m"]
     return (SupportSurface(z=min(float(drop) / 100.0, h), x_min=-0.45 * w, x_max=0.45 * w, y_min=-0.45 * d, y_max=0.45 * d),)
+
+
+def summary(manifest: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Counts of a manifest: usable models, categories (all, object-kind, furniture-kind, indoor),
+    models per licence and exclusions by reason."""
+    manifest = manifest if manifest is not None else read_manifest()
+    assets = manifest["assets"]
+    indoor = [a for a in assets if a["catalog_category"] not in OUTDOOR_CATEGORIES]
+    licences: dict[str, int] = {}
+    for a in assets:
+        licences[a["licence"]] = licences.get(a["licence"], 0) + 1
+    return {"models": len(assets), "categories": len({a["category"] for a in assets}),
+            "object_categories": len({a["category"] for a in assets if a["kind"] == "object"}),
+            "furniture_categories": len({a["category"] for a in assets if a["kind"] == "furniture"}),
+            "indoor_models": len(indoor), "indoor_categories": len({a["category"] for a in indoor}),
+            "licences": dict(sorted(licences.items())), "excluded": dict(manifest["excluded"])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gsi_syn.assets.sweethome3d [--write]``: print the counts of the committed
+    manifest, or rebuild it from the installed Debian package first (``--write``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m gsi_syn.assets.sweethome3d", description=main.__doc__)
+    parser.add_argument("--write", action="store_true",
+                        help=f"rebuild {MANIFEST_PATH.name} from the installed sweethome3d-furniture package")
+    args = parser.parse_args(argv)
+    if args.write:
+        try:
+            write_manifest(build_manifest())
+        except SweetHome3DError as err:
+            parser.exit(1, f"error: {err}\n")
+    print(json.dumps(summary(), indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
