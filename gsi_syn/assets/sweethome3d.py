@@ -355,7 +355,7 @@ def extract_model(asset: Mapping[str, Any], cache_dir: str | Path | None = None,
     root = cache_root(cache_dir)
     folder = root / asset["id"].replace("/", "__")
     marker = "".join(f"{files[p]}  {p}\n" for p in sorted(files))
-    if (folder / "SHA256SUMS").is_file() and (folder / "SHA256SUMS").read_text() == marker:
+    if _complete(folder, marker):
         return folder / asset["model"]
     archive = furniture_dir / f"{asset['archive']}.sh3f"
     _require_package(furniture_dir)
@@ -375,15 +375,24 @@ def extract_model(asset: Mapping[str, Any], cache_dir: str | Path | None = None,
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(data)
         (tmp / "SHA256SUMS").write_text(marker)
-        if folder.exists():
+        if _complete(folder, marker):  # another process finished first
+            shutil.rmtree(tmp)
+            return folder / asset["model"]
+        if folder.exists():  # stale or incomplete
             shutil.rmtree(folder)
         os.replace(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if folder.is_dir() and (folder / "SHA256SUMS").is_file():  # lost a race to another process
+        if _complete(folder, marker):  # lost a race to another process
             return folder / asset["model"]
         raise
     return folder / asset["model"]
+
+
+def _complete(folder: Path, marker: str) -> bool:
+    """Whether ``folder`` holds a finished extraction whose ``SHA256SUMS`` equals ``marker``."""
+    path = folder / "SHA256SUMS"
+    return path.is_file() and path.read_text() == marker
 
 
 # -- loading --------------------------------------------------------------------------------------

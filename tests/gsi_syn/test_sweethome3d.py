@@ -200,3 +200,11 @@ def test_gl_renders_multi_material_model_upright(tmp_path):
     assert abs(ratio / (h / w) - 1) < 0.1
     assert out.rgb[mask].std(axis=0).max() > 5          # shaded, several materials / texels
     assert np.array_equal(renderer.render(scene).rgb, out.rgb)
+
+
+def test_missing_package_is_a_clear_error(tmp_path):
+    with pytest.raises(sh3d.SweetHome3DError, match="apt-get install -y sweethome3d-furniture"):
+        sh3d.build_manifest(tmp_path, tmp_path / "copyright")
+    asset = {"id": "sh3d/x/y", "archive": "X", "model": "x/y.obj", "files": {"x/y.obj": "0" * 64}}
+    with pytest.raises(sh3d.SweetHome3DError, match="no Sweet Home 3D furniture archives"):
+        sh3d.extract_model(asset, tmp_path / "cache", tmp_path)
