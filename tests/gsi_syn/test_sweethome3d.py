@@ -176,21 +176,28 @@ def test_extraction_is_deterministic(tmp_path):
     assert digests[0] == digests[1] == asset["files"]
 
 
-@needs_package
-def test_gl_renders_multi_material_model_upright(tmp_path):
+def _single_model_scene(lib: AssetLibrary, category: str, px: int):
     from gsi_bench.geometry import intrinsics_from_fov, look_at
     from gsi_bench.scene import Camera, Light, Scene, SceneObject
+
+    entry = lib.entries(source="sweethome3d", category=category)[0]
+    h = entry.size_m[2]
+    cam = Camera.create(intrinsics_from_fov(px, px, 50), look_at((0, -3.5, h / 2), (0, 0, h / 2)), px, px,
+                        near=0.05, far=20.0)
+    obj = SceneObject(1, entry.id, entry.category, (0.0, 0.0, 0.0), role="support")
+    return entry, Scene("room", [obj], Light(), cam)
+
+
+@needs_package
+def test_gl_renders_multi_material_model_upright(tmp_path):
     from gsi_syn.render.gl import GLRenderer, gl_available
 
     ok, why = gl_available()
     if not ok:
         pytest.skip(f"no headless GL ({why})")
     lib = AssetLibrary(cache_dir=tmp_path)
-    entry = lib.entries(source="sweethome3d", category="fridge")[0]
+    entry, scene = _single_model_scene(lib, "fridge", 96)
     w, d, h = entry.size_m
-    cam = Camera.create(intrinsics_from_fov(96, 96, 50), look_at((0, -3.5, h / 2), (0, 0, h / 2)), 96, 96,
-                        near=0.05, far=20.0)
-    scene = Scene("room", [SceneObject(1, entry.id, entry.category, (0.0, 0.0, 0.0), role="support")], Light(), cam)
     renderer = GLRenderer(lib)
     out = renderer.render(scene)
     mask = out.instances == 1
@@ -208,3 +215,20 @@ def test_missing_package_is_a_clear_error(tmp_path):
     asset = {"id": "sh3d/x/y", "archive": "X", "model": "x/y.obj", "files": {"x/y.obj": "0" * 64}}
     with pytest.raises(sh3d.SweetHome3DError, match="no Sweet Home 3D furniture archives"):
         sh3d.extract_model(asset, tmp_path / "cache", tmp_path)
+
+
+@needs_package
+def test_cycles_renders_model_aligned_with_gl_instances(tmp_path):
+    from gsi_syn.render.cycles import CyclesRenderer, CyclesSettings, cycles_available
+
+    ok, why = cycles_available()
+    if not ok:
+        pytest.skip(f"bpy not installed ({why})")
+    lib = AssetLibrary(cache_dir=tmp_path)
+    _, scene = _single_model_scene(lib, "sofa", 64)
+    renderer = CyclesRenderer(library=lib, settings=CyclesSettings(samples=4))
+    gl = renderer.render(scene).instances
+    assert (gl == 1).sum() > 200
+    assert (renderer.object_index(scene) == gl).mean() >= 0.999
+    rgb = renderer.photo(scene)
+    assert rgb.shape == (64, 64, 3) and rgb[gl == 1].std(axis=0).max() > 5
