@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	@ldconfig -p | grep -q libEGL_mesa || { apt-get update -qq && apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri; }
 	@# headless Chromium + chromedriver for the review page's browser test (installed only when missing)
 	@{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+	@# Sweet Home 3D furniture libraries (CC0 / CC-BY OBJ models, gsi_syn/assets/sweethome3d.py; installed only when missing)
+	@[ -d /usr/share/sweethome3d/furniture ] || { apt-get update -qq && apt-get install -y -qq sweethome3d-furniture; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@# the local CPU build of torch first (a plain `torch` would pull GBs of CUDA wheels)

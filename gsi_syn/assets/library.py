@@ -12,6 +12,11 @@ manifest axes and scaled per axis to ``size_m``; procedural ones are generated a
 and their image (at most 512 px a side); the few sources whose UVs repeat get a baked copy
 (:func:`~gsi_syn.assets.textures.load_uv_texture`). Meshes and textures are cached per process;
 returned arrays are read-only and shared, so copy before modifying.
+
+The Sweet Home 3D models (:mod:`.sweethome3d`, ids ``sh3d/…``) have their own manifest and are
+listed only when asked for with ``source="sweethome3d"`` (``entries``, ``categories``), so the
+core listing, the scenes sampled from it and ``manifest_sha256`` do not change with them;
+``entry``, ``mesh`` and ``support_surfaces`` take their ids like any other.
 """
 
 from __future__ import annotations
@@ -73,25 +78,46 @@ class AssetLibrary:
         self._texture_cache: dict[str, np.ndarray] = {}
         self._verified: set[Path] = set()
         self._robosuite_root: Path | None = None
+        self._sh3d: dict[str, tuple[AssetEntry, dict[str, Any]]] | None = None
 
     # -- manifest lookup ----------------------------------------------------------------------
-    def entries(self, role: str | None = None, category: str | None = None) -> list[AssetEntry]:
-        """Entries in manifest order, optionally filtered by ``role`` and / or ``category``."""
-        return [e for e in self._assets.values()
+    def entries(self, role: str | None = None, category: str | None = None, *,
+                source: str | None = None) -> list[AssetEntry]:
+        """Entries in manifest order, optionally filtered by ``role`` and / or ``category``.
+
+        ``source``: ``None`` lists the core manifest; a source name lists only its entries;
+        ``"sweethome3d"`` lists the Sweet Home 3D models (from their own manifest).
+        """
+        pool = ([e for e, _ in self._sweethome3d().values()] if source == "sweethome3d"
+                else [e for e in self._assets.values() if source is None or e.source == source])
+        return [e for e in pool
                 if (role is None or e.role == role) and (category is None or e.category == category)]
+
+    def _sweethome3d(self) -> dict[str, tuple[AssetEntry, dict[str, Any]]]:
+        """Asset id → (entry, raw manifest dict) of the Sweet Home 3D models (loaded once)."""
+        from gsi_syn.assets import sweethome3d  # lazily: also runnable as a script
+
+        with self._lock:
+            if self._sh3d is None:
+                raw = sweethome3d.read_manifest()["assets"]
+                self._sh3d = {a["id"]: (sweethome3d.asset_entry(a), a) for a in raw}
+            return self._sh3d
 
     def entry(self, asset_id: str) -> AssetEntry:
         """The entry of ``asset_id``; :class:`KeyError` for unknown ids."""
         try:
+            if asset_id.startswith("sh3d/"):
+                return self._sweethome3d()[asset_id][0]
             return self._assets[asset_id]
         except KeyError:
             sample = ", ".join(list(self._assets)[:4])
             raise KeyError(f"unknown asset id {asset_id!r}; list valid ids with "
                            f"[e.id for e in get_library().entries()] (e.g. {sample}, …)") from None
 
-    def categories(self, role: str | None = "object") -> list[str]:
-        """Sorted distinct categories of the assets with ``role`` (``None``: all roles)."""
-        return sorted({e.category for e in self.entries(role=role)})
+    def categories(self, role: str | None = "object", *, source: str | None = None) -> list[str]:
+        """Sorted distinct categories of the assets with ``role`` (``None``: all roles); ``source``
+        as in :meth:`entries`."""
+        return sorted({e.category for e in self.entries(role=role, source=source)})
 
     def texture_entry(self, texture_id: str) -> TextureEntry:
         """The manifest entry of a texture; :class:`KeyError` for unknown ids."""
@@ -192,6 +218,12 @@ class AssetLibrary:
     def _make(self, entry: AssetEntry, params: dict[str, float]) -> tuple[AssetMesh, tuple[SupportSurface, ...]]:
         texture: np.ndarray | None = None
         surfaces: tuple[SupportSurface, ...] = ()
+        if entry.source == "sweethome3d":
+            from gsi_syn.assets import sweethome3d
+
+            raw_asset = self._sweethome3d()[entry.id][1]
+            return (sweethome3d.load_model(raw_asset, self.cache_dir),
+                    sweethome3d.support_surfaces(raw_asset))
         if entry.is_procedural:
             gen = GENERATORS[entry.source_path](**params)
             vertices = np.round(gen.part.vertices, PROCEDURAL_QUANTUM_DECIMALS)

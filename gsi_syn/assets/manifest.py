@@ -24,7 +24,9 @@ from typing import Any
 MANIFEST_PATH = Path(__file__).resolve().parent / "data" / "manifest.json"
 
 ROLES = ("object", "receptacle", "support", "structure")
-SOURCES = ("pybullet_data", "robosuite", "procedural")
+#: ``sweethome3d`` entries come from :mod:`.sweethome3d` (their own manifest, licence per model),
+#: never from ``manifest.json``.
+SOURCES = ("pybullet_data", "robosuite", "procedural", "sweethome3d")
 LICENSES = {"pybullet_data": "zlib", "robosuite": "MIT", "procedural": "Apache-2.0"}
 SYMMETRIES = ("none", "rotational", "2fold", "4fold")
 AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
@@ -66,7 +68,7 @@ class AssetEntry:
     English phrase), ``role`` (``object`` | ``receptacle`` | ``support`` | ``structure``),
     ``scenes`` (scene types it suits: ``tabletop`` and/or ``room``).
 
-    Provenance: ``source`` (``pybullet_data`` | ``robosuite`` | ``procedural``),
+    Provenance: ``source`` (``pybullet_data`` | ``robosuite`` | ``procedural`` | ``sweethome3d``),
     ``source_path`` (file inside the package / wheel, or the generator function name),
     ``source_version``, ``license``, ``sha256`` (of the source file bytes; for procedural
     assets of the canonical mesh bytes at default parameters, see :mod:`.hashing`).
@@ -205,6 +207,8 @@ def parse_asset(data: Mapping[str, Any]) -> AssetEntry:
     lo, hi = entry.size_range
     if not 0 < lo <= 1 <= hi:
         raise ManifestError(f"{where}: size_range must satisfy 0 < min <= 1 <= max")
+    if entry.source not in LICENSES:
+        raise ManifestError(f"{where}: {entry.source} assets are listed by their own manifest, not this one")
     if entry.license != LICENSES[entry.source]:
         raise ManifestError(f"{where}: a {entry.source} asset has licence {LICENSES[entry.source]}")
     if any(s not in SCENE_TYPES for s in entry.scenes):
