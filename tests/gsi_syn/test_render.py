@@ -469,7 +469,7 @@ def test_renders_are_deterministic(gl, ray, library):
     code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('t', sys.argv[1]); "
             "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
             "print(','.join(m.scene_digests()))")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     res = subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve())], cwd=root,
                          capture_output=True, text=True, timeout=120, check=False,
                          env={**os.environ, "PYTHONPATH": str(root), "LP_NUM_THREADS": "1"})
@@ -569,7 +569,7 @@ def test_opencv_projection_puts_points_on_pixel_centres():
 def test_module_is_importable_without_moderngl_for_raycast():
     code = ("import sys; sys.modules['moderngl'] = None; "
             "from gsi_syn.render.raycast import RaycastRenderer; print('ok')")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
                          check=False, env={**os.environ, "PYTHONPATH": str(root)})
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
