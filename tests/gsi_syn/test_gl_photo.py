@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tiny asset library of test_render
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the tiny asset library of test_render (same folder)
 
 from test_render import FakeLibrary, _box, _camera, _floor, shadow_scene  # noqa: E402
 
