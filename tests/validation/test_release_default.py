@@ -112,7 +112,7 @@ def _backend_builders():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "test_real_backends.py"
+    path = Path(__file__).resolve().parents[1] / "gsi_real" / "test_real_backends.py"
     spec = importlib.util.spec_from_file_location("_real_backends_tests", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
