@@ -16,7 +16,6 @@ offline) or ``ValueError`` (not a pipeline of the expected kind), each naming th
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
@@ -25,30 +24,13 @@ _DEFAULT_MAX_TOKENS = 77
 
 
 def load_pipeline(checkpoint: str, dtype: str | None = None):
-    """Load ``StableDiffusionInstructPix2PixPipeline`` from a local folder or a Hub id."""
-    try:
-        from diffusers import StableDiffusionInstructPix2PixPipeline
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("the diffusers baseline needs `diffusers` and `transformers` "
-                          "(pip install 'gsi-bench[diffusers]' or pip install diffusers transformers)") from err
-    import torch
+    """Load ``StableDiffusionInstructPix2PixPipeline`` from a local folder or a Hub id (through the
+    generic loader :func:`validation.editors.diffusers_pipeline.load_any_pipeline`, which names the
+    checkpoint in its errors), and check it is an InstructPix2Pix-style pipeline."""
+    from validation.editors.diffusers_pipeline import load_any_pipeline
 
-    path = Path(checkpoint).expanduser()
-    looks_local = path.exists() or checkpoint.startswith((".", "/", "~")) or checkpoint.count("/") > 1
-    if looks_local and not path.is_dir():
-        raise FileNotFoundError(f"diffusers checkpoint {checkpoint!r}: no such folder "
-                                "(pass a folder written by save_pretrained, or a Hub id)")
-    if path.is_dir() and not (path / "model_index.json").is_file():
-        raise ValueError(f"diffusers checkpoint {checkpoint!r}: {path / 'model_index.json'} is missing; "
-                         "pass the folder written by StableDiffusionInstructPix2PixPipeline.save_pretrained")
-    kwargs = {"safety_checker": None, "requires_safety_checker": False}
-    if dtype is not None:
-        kwargs["torch_dtype"] = getattr(torch, dtype)
     try:
-        pipe = StableDiffusionInstructPix2PixPipeline.from_pretrained(str(path) if path.is_dir() else checkpoint,
-                                                                    **kwargs)
-    except OSError as err:  # missing files, not in the offline cache, unknown repo
-        raise FileNotFoundError(f"diffusers checkpoint {checkpoint!r} could not be loaded: {err}") from err
+        pipe = load_any_pipeline(checkpoint, dtype, safety_checker=None, requires_safety_checker=False)
     except (TypeError, KeyError, AttributeError) as err:  # another pipeline's components
         raise ValueError(f"diffusers checkpoint {checkpoint!r} is not an InstructPix2Pix-style pipeline: {err}") from err
     unet = getattr(pipe, "unet", None)
