@@ -22,6 +22,7 @@ from builders.card_baselines import baseline_table
 from gsi_bench.datasource import CARD_FILE
 from gsi_bench.operations import OPERATION_FRAME, OPERATIONS
 from gsi_bench.schema import features, field_docs_markdown
+from validation.evaluator.hub_results import HEADLINE_METRIC
 
 EVAL_FILE = "eval.yaml"
 
@@ -146,7 +147,9 @@ def eval_metadata(configs: Sequence[ConfigFiles], kind: str = "syn") -> dict[str
     """``eval.yaml``: the benchmark's tasks, one per subset config with a ``test`` split.
 
     ``evaluation_framework`` is ``gsi-bench`` (this package's evaluator); the Hub only shows the
-    benchmark tag once that identifier is registered with it.
+    benchmark tag once that identifier is registered with it. The Hub's schema has no metric field,
+    so the headline metric (the one ``.eval_results`` report, :data:`HEADLINE_METRIC`) is named in
+    the description.
     """
     tasks = [{"id": c.name, "config": c.name, "split": "test"}
              for c in configs if c.operation is None and "test" in c.files]
@@ -156,7 +159,9 @@ def eval_metadata(configs: Sequence[ConfigFiles], kind: str = "syn") -> dict[str
         "name": KINDS[kind]["pretty_name"],
         "description": f"Spatially grounded image editing ({', '.join(t['id'] for t in tasks)}); "
                        "scored on instruction compliance, spatial accuracy, edit locality and "
-                       f"appearance consistency. Paper: arXiv {ARXIV_ID}.",
+                       f"appearance consistency. Headline metric: {HEADLINE_METRIC} (0-100, the mean of "
+                       "IC, SA, EL and AC; the IC-gated variant is reported beside it). "
+                       f"Paper: arXiv {ARXIV_ID}.",
         "evaluation_framework": "gsi-bench",
         "tasks": tasks,
     }
