@@ -758,18 +758,18 @@ class GLRenderer:
                 "shadow_map_size": self.shadow_map_size, "hdri": hdri, "hdri_rotation_deg": rotation,
                 "ibl": "SH9 irradiance of the bpy wheel's CC0 HDRI", "device": self.device}
 
-    def photo(self, scene: Scene) -> np.ndarray:
+    def photo(self, scene: Scene, *, only: Collection[int] | None = None) -> np.ndarray:
         """uint8 ``(H, W, 3)`` sRGB: the published colour image of ``scene`` — metal/roughness
         shading with the scene HDRI's image-based light and tone mapping (see
         :mod:`gsi_syn.render.shaders`), tent-filtered (softer) shadows, anti-aliased with
         ``supersampling``² coverage samples per pixel (multisampling: the standard sample patterns
         are symmetric about the pixel centre, so the image stays aligned with :meth:`render`'s
         instance map), resolved in linear light (half-float target). Instance ids and depth come
-        from :meth:`render` only."""
+        from :meth:`render` only. ``only``: draw just these instance ids (as :meth:`render`)."""
         saved = self.shadow_filter
         self.shadow_filter = "tent"
         try:
-            return self._render(scene, None, photo=True)
+            return self._render(scene, only, photo=True)
         finally:
             self.shadow_filter = saved
 

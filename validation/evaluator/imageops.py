@@ -230,3 +230,21 @@ def region_similarity(pred: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> tu
     if not np.isfinite(ssim):
         ssim = colour
     return ssim, colour
+
+
+def nearest_image(pred: np.ndarray, source: np.ndarray, images: list[np.ndarray],
+                  dilation_px: int) -> tuple[int, list[float]]:
+    """Which of ``images`` (uint8 ``(H, W, 3)`` hypotheses) ``pred`` is nearest to, compared only
+    where the hypotheses differ from ``source`` (dilated by ``dilation_px``): ``(index, mean
+    absolute differences in [0, 1])``; ties go to the first. ValueError when no hypothesis
+    changes the image (nothing to localise)."""
+    src = source.astype(np.int16)
+    changed = np.zeros(src.shape[:2], bool)
+    for img in images:
+        changed |= np.abs(img.astype(np.int16) - src).max(axis=2) > 0
+    zone = dilate(changed, dilation_px)
+    if not zone.any():
+        raise ValueError("no hypothesis changes the image: the edit cannot be localised")
+    p = pred.astype(np.float64)[zone] / 255.0
+    distances = [float(np.abs(p - img.astype(np.float64)[zone] / 255.0).mean()) for img in images]
+    return min(range(len(images)), key=lambda i: (distances[i], i)), distances

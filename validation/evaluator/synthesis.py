@@ -191,15 +191,7 @@ class PhotoRenderer:
         from gsi_syn.render.base import RenderOutput
 
         labels = self.gl.render(scene, only=only)
-        if only is None:
-            rgb = self.gl.photo(scene)
-        else:  # photo() draws the whole scene; the same pass restricted to ``only``
-            saved = self.gl.shadow_filter
-            self.gl.shadow_filter = "tent"
-            try:
-                rgb = self.gl._render(scene, only, photo=True)
-            finally:
-                self.gl.shadow_filter = saved
+        rgb = self.gl.photo(scene, only=only)
         return RenderOutput(rgb=np.asarray(rgb), instances=labels.instances, depth=labels.depth)
 
 

@@ -180,17 +180,9 @@ def localise(record, pred: np.ndarray, frame=None, obj=None) -> tuple[dict, list
         frame, obj = _frame_and_object(record)
     hyps = hypotheses(record, obj)
     images = _render_all(record, frame, obj, hyps)
-    src = record.source_image.astype(np.int16)
-    changed = np.zeros(src.shape[:2], bool)
-    for img in images:
-        changed |= np.abs(img.astype(np.int16) - src).max(axis=2) > 0
-    region = imageops.dilate(changed, REGION_DILATION_PX)
-    if not region.any():
-        raise ValueError("no hypothesis changes the image: the edit cannot be localised")
-    p = pred.astype(np.float64)[region] / 255.0
-    for h, img in zip(hyps, images):
-        h["distance"] = float(np.abs(p - img.astype(np.float64)[region] / 255.0).mean())
-    best = min(range(len(hyps)), key=lambda i: (hyps[i]["distance"], i))
+    best, distances = imageops.nearest_image(pred, record.source_image, images, REGION_DILATION_PX)
+    for h, d in zip(hyps, distances):
+        h["distance"] = d
     return hyps[best], hyps, images[best]
 
 

@@ -211,17 +211,9 @@ def localise(record, pred: np.ndarray, region: np.ndarray | None = None):
             img, m = _render(src, region, background, K, depth, h["warp"])
             h["mask"] = m
             images.append(img)
-    s16 = src.astype(np.int16)
-    changed = np.zeros(region.shape, bool)
-    for img in images:
-        changed |= np.abs(img.astype(np.int16) - s16).max(axis=2) > 0
-    zone = imageops.dilate(changed, 2)
-    if not zone.any():
-        raise ValueError("no hypothesis changes the image: the edit cannot be localised")
-    p = pred.astype(np.float64)[zone] / 255.0
-    for h, img in zip(hyps, images):
-        h["distance"] = float(np.abs(p - img.astype(np.float64)[zone] / 255.0).mean())
-    best = min(range(len(hyps)), key=lambda i: (hyps[i]["distance"], i))
+    best, distances = imageops.nearest_image(pred, src, images, 2)
+    for h, d in zip(hyps, distances):
+        h["distance"] = d
     return hyps[best], hyps, images[best], region
 
 
