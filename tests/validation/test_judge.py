@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 
-
 from gsi_syn.pipeline import generate
 from gsi_syn.sampler import GenerationConfig
 
