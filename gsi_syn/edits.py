@@ -206,12 +206,14 @@ def camera_frame_transform(world_transform: np.ndarray, cam_from_world: np.ndarr
 # ----------------------------------------------------------------------------------------------
 def receptacle_candidates(scene: Scene, target: SceneObject) -> list[SceneObject]:
     """Receptacles the target could be put into: receptacle objects and furniture (supports)
-    other than the one it stands on, whose category is unique in the scene."""
+    whose category is unique in the scene — the one it stands on included (it is then moved to
+    another part of it, at least ``min_place_displacement_m`` away: in a room view the furniture
+    in focus is the only one whose edges are in the image)."""
     counts: dict[str, int] = {}
     for o in scene.objects:
         counts[o.category] = counts.get(o.category, 0) + 1
     return [o for o in scene.objects
-            if o.role in ("receptacle", "support") and o.instance_id not in (target.instance_id, target.support_id)
+            if o.role in ("receptacle", "support") and o.instance_id != target.instance_id
             and counts[o.category] == 1 and o.support_id != target.instance_id]
 
 
@@ -305,6 +307,9 @@ def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckTh
     if placement is None:
         placement = str(rng.choice(list(gaps)))
     xyz = points[placement]
+    if rec.instance_id == target.support_id and \
+            float(np.linalg.norm(xyz - np.asarray(target.position))) < th.min_place_displacement_m:
+        return None  # already (nearly) there: "was it moved?" is undecidable
     new = dataclasses.replace(_moved(target, position=xyz), support_id=rec.instance_id)
     out = scene.replace_object(new)
     if not in_view(out, new) or not placement_ok(*placement_measurements(out, target.instance_id), th):

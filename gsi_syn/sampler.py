@@ -107,10 +107,10 @@ class GenerationConfig(HashedConfig):
     #: scene, then fresh scenes
     max_param_attempts: int = 12
     max_proposals: int = 60
-    max_scene_attempts: int = 40
+    max_scene_attempts: int = 200
     #: scenes a record tries with its plan (e.g. the drawn receptacle placement) before it
     #: proposes without one
-    max_plan_scene_attempts: int = 20
+    max_plan_scene_attempts: int = 60
 
     def __post_init__(self) -> None:
         if self.subset not in SUBSET_OPERATIONS:
