@@ -267,6 +267,12 @@ def _object_ref(obj: SceneObject | None, referring: str = "") -> ObjectRef:
                      description=obj.description, referring_expression=referring, asset_id=obj.asset_id)
 
 
+def _names(obj: SceneObject) -> tuple[str, str]:
+    """(English, Chinese) head noun naming ``obj`` in an instruction: its description, or its
+    category where it has none (furniture, the table)."""
+    return obj.description or obj.category, obj.description_zh or obj.category_zh
+
+
 def _box(obj: SceneObject | None, cam_from_world: np.ndarray) -> Box3D:
     if obj is None:  # camera edits name no object
         return Box3D.zero()
@@ -286,8 +292,8 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
     reference = src_scene.get(p.reference_id) if p.reference_id else None
     text = render_instructions(
         p.operation, drawn_template, p.params, referring=p.referring,
-        target=(target_before.description, target_before.description_zh) if target_before else ("", ""),
-        reference=(reference.description, reference.description_zh) if reference else ("", ""))
+        target=_names(target_before) if target_before else ("", ""),
+        reference=_names(reference) if reference else ("", ""))
     if camera_edit:
         phi = Transform(p.camera_delta[:3, :3], np.ones(3), p.camera_delta[:3, 3])
     else:

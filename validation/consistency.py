@@ -234,8 +234,10 @@ def _check_instruction(row: dict[str, Any], op: str, ctx: _Ctx) -> None:
                                        f"record says {tgt['referring_expression'] or 'none'!r}")
             if desc is not None and parsed.target != noun_phrase(desc, tgt["referring_expression"], "en"):
                 ctx.bad("instruction", f"{key} names the target {parsed.target!r}, record: {desc!r}")
-        if lang == "en" and ref["instance_id"] and parsed.reference != ref["description"]:
-            ctx.bad("instruction", f"{key} names the reference {parsed.reference!r}, record: {ref['description']!r}")
+        # an object without a description (the tabletop's table) is named by its category
+        if lang == "en" and ref["instance_id"] and parsed.reference != (ref["description"] or ref["category"]):
+            ctx.bad("instruction", f"{key} names the reference {parsed.reference!r}, "
+                                   f"record: {ref['description'] or ref['category']!r}")
 
 
 def _phi(row: dict[str, Any]) -> np.ndarray:
