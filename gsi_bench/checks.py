@@ -90,15 +90,17 @@ class CheckThresholds:
         return canonical_json(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "CheckThresholds":
+    def from_json(cls, text: str, *, strict: bool = True) -> "CheckThresholds":
         """The thresholds a record states (``checks.thresholds``); a threshold the record predates
         is read as not applied (:data:`NOT_APPLIED`), others the record omits take the defaults.
-        ``ValueError`` on keys this class does not know."""
+        ``ValueError`` on keys this class does not know, unless ``strict`` is false (then they
+        are ignored: e.g. GSI-Real's own filter thresholds read as the shared ones)."""
         raw = json.loads(text) if text else {}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
-        if unknown:
+        if unknown and strict:
             raise ValueError(f"checks.thresholds has unknown keys {unknown}")
+        raw = {k: v for k, v in raw.items() if k in known}
         legacy = {k: v for k, v in NOT_APPLIED.items() if k in known and k not in raw}
         return cls(**{**legacy, **raw})
 

@@ -149,3 +149,28 @@ def test_rerun_refuses_a_leftmost_that_the_image_contradicts():
     # nearest is judged by distance alone: the same pair is fine
     tid, margin = resolve_referring(s, "cup", "nearest")
     assert _referring_findings(s, _remove_row(s, tid, "nearest", CheckThresholds().to_json(), margin)) == []
+
+
+def test_integrity_holds_recorded_measurements_to_the_recorded_floors():
+    import json
+
+    from gsi_bench.checks import NOT_APPLIED
+    from validation.integrity import _check_measurements
+
+    def findings(op, th_json, **kw):
+        c = {"visible_fraction_source": 1.0, "visible_fraction_target": 1.0, "visible_pixels_source": 400,
+             "visible_pixels_target": 400, "min_clearance_m": 0.1, "support_margin_m": 0.1,
+             "ambiguity_margin": math.inf, "changed_pixel_fraction": 0.01, "view_overlap": math.nan,
+             "settle_drift_m": 0.0, "placement_gap": math.nan, "thresholds": th_json, **kw}
+        out = []
+        _check_measurements(op, c, 256 * 256, lambda check, m, v=None: out.append(m))
+        return out
+
+    th = CheckThresholds().to_json()  # floor: 0.005 × 65,536 = 327.7 px; 0.25 % changed
+    assert findings("scale", th) == []
+    assert any("visible_pixels_target = 300 is under the minimum target size" in m
+               for m in findings("scale", th, visible_pixels_target=300))
+    assert findings("remove", th, visible_pixels_target=0) == []  # nothing left to measure
+    assert any("visible-change floor" in m for m in findings("rotate", th, changed_pixel_fraction=0.002))
+    old = json.dumps({k: v for k, v in json.loads(th).items() if k not in NOT_APPLIED})
+    assert findings("scale", old, visible_pixels_target=300) == []  # predates the size floor
