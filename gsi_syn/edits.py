@@ -72,8 +72,8 @@ def _moved(obj: SceneObject, position: np.ndarray | None = None, yaw_deg: float 
 
 def projected_area_bound(scene: Scene, obj: SceneObject) -> float:
     """An upper bound (px) of the pixels ``obj`` can cover in the scene camera's image: the area
-    of the convex hull of its projected 3D box corners, clipped to the image (0 when a corner is
-    behind the camera is impossible to bound: ``inf`` then)."""
+    of the convex hull of its projected 3D box corners, clipped to the image; ``inf`` (no bound)
+    when a corner lies behind the camera's near plane."""
     from shapely.geometry import MultiPoint, box
 
     from gsi_syn.placement import object_box_world

@@ -251,6 +251,18 @@ def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, targe
     return m
 
 
+def _worth_rendering(p: Proposal, targets: set[int], target_pixels: float) -> bool:
+    """Cheap pre-render test of a proposal: an edited object must be among ``targets`` (large
+    enough in the source image) and, where it stays, may still cover ``target_pixels`` in the
+    target image (:func:`~gsi_syn.edits.projected_area_bound`, an upper bound)."""
+    if not p.target_id:
+        return True  # a camera edit
+    if p.target_id not in targets:
+        return False
+    return not p.target_present or \
+        projected_area_bound(p.target_scene, p.target_scene.get(p.target_id)) >= target_pixels
+
+
 def _drawn_template(op: str, p: Proposal, scene: Scene, rng: np.random.Generator) -> int:
     """The drawn phrasing index of an accepted proposal: uniform over the operation's phrasings;
     a receptacle placement is phrased "on" a surface and "in" a container."""
@@ -374,10 +386,8 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                 if rendered >= cfg.max_param_attempts:
                     break
                 p = _propose(op, state.scene, rng, cfg.thresholds, state.visible, targets, live_plan)
-                if p is None or (p.target_id and p.target_id not in targets) or (
-                        p.target_present and projected_area_bound(p.target_scene, p.target_scene.get(p.target_id))
-                        < target_pixels):
-                    continue  # nothing to propose, or the target is (or would become) too small: no render
+                if p is None or not _worth_rendering(p, targets, target_pixels):
+                    continue
                 rendered += 1
                 target_render = renderer.render(p.target_scene)
                 target_alone = renderer.render(p.target_scene, only=[p.target_id]) if p.target_present else None
