@@ -69,9 +69,9 @@ def scatter_objects(rng: np.random.Generator, support: SceneObject, n: int, entr
 
 
 def small_object_entries(scene_type: str, max_size: float) -> list[AssetEntry]:
-    """Movable objects and receptacles of the library that suit ``scene_type`` and whose largest
-    extent (at the top of their scale range) is at most ``max_size`` (m)."""
-    from gsi_syn.assets import get_library
+    """Movable objects and receptacles of the pool (core assets and Sweet Home 3D models,
+    :func:`gsi_syn.assets.pool.objects`) that suit ``scene_type`` and whose largest extent (at
+    the top of their scale range) is at most ``max_size`` (m)."""
+    from gsi_syn.assets import pool
 
-    return [e for e in get_library().entries() if e.role in ("object", "receptacle") and scene_type in e.scenes
-            and max(e.size_m) * e.size_range[1] <= max_size]
+    return pool.objects(scene_type, max_size)
