@@ -91,8 +91,8 @@ def rescaled_scene(scene: "Scene", size: int) -> "Scene":
     cam = scene.camera
     s = size / max(cam.width, cam.height)
     w, h = max(1, round(cam.width * s)), max(1, round(cam.height * s))
-    K = cam.K_array() * np.array([[w / cam.width], [h / cam.height], [1.0]])
-    return dataclasses.replace(scene, camera=Camera.create(K, cam.cam_from_world_array(), w, h,
+    K = cam.K_array * np.array([[w / cam.width], [h / cam.height], [1.0]])
+    return dataclasses.replace(scene, camera=Camera.create(K, cam.cam_from_world_array, w, h,
                                                            near=cam.near, far=cam.far))
 
 
