@@ -33,6 +33,16 @@ WALL_IDS = (3, 4, 5)
 FIRST_FURNITURE_ID = 20
 FIRST_OBJECT_ID = 100
 
+#: Pieces a room of each group is drawn with first (when they fit): the counter of a kitchen, the
+#: sofa of a living room… — (supports, furnishing pieces), by category.
+ANCHORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "kitchen": (("counter", "kitchen cabinet"), ("fridge",)),
+    "dining": (("table",), ("chair", "cupboard")),
+    "living": (("coffee table", "tv stand"), ("sofa",)),
+    "office": (("desk",), ("bookcase", "armchair")),
+    "bedroom": (("bedside table", "dresser"), ("bed", "wardrobe")),
+}
+
 #: Chinese names of the parametric furniture (their manifest names are generic).
 FURNITURE_ZH = {"proc/table": "桌子", "proc/shelf": "置物架", "proc/cabinet": "柜子", "proc/counter": "台面",
                 "proc/sofa": "沙发", "proc/bed": "床"}
@@ -153,13 +163,15 @@ def _pose(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float, where: 
 
 
 def _place_furniture(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float, group: str,
-                     supports: bool, n: int, first_id: int, polys: list) -> list[SceneObject]:
+                     supports: bool, n: int, first_id: int, polys: list, used: set[str]) -> list[SceneObject]:
     """Up to ``n`` pieces of ``group``'s furniture (``supports``: pieces that carry objects, else
-    furnishing pieces), one per category, without overlapping ``polys`` (updated in place)."""
+    furnishing pieces), the group's :data:`ANCHORS` first, one per category (``used``: categories
+    already in the room, updated in place), without overlapping ``polys`` (updated in place)."""
     items = pool.furniture(group, supports=supports)
-    order = [items[i] for i in rng.permutation(len(items))]
+    shuffled = [items[i] for i in rng.permutation(len(items))]
+    anchors = ANCHORS[group][0 if supports else 1]
+    order = [i for i in shuffled if i.entry.category in anchors] + [i for i in shuffled if i.entry.category not in anchors]
     placed: list[SceneObject] = []
-    used: set[str] = set()
     for item in order:
         if len(placed) >= n:
             break
@@ -234,10 +246,11 @@ def sample_room_scene(rng: np.random.Generator, width: int, height: int, cfg: Ro
     structure, W, D = _structure(rng, cfg)
     group = GROUPS[int(rng.integers(len(GROUPS)))]
     polys: list = []
+    used: set[str] = set()
     n = int(rng.integers(cfg.num_furniture[0], cfg.num_furniture[1] + 1))
-    furniture = _place_furniture(rng, cfg, W, D, group, True, n, FIRST_FURNITURE_ID, polys)
+    furniture = _place_furniture(rng, cfg, W, D, group, True, n, FIRST_FURNITURE_ID, polys, used)
     k = int(rng.integers(cfg.num_furnishing[0], cfg.num_furnishing[1] + 1))
-    furnishing = _place_furniture(rng, cfg, W, D, group, False, k, FIRST_FURNITURE_ID + len(furniture), polys)
+    furnishing = _place_furniture(rng, cfg, W, D, group, False, k, FIRST_FURNITURE_ID + len(furniture), polys, used)
     entries = pool.objects("room", cfg.max_object_size, group)
     counts: dict[str, int] = {}
     objects: list[SceneObject] = []

@@ -19,7 +19,7 @@ from gsi_bench.scene import Camera, Light, Material, Scene, SceneObject
 from gsi_syn.assets import get_library, pool
 from gsi_syn.assets.roles import GROUPS
 from gsi_syn.materials import sample_surface_material
-from gsi_syn.placement import object_box_world
+from gsi_syn.placement import object_box_world, support_region
 from gsi_syn.scatter import scatter_objects
 
 TABLE_ID = 1
@@ -44,6 +44,9 @@ class TabletopConfig:
     object_gap: float = 0.03
     #: fraction of the table (centred) that initial placements use, so edits have room to move
     placement_extent: float = 0.6
+    #: …but at most this long a side (m): on a large table the layout stays as compact as on
+    #: the largest parametric one, so objects keep their size in the image
+    max_layout_m: float = 0.96
     max_repeats_per_category: int = 2
     #: chance that an object repeats a category already on the table (removals then need
     #: referring expressions)
@@ -115,9 +118,11 @@ def place_objects(rng: np.random.Generator, cfg: TabletopConfig, table: SceneObj
     """Sample ``cfg.num_objects`` objects (of ``group`` when given: things that go together)
     resting upright on ``table`` without overlaps."""
     n = int(rng.integers(cfg.num_objects[0], cfg.num_objects[1] + 1))
+    minx, miny, maxx, maxy = support_region(table)[0].bounds
+    extent = min(cfg.placement_extent, cfg.max_layout_m / max(maxx - minx, maxy - miny))
     return scatter_objects(rng, table, n, pool.objects("tabletop", cfg.max_object_size, group),
                            first_id=first_id, edge_margin=cfg.edge_margin, gap=cfg.object_gap,
-                           extent=cfg.placement_extent, max_repeats=cfg.max_repeats_per_category,
+                           extent=extent, max_repeats=cfg.max_repeats_per_category,
                            min_receptacles=cfg.min_receptacles, split=split, repeat_prob=cfg.repeat_prob)
 
 

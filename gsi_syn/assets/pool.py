@@ -21,7 +21,7 @@ from gsi_syn.assets.roles import CORE_GROUPS, GROUPS
 #: Core parametric furniture of room scenes: asset id → (groups, where).
 CORE_FURNITURE: dict[str, tuple[tuple[str, ...], str]] = {
     "proc/table": (("dining", "kitchen", "office", "living"), "free"),
-    "proc/shelf": (("living", "office", "bedroom"), "wall"),
+    "proc/shelf": (("living", "office", "bedroom", "dining"), "wall"),
     "proc/cabinet": (("living", "bedroom", "dining", "office"), "wall"),
     "proc/counter": (("kitchen",), "wall"),
     "proc/sofa": (("living",), "wall"),

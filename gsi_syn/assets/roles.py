@@ -143,6 +143,8 @@ CORE_GROUPS: dict[str, tuple[str, ...]] = {
 #: Objects: extents (m) a tabletop model must have (largest side, height) to be seen and placed.
 OBJECT_MIN_SIDE_M = 0.05
 OBJECT_MIN_HEIGHT_M = 0.012
+#: …and its footprint's shorter side (pens, cutlery and lipsticks are too thin to see and edit)
+OBJECT_MIN_WIDTH_M = 0.035
 OBJECT_MAX_SIDE_M = 0.6
 #: Supports: their top must lie in this height range (m) and the clear part of it be at least
 #: this large (m × m, the smaller side second).
@@ -159,7 +161,7 @@ def assign_role(noun: str, catalog_category: str, size_m: tuple[float, float, fl
     category (outdoor ones, ``Exterior`` and ``Vehicles``, are never used); ``size_m``: width,
     depth, height (m). Objects and receptacles must be tabletop-sized (largest side in
     [:data:`OBJECT_MIN_SIDE_M`, :data:`OBJECT_MAX_SIDE_M`], height at least
-    :data:`OBJECT_MIN_HEIGHT_M`); supports must stand :data:`SUPPORT_HEIGHT_M` high and be large
+    :data:`OBJECT_MIN_HEIGHT_M`, footprint at least :data:`OBJECT_MIN_WIDTH_M` wide); supports must stand :data:`SUPPORT_HEIGHT_M` high and be large
     enough to carry :data:`SUPPORT_MIN_TOP_M`; furniture must be at least 0.3 m a side.
 
     >>> assign_role("coffee mug", "Kitchen", (0.09, 0.12, 0.11)).noun
@@ -174,7 +176,8 @@ def assign_role(noun: str, catalog_category: str, size_m: tuple[float, float, fl
         return None
     w, d, h = (float(x) for x in size_m)
     if spec.role in ("object", "receptacle"):
-        ok = OBJECT_MIN_SIDE_M <= max(w, d, h) <= OBJECT_MAX_SIDE_M and h >= OBJECT_MIN_HEIGHT_M
+        ok = (OBJECT_MIN_SIDE_M <= max(w, d, h) <= OBJECT_MAX_SIDE_M and h >= OBJECT_MIN_HEIGHT_M
+              and min(w, d) >= OBJECT_MIN_WIDTH_M)
     elif spec.role == "support":
         ok = SUPPORT_HEIGHT_M[0] <= h <= SUPPORT_HEIGHT_M[1] and max(w, d) >= SUPPORT_MIN_TOP_M[0] \
             and min(w, d) >= SUPPORT_MIN_TOP_M[1]
