@@ -150,8 +150,10 @@ OBJECT_MAX_SIDE_M = 0.6
 #: this large (m × m, the smaller side second).
 SUPPORT_HEIGHT_M = (0.35, 1.15)
 SUPPORT_MIN_TOP_M = (0.3, 0.25)
-#: Models with more triangles than this are left out of scenes (they slow generation down).
+#: Models with more triangles than this are left out of scenes (they slow generation down):
+#: furniture, and objects (which also collide in the physics check).
 MAX_FACES = 40_000
+MAX_OBJECT_FACES = 15_000
 
 
 def assign_role(noun: str, catalog_category: str, size_m: tuple[float, float, float]) -> Role | None:

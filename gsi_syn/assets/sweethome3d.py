@@ -529,7 +529,7 @@ def build_roles(manifest: Mapping[str, Any] | None = None, cache_dir: str | Path
     "rejected": {id: reason}}``. Supports keep their ray-cast top ``[z, x_min, x_max, y_min,
     y_max]`` (m, canonical frame; :func:`.roles.top_surface`) and are rejected without one;
     receptacles without an inner floor become objects; models over :data:`.roles.MAX_FACES`
-    triangles are rejected. Deterministic (manifest order)."""
+    triangles (objects: :data:`.roles.MAX_OBJECT_FACES`) are rejected. Deterministic (manifest order)."""
     from gsi_syn.assets import roles
 
     manifest = manifest if manifest is not None else read_manifest()
@@ -542,7 +542,8 @@ def build_roles(manifest: Mapping[str, Any] | None = None, cache_dir: str | Path
         mesh = load_model(asset, cache_dir)
         row: dict[str, Any] = {"role": role.role, "noun": role.noun, "groups": list(role.groups),
                                "where": role.where, "faces": int(len(mesh.faces))}
-        if len(mesh.faces) > roles.MAX_FACES:
+        limit = roles.MAX_OBJECT_FACES if role.role in ("object", "receptacle") else roles.MAX_FACES
+        if len(mesh.faces) > limit:
             rejected[asset["id"]] = f"{len(mesh.faces)} triangles"
             continue
         if role.role == "support":
