@@ -200,3 +200,31 @@ def test_sampling_is_deterministic():
         a = [s.to_json() for s in _scenes(fn, 3, 5)]
         b = [s.to_json() for s in _scenes(fn, 3, 5)]
         assert a == b
+
+
+# -- physics cost with furniture-sized meshes ---------------------------------------------------------
+def test_crop_keeps_triangles_that_span_the_box_and_drops_far_ones():
+    from gsi_syn.physics import crop_faces
+
+    v = np.array([[-5, -5, 0], [5, -5, 0], [0, 5, 0], [9, 9, 0], [10, 9, 0], [9, 10, 0]], float)
+    f = np.array([[0, 1, 2], [3, 4, 5]])
+    cv, cf = crop_faces(v, f, np.array([-0.1, -0.1, -0.1]), np.array([0.1, 0.1, 0.1]))
+    assert len(cf) == 1 and np.array_equal(cv[cf[0]], v[:3])
+
+
+@needs_package
+def test_settling_is_unchanged_by_cropping_and_hulls():
+    from gsi_syn import physics
+    from gsi_syn.room import sample_room_scene
+
+    scene = _scenes(sample_room_scene, 1, 9)[0]
+    ids = [o.instance_id for o in scene.movable()[:3]]
+    cropped = [physics.settle(scene, i) for i in ids]
+    old = physics.CONTACT_MARGIN_M
+    try:
+        physics.CONTACT_MARGIN_M = 100.0       # every triangle of every neighbour
+        full = [physics.settle(scene, i) for i in ids]
+    finally:
+        physics.CONTACT_MARGIN_M = old
+    for a, b in zip(cropped, full):
+        assert abs(a.drift_m - b.drift_m) < 1e-4 and abs(a.tilt_deg - b.tilt_deg) < 0.05
