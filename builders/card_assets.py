@@ -60,20 +60,30 @@ def attribution_section(asset_ids: Iterable[str]) -> str:
 
 def write_sample_figure(root: str | Path, config: str, split: str = "test", per_sheet: int = 6,
                         tile: int = 192) -> str | None:
-    """Write a contact sheet of up to ``per_sheet`` records of ``config`` / ``split`` (the first
-    row of each shard, so that one operation follows another) to :data:`SAMPLE_FIGURE` under
-    ``root`` (atomically); return its relative path, or ``None`` when there is no record."""
+    """Write a contact sheet of up to ``per_sheet`` records of ``config`` / ``split`` — the first
+    record of each operation, in shard order — to :data:`SAMPLE_FIGURE` under ``root``
+    (atomically); return its relative path, or ``None`` when there is no record."""
     from gsi_bench.schema import EditRecord
     from gsi_syn.preview import contact_sheet
 
-    rows = []
+    rows: list[dict] = []
+    seen: set = set()
     for shard in list_shards(root, config, split):
-        rows += list(itertools.islice(iter_rows([shard]), 1))
+        for row in iter_rows([shard]):
+            if row["operation"] in seen:
+                if any(r["_shard"] == shard for r in rows):
+                    break  # shards grouped by operation: the rest of this one repeats it
+                continue
+            seen.add(row["operation"])
+            rows.append({**row, "_shard": shard})
+            if len(rows) >= per_sheet:
+                break
         if len(rows) >= per_sheet:
             break
     if not rows:
         return None
-    sheet = contact_sheet([EditRecord.from_example(r) for r in rows], tile=tile)
+    records = [EditRecord.from_example({k: v for k, v in r.items() if k != "_shard"}) for r in rows]
+    sheet = contact_sheet(records, tile=tile)
     path = Path(root) / SAMPLE_FIGURE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

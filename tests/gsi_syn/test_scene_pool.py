@@ -228,3 +228,10 @@ def test_settling_is_unchanged_by_cropping_and_hulls():
         physics.CONTACT_MARGIN_M = old
     for a, b in zip(cropped, full):
         assert abs(a.drift_m - b.drift_m) < 1e-4 and abs(a.tilt_deg - b.tilt_deg) < 0.05
+
+
+def test_no_category_clashes_with_the_viewpoint_words():
+    from gsi_syn.assets.roles import CORE_GROUPS
+
+    nouns = {r.noun for r in roles.VOCABULARY.values()} | set(CORE_GROUPS)
+    assert not nouns & {"camera", "viewer", "image", "picture", "view"}
