@@ -141,7 +141,8 @@ def _piece(rng: np.random.Generator, item: PoolItem, cfg: RoomConfig) -> tuple[d
     if e.is_parametric:
         params = _furniture_params(rng, e.id, cfg)
         return params, params["width"], params["depth"]
-    if e.role == "support" and max(s.z for s in get_library().support_surfaces(e.id)) > cfg.max_support_height:
+    row = get_library().scene_role(e.id)  # the verified top, without loading the mesh
+    if e.role == "support" and row is not None and row["top"][0] > cfg.max_support_height:
         return None
     return {}, float(e.size_m[0]), float(e.size_m[1])
 
@@ -178,7 +179,7 @@ def _place_furniture(rng: np.random.Generator, cfg: RoomConfig, W: float, D: flo
         e = item.entry
         if e.category in used:
             continue
-        for _ in range(25):
+        for _ in range(25 if e.category in anchors else 10):
             piece = _piece(rng, item, cfg)
             if piece is None:
                 break
