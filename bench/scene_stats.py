@@ -4,7 +4,8 @@ Generates ``--num`` records of a subset (or reads a folder written by ``gsi-benc
 prints, over the records: movable objects visible in the source image (at least the validity
 checks' minimum visible area), pieces of furniture / supports in the scene, the edited object's
 area fraction in the source image (object edits only) — median, percentiles and the share under
-1 % — the changed-pixel fraction, and the categories used.
+1 % — the changed-pixel fraction, the models (asset ids) and categories used by the scenes'
+movable objects and furniture (floor and walls left out), and the share of Sweet Home 3D models.
 
     python bench/scene_stats.py --subset room --num 140 --resolution 256 --workers 2
 """
@@ -30,7 +31,7 @@ from gsi_syn.sampler import GenerationConfig  # noqa: E402
 
 def scene_statistics(root: Path, subset: str) -> dict:
     """Per-record figures of the records under ``root`` (see module docstring)."""
-    visible, supports, area, changed, cats = [], [], [], [], Counter()
+    visible, supports, area, changed, cats, models = [], [], [], [], Counter(), Counter()
     for rec in iter_records(root, subset):
         spec = json.loads(rec.scene)["source"]
         objs = spec["objects"]
@@ -41,11 +42,13 @@ def scene_statistics(root: Path, subset: str) -> dict:
         visible.append(sum(1 for i, c in zip(ids, n) if int(i) in movable and c >= th["min_visible_area"] * h * w))
         supports.append(sum(1 for o in objs if o["role"] == "support"))
         cats.update(o["category"] for o in movable.values())
+        models.update(o["asset_id"] for o in objs if o["category"] not in ("floor", "wall"))
         if rec.operation != "perspective":
             area.append(float(np.count_nonzero(rec.source_mask)) / (h * w))
         changed.append(float(rec.checks.changed_pixel_fraction))
     return {"records": len(visible), "visible": np.array(visible), "supports": np.array(supports),
-            "area": np.array(area), "changed": np.array(changed), "categories": cats}
+            "area": np.array(area), "changed": np.array(changed), "categories": cats,
+            "models": models}
 
 
 def main() -> None:
@@ -77,7 +80,11 @@ def main() -> None:
     print(f"  target area % of image: median {np.median(a):.2f}  p10 {np.percentile(a, 10):.2f}  "
           f"p90 {np.percentile(a, 90):.2f}  under 1 %: {np.mean(a < 1.0) * 100:.0f} % of {len(a)} object edits")
     print(f"  changed-pixel fraction: median {np.median(s['changed']) * 100:.2f} %")
-    print(f"  categories used: {len(s['categories'])}")
+    print(f"  categories used (movable objects): {len(s['categories'])}")
+    sh3d = sum(n for m, n in s["models"].items() if m.startswith("sh3d/"))
+    print(f"  models used (objects and furniture): {len(s['models'])}  "
+          f"({sum(m.startswith('sh3d/') for m in s['models'])} Sweet Home 3D; "
+          f"{sh3d / max(sum(s['models'].values()), 1) * 100:.0f} % of placed instances)")
 
 
 if __name__ == "__main__":

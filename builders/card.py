@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from builders.layout import ConfigFiles, discover_configs
+from builders.card_assets import attribution_section, used_asset_ids, write_sample_figure
 from builders.card_baselines import baseline_table
 from gsi_bench.datasource import CARD_FILE
 from gsi_bench.operations import OPERATION_FRAME, OPERATIONS
@@ -128,17 +129,33 @@ def _operation_table() -> str:
     return "\n".join(f"| `{op}` | {PAPER_NAMES[op]} | {OPERATION_FRAME[op]} |" for op in OPERATIONS)
 
 
+def _figure_markdown(figure: str | None) -> str:
+    if figure is None:
+        return "*(No sample figure: the folder was described without its records.)*"
+    return (f"![Sample edits: source, target, masks (red: before, green: after) and instruction per row]({figure})\n\n"
+            "*Each row: source render · target render · masks · the instruction and its checks.*")
+
+
 def render_card(configs: Sequence[ConfigFiles], repo_id: str, kind: str = "syn",
-                default_config: str | None = None, baselines: dict | None = None) -> str:
-    """The full ``README.md`` text (YAML front matter + body from ``cards/<kind>.md``)."""
+                default_config: str | None = None, baselines: dict | None = None,
+                root: str | Path | None = None, figure: str | None = None) -> str:
+    """The full ``README.md`` text (YAML front matter + body from ``cards/<kind>.md``).
+
+    ``root``: the Hub folder the configs describe; its scenes give the asset attribution list
+    (every Sweet Home 3D model they use, :func:`builders.card_assets.attribution_section`).
+    ``figure``: path (relative to the folder) of the sample figure the card shows.
+    """
     meta = card_metadata(configs, kind, default_config)
     body_template = string.Template((template_dir() / f"{kind}.md").read_text(encoding="utf-8"))
     example = default_config or configs[0].name
+    attribution = (attribution_section(used_asset_ids(root)) if root is not None
+                   else "*(Attribution list written at build time from the data's scenes.)*\n")
     body = body_template.substitute(
         pretty_name=meta["pretty_name"], summary=KINDS[kind]["summary"], repo_id=repo_id,
         example_config=example, config_table=_config_table(configs), operation_table=_operation_table(),
         field_table=field_docs_markdown(), citation=CITATION,
-        arxiv_id=ARXIV_ID, baseline_table=baseline_table(baselines or {}))
+        arxiv_id=ARXIV_ID, baseline_table=baseline_table(baselines or {}),
+        asset_attribution=attribution, sample_figure=_figure_markdown(figure))
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=120)
     return f"---\n{front}---\n\n{body}"
 
@@ -170,10 +187,18 @@ def eval_metadata(configs: Sequence[ConfigFiles], kind: str = "syn") -> dict[str
 def write_card(root: str | Path, repo_id: str, kind: str = "syn", default_config: str | None = None,
                baselines: dict | None = None) -> list[Path]:
     """Write ``README.md`` and ``eval.yaml`` into the Hub folder ``root`` (atomically) from its
-    shards. Returns the two paths."""
+    shards; for GSI-Syn also the sample figure (:data:`builders.card_assets.SAMPLE_FIGURE`, a
+    contact sheet of test records that the card shows) and the attribution list of the models
+    the scenes use. Returns the paths written."""
     root = Path(root)
     configs = discover_configs(root)
-    card = render_card(configs, repo_id, kind, default_config, baselines)
+    figure = None
+    if kind == "syn" and configs:
+        example = default_config or configs[0].name
+        subset = next((c.subset for c in configs if c.name == example), configs[0].subset)
+        figure = write_sample_figure(root, subset)
+    card = render_card(configs, repo_id, kind, default_config, baselines, root=root if kind == "syn" else None,
+                       figure=figure)
     ev = yaml.safe_dump(eval_metadata(configs, kind), sort_keys=False, allow_unicode=True)
     out = []
     for name, text in ((CARD_FILE, card), (EVAL_FILE, ev)):
@@ -182,4 +207,6 @@ def write_card(root: str | Path, repo_id: str, kind: str = "syn", default_config
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
         out.append(path)
+    if figure is not None:
+        out.append(root / figure)
     return out

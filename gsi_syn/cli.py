@@ -77,7 +77,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 # -- preview ---------------------------------------------------------------------------------------
 def _add_preview(p: argparse.ArgumentParser) -> None:
-    p.description = "Contact sheet (PNG) of records: source | target | masks | instruction per row."
+    p.description = ("Contact sheet (PNG) of records: source | target | masks | instruction per row; with "
+                     "--compare, the records' scenes re-rendered by two renderers side by side.")
     p.add_argument("data", help="dataset folder (Hub layout) or Hub dataset id namespace/name[@revision]")
     add_flags(p, "out", "config", "split", "limit",
               out={"help": "output PNG path"},
@@ -86,13 +87,19 @@ def _add_preview(p: argparse.ArgumentParser) -> None:
               limit={"default": 12, "help": "show the first N records"})
     add_alias(p, "--num", "--limit", "limit", type=positive_int)
     p.add_argument("--tile", type=int_at_least(32, "px"), default=256, help="tile size (px)")
+    p.add_argument("--compare", action="store_true",
+                   help="re-render each record's source and target scene with two renderers side by side: "
+                        "GL photo vs Blender Cycles (GL photo vs GL fast shading when bpy is not installed), "
+                        "at --tile px")
+    p.add_argument("--cycles-samples", type=positive_int, default=8,
+                   help="Cycles paths per pixel for --compare (low: a preview)")
     p.set_defaults(func=_cmd_preview)
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
     from gsi_bench.datasource import resolve_dataset
     from gsi_bench.hub_io import iter_records, list_shards
-    from gsi_syn.preview import contact_sheet
+    from gsi_syn.preview import comparison_sheet, contact_sheet
 
     root = resolve_dataset(args.data, args.config, args.split).root
     if not list_shards(root, args.config, args.split):
@@ -100,7 +107,10 @@ def _cmd_preview(args: argparse.Namespace) -> int:
                            f"{' for split ' + args.split if args.split else ''}; run "
                            f"`gsi-bench generate syn --out {args.data}` first")
     records = itertools.islice(iter_records(root, args.config, args.split), args.limit)
-    sheet = contact_sheet(records, tile=args.tile)
+    if args.compare:
+        sheet = comparison_sheet(records, tile=args.tile, cycles_samples=args.cycles_samples)
+    else:
+        sheet = contact_sheet(records, tile=args.tile)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

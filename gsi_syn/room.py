@@ -1,7 +1,10 @@
-"""Room scene sampler: a floor, three walls, 3–5 pieces of furniture against the walls or free
-standing (tables, shelves, cabinets, counters, sofas, beds), 3–5 small objects on each top, a
-sun light through the open side, and a camera at eye height framing one piece's top (close
-enough that the objects on it are not specks).
+"""Room scene sampler: a floor, three walls, a room type (kitchen, dining room, living room,
+office, bedroom: the "goes with" groups of :mod:`gsi_syn.assets.roles`), 3–5 pieces of that
+room's furniture that carry objects (tables, desks, cabinets, counters, shelves…: parametric
+ones or Sweet Home 3D models with a verified flat top) and 1–3 that only furnish it (sofas,
+armchairs, beds, fridges, plants…), against the walls or free standing, 3–5 objects of the room's
+group on each top, a sun light through the open side, and a camera at eye height framing one
+piece's top (close enough that the objects on it are not specks).
 
 World frame: the floor is ``z = 0`` centred at the origin; the back wall is at ``y = +D/2``,
 the side walls at ``x = ±W/2``; the viewer stands near the open side ``y = -D/2`` looking
@@ -17,25 +20,32 @@ import numpy as np
 
 from gsi_bench.geometry import intrinsics_from_fov, look_at
 from gsi_bench.scene import Camera, Light, Scene, SceneObject
-from gsi_syn.assets import get_library
+from gsi_bench.scene import Material
+from gsi_syn.assets import get_library, pool
+from gsi_syn.assets.pool import PoolItem
+from gsi_syn.assets.roles import GROUPS
 from gsi_syn.materials import sample_surface_material
 from gsi_syn.placement import footprint, object_box_world, polygons_overlap_any
-from gsi_syn.scatter import scatter_objects, small_object_entries
+from gsi_syn.scatter import scatter_objects
 
 FLOOR_ID = 2
 WALL_IDS = (3, 4, 5)
 FIRST_FURNITURE_ID = 20
 FIRST_OBJECT_ID = 100
 
-#: Furniture the sampler draws from: asset id → (English, Chinese) category, where it may stand.
-FURNITURE = {
-    "proc/table": ("table", "桌子", "free"),
-    "proc/shelf": ("shelf", "置物架", "wall"),
-    "proc/cabinet": ("cabinet", "柜子", "wall"),
-    "proc/counter": ("counter", "台面", "wall"),
-    "proc/sofa": ("sofa", "沙发", "wall"),
-    "proc/bed": ("bed", "床", "wall"),
+#: Pieces a room of each group is drawn with first (when they fit): the counter of a kitchen, the
+#: sofa of a living room… — (supports, furnishing pieces), by category.
+ANCHORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "kitchen": (("counter", "kitchen cabinet"), ("fridge",)),
+    "dining": (("table",), ("chair", "cupboard")),
+    "living": (("coffee table", "tv stand"), ("sofa",)),
+    "office": (("desk",), ("bookcase", "armchair")),
+    "bedroom": (("bedside table", "dresser"), ("bed", "wardrobe")),
 }
+
+#: Chinese names of the parametric furniture (their manifest names are generic).
+FURNITURE_ZH = {"proc/table": "桌子", "proc/shelf": "置物架", "proc/cabinet": "柜子", "proc/counter": "台面",
+                "proc/sofa": "沙发", "proc/bed": "床"}
 
 
 @dataclass(frozen=True)
@@ -46,10 +56,13 @@ class RoomConfig:
     depth: tuple[float, float] = (3.4, 4.6)
     wall_height: tuple[float, float] = (2.5, 2.8)
     num_furniture: tuple[int, int] = (3, 5)
+    #: pieces that only furnish the room (sofa, bed, plant…), on top of ``num_furniture``
+    num_furnishing: tuple[int, int] = (1, 3)
     objects_per_support: tuple[int, int] = (3, 5)
     #: chance that an object repeats a category already on the same piece of furniture
     repeat_prob: float = 0.4
-    max_object_size: float = 0.35
+    #: largest object extent (m): kitchen appliances (microwave, toaster…) stand on counters
+    max_object_size: float = 0.45
     max_repeats_per_category: int = 2
     #: keep this much floor free in front of the open side, for the viewer
     viewer_clearance: float = 1.4
@@ -121,44 +134,72 @@ def _rectangle(x: float, y: float, w: float, d: float, yaw_deg: float):
     return Polygon(corners @ rot_z(yaw_deg)[:2, :2].T + [x, y])
 
 
-def _place_furniture(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float) -> list[SceneObject]:
-    n = int(rng.integers(cfg.num_furniture[0], cfg.num_furniture[1] + 1))
-    ids = list(FURNITURE)
-    order = [ids[i] for i in rng.permutation(len(ids))]
+def _piece(rng: np.random.Generator, item: PoolItem, cfg: RoomConfig) -> tuple[dict[str, float], float, float] | None:
+    """Parameters and nominal footprint (w, d in m) of a piece of furniture, or ``None`` when a
+    support's top would be out of view (higher than ``cfg.max_support_height``)."""
+    e = item.entry
+    if e.is_parametric:
+        params = _furniture_params(rng, e.id, cfg)
+        return params, params["width"], params["depth"]
+    row = get_library().scene_role(e.id)  # the verified top, without loading the mesh
+    if e.role == "support" and row is not None and row["top"][0] > cfg.max_support_height:
+        return None
+    return {}, float(e.size_m[0]), float(e.size_m[1])
+
+
+def _pose(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float, where: str, w: float, d: float
+          ) -> tuple[float, float | None, float | None]:
+    """A yaw (deg) and position for a ``w × d`` piece: free standing, or back against one of the
+    three walls facing into the room (positions ``None`` when it does not fit)."""
+    lo_y = -D / 2 + cfg.viewer_clearance
+    if where == "free":
+        yaw = float(rng.choice([0.0, 90.0]))
+        return yaw, _uniform(rng, -W / 2 + 0.6, W / 2 - 0.6), _uniform(rng, lo_y + 0.3, D / 2 - 0.6)
+    wall = int(rng.integers(3))
+    if wall == 0:   # back wall, facing -y (toward the viewer)
+        return 0.0, _uniform(rng, -W / 2 + w / 2, W / 2 - w / 2), D / 2 - d / 2 - 0.02
+    if wall == 1:   # left wall, facing +x
+        return 90.0, -W / 2 + d / 2 + 0.02, _uniform(rng, lo_y + w / 2, D / 2 - w / 2)
+    return -90.0, W / 2 - d / 2 - 0.02, _uniform(rng, lo_y + w / 2, D / 2 - w / 2)  # right wall, facing -x
+
+
+def _place_furniture(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float, group: str,
+                     supports: bool, n: int, first_id: int, polys: list, used: set[str]) -> list[SceneObject]:
+    """Up to ``n`` pieces of ``group``'s furniture (``supports``: pieces that carry objects, else
+    furnishing pieces), the group's :data:`ANCHORS` first, one per category (``used``: categories
+    already in the room, updated in place), without overlapping ``polys`` (updated in place)."""
+    items = pool.furniture(group, supports=supports)
+    shuffled = [items[i] for i in rng.permutation(len(items))]
+    anchors = ANCHORS[group][0 if supports else 1]
+    order = [i for i in shuffled if i.entry.category in anchors] + [i for i in shuffled if i.entry.category not in anchors]
     placed: list[SceneObject] = []
-    polys = []
-    lib = get_library()
-    for asset_id in order:
+    for item in order:
         if len(placed) >= n:
             break
-        category, category_zh, where = FURNITURE[asset_id]
-        for _ in range(25):
-            params = _furniture_params(rng, asset_id, cfg)
-            w, d = params["width"], params["depth"]
-            lo_y = -D / 2 + cfg.viewer_clearance
-            if where == "free":
-                yaw = float(rng.choice([0.0, 90.0]))
-                x, y = _uniform(rng, -W / 2 + 0.6, W / 2 - 0.6), _uniform(rng, lo_y + 0.3, D / 2 - 0.6)
-            else:
-                wall = int(rng.integers(3))
-                if wall == 0:   # back wall, facing -y (toward the viewer)
-                    yaw, x, y = 0.0, _uniform(rng, -W / 2 + w / 2, W / 2 - w / 2), D / 2 - d / 2 - 0.02
-                elif wall == 1:  # left wall, facing +x
-                    yaw, x, y = 90.0, -W / 2 + d / 2 + 0.02, _uniform(rng, lo_y + w / 2, D / 2 - w / 2)
-                else:            # right wall, facing -x
-                    yaw, x, y = -90.0, W / 2 - d / 2 - 0.02, _uniform(rng, lo_y + w / 2, D / 2 - w / 2)
+        e = item.entry
+        if e.category in used:
+            continue
+        for _ in range(25 if e.category in anchors else 10):
+            piece = _piece(rng, item, cfg)
+            if piece is None:
+                break
+            params, w, d = piece
+            yaw, x, y = _pose(rng, cfg, W, D, item.where, w, d)
             if x is None or y is None:
                 continue
-            obj = SceneObject(FIRST_FURNITURE_ID + len(placed), asset_id, category, (round(x, 4), round(y, 4), 0.0),
-                              yaw, category_zh=category_zh, params=params, role="support",
-                              description=category, description_zh=category_zh,
-                              material=sample_surface_material(rng, list(lib.entry(asset_id).textures)))
+            zh = FURNITURE_ZH.get(e.id, e.category_zh)
+            material = (sample_surface_material(rng, list(e.textures)) if e.is_parametric
+                        else Material(color=(1.0, 1.0, 1.0)))
+            obj = SceneObject(first_id + len(placed), e.id, e.category, (round(x, 4), round(y, 4), 0.0),
+                              yaw, category_zh=zh, params=params, role=e.role,
+                              description=e.category, description_zh=zh, material=material)
             fp = _rectangle(x, y, w, d, yaw)  # the piece's nominal footprint: no mesh needed yet
             inside = fp.bounds[0] > -W / 2 and fp.bounds[2] < W / 2 and fp.bounds[1] > -D / 2 + cfg.viewer_clearance \
                 and fp.bounds[3] < D / 2
             if inside and not polygons_overlap_any(fp, polys, 0.25):
                 placed.append(obj)
                 polys.append(fp)
+                used.add(e.category)
                 break
     return placed
 
@@ -204,8 +245,14 @@ def sample_room_scene(rng: np.random.Generator, width: int, height: int, cfg: Ro
     """One room scene (no render). Deterministic given the generator state; ``split`` selects
     that split's asset colour variants."""
     structure, W, D = _structure(rng, cfg)
-    furniture = _place_furniture(rng, cfg, W, D)
-    entries = small_object_entries("room", cfg.max_object_size)
+    group = GROUPS[int(rng.integers(len(GROUPS)))]
+    polys: list = []
+    used: set[str] = set()
+    n = int(rng.integers(cfg.num_furniture[0], cfg.num_furniture[1] + 1))
+    furniture = _place_furniture(rng, cfg, W, D, group, True, n, FIRST_FURNITURE_ID, polys, used)
+    k = int(rng.integers(cfg.num_furnishing[0], cfg.num_furnishing[1] + 1))
+    furnishing = _place_furniture(rng, cfg, W, D, group, False, k, FIRST_FURNITURE_ID + len(furniture), polys, used)
+    entries = pool.objects("room", cfg.max_object_size, group)
     counts: dict[str, int] = {}
     objects: list[SceneObject] = []
     for piece in furniture:
@@ -215,6 +262,6 @@ def sample_room_scene(rng: np.random.Generator, width: int, height: int, cfg: Ro
                                    max_repeats=cfg.max_repeats_per_category, counts=counts, split=split,
                                    repeat_prob=cfg.repeat_prob, min_receptacles=1 if n >= 2 else 0)
     light = _light(rng, cfg)
-    camera = _camera(rng, cfg, W, D, furniture, objects, width, height)
-    return Scene(subset="room", objects=[*structure, *furniture, *objects], light=light, camera=camera,
+    camera = _camera(rng, cfg, W, D, [*furniture, *furnishing], objects, width, height)
+    return Scene(subset="room", objects=[*structure, *furniture, *furnishing, *objects], light=light, camera=camera,
                  background=(0.9, 0.9, 0.92), asset_manifest_sha256=get_library().manifest_sha256)

@@ -21,7 +21,8 @@ def scatter_objects(rng: np.random.Generator, support: SceneObject, n: int, entr
 
     Positions are uniform in the central ``extent`` fraction of the surface's bounding box;
     a candidate is kept only when its footprint lies ``edge_margin`` (m) inside the surface and
-    ``gap`` (m) away from the others. The first ``min_receptacles`` objects are receptacles.
+    ``gap`` (m) away from the others. The first ``min_receptacles`` objects are receptacles (while
+half of the attempt budget lasts).
     ``counts`` (category → number in the scene) is updated in place so repeats can be limited
     across several supports. Instance ids are ``first_id, first_id + 1, …``. ``split`` selects
     that split's colour variants (train and test never share an (asset, colour) instance).
@@ -40,7 +41,10 @@ def scatter_objects(rng: np.random.Generator, support: SceneObject, n: int, entr
     attempts = 0
     while len(placed) < n and attempts < 40 * max(n, 1):
         attempts += 1
-        need_receptacle = sum(o.role == "receptacle" for o in placed) < min_receptacles and receptacles
+        # the first half of the attempts insist on the receptacles; on a top too small for any
+        # of them, the rest go to other objects rather than leaving the support empty
+        need_receptacle = (sum(o.role == "receptacle" for o in placed) < min_receptacles and receptacles
+                           and attempts <= 20 * max(n, 1))
         pool = receptacles if need_receptacle else entries
         here = {o.category for o in placed}
         if here and rng.random() < repeat_prob:
@@ -69,9 +73,9 @@ def scatter_objects(rng: np.random.Generator, support: SceneObject, n: int, entr
 
 
 def small_object_entries(scene_type: str, max_size: float) -> list[AssetEntry]:
-    """Movable objects and receptacles of the library that suit ``scene_type`` and whose largest
-    extent (at the top of their scale range) is at most ``max_size`` (m)."""
-    from gsi_syn.assets import get_library
+    """Movable objects and receptacles of the pool (core assets and Sweet Home 3D models,
+    :func:`gsi_syn.assets.pool.objects`) that suit ``scene_type`` and whose largest extent (at
+    the top of their scale range) is at most ``max_size`` (m)."""
+    from gsi_syn.assets import pool
 
-    return [e for e in get_library().entries() if e.role in ("object", "receptacle") and scene_type in e.scenes
-            and max(e.size_m) * e.size_range[1] <= max_size]
+    return pool.objects(scene_type, max_size)

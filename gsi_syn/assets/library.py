@@ -15,8 +15,9 @@ returned arrays are read-only and shared, so copy before modifying.
 
 The Sweet Home 3D models (:mod:`.sweethome3d`, ids ``sh3d/…``) have their own manifest and are
 listed only when asked for with ``source="sweethome3d"`` (``entries``, ``categories``), so the
-core listing, the scenes sampled from it and ``manifest_sha256`` do not change with them;
-``entry``, ``mesh`` and ``support_surfaces`` take their ids like any other.
+core listing and ``manifest_sha256`` do not change with them; ``entry``, ``mesh`` and
+``support_surfaces`` take their ids like any other. The scene samplers draw from both through
+:mod:`.pool` (roles from the committed role table, :func:`.sweethome3d.build_roles`).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class AssetLibrary:
         self._texture_cache: dict[str, np.ndarray] = {}
         self._verified: set[Path] = set()
         self._robosuite_root: Path | None = None
-        self._sh3d: dict[str, tuple[AssetEntry, dict[str, Any]]] | None = None
+        self._sh3d: dict[str, tuple[AssetEntry, dict[str, Any], dict[str, Any] | None]] | None = None
 
     # -- manifest lookup ----------------------------------------------------------------------
     def entries(self, role: str | None = None, category: str | None = None, *,
@@ -88,20 +89,30 @@ class AssetLibrary:
         ``source``: ``None`` lists the core manifest; a source name lists only its entries;
         ``"sweethome3d"`` lists the Sweet Home 3D models (from their own manifest).
         """
-        pool = ([e for e, _ in self._sweethome3d().values()] if source == "sweethome3d"
+        pool = ([v[0] for v in self._sweethome3d().values()] if source == "sweethome3d"
                 else [e for e in self._assets.values() if source is None or e.source == source])
         return [e for e in pool
                 if (role is None or e.role == role) and (category is None or e.category == category)]
 
-    def _sweethome3d(self) -> dict[str, tuple[AssetEntry, dict[str, Any]]]:
-        """Asset id → (entry, raw manifest dict) of the Sweet Home 3D models (loaded once)."""
+    def _sweethome3d(self) -> dict[str, tuple[AssetEntry, dict[str, Any], dict[str, Any] | None]]:
+        """Asset id → (entry, raw manifest dict, role-table row or ``None``) of the Sweet Home 3D
+        models (loaded once; see :func:`.sweethome3d.build_roles`)."""
         from gsi_syn.assets import sweethome3d  # lazily: also runnable as a script
 
         with self._lock:
             if self._sh3d is None:
                 raw = sweethome3d.read_manifest()["assets"]
-                self._sh3d = {a["id"]: (sweethome3d.asset_entry(a), a) for a in raw}
+                roles = sweethome3d.read_roles()["assets"] if sweethome3d.ROLES_PATH.is_file() else {}
+                self._sh3d = {a["id"]: (sweethome3d.asset_entry(a, roles.get(a["id"])), a, roles.get(a["id"]))
+                              for a in raw}
             return self._sh3d
+
+    def scene_role(self, asset_id: str) -> dict[str, Any] | None:
+        """The role-table row of a Sweet Home 3D model (role, noun, groups, where, top), or
+        ``None`` for models scenes do not use and for core assets."""
+        if not asset_id.startswith("sh3d/"):
+            return None
+        return self._sweethome3d()[asset_id][2]
 
     def entry(self, asset_id: str) -> AssetEntry:
         """The entry of ``asset_id``; :class:`KeyError` for unknown ids."""
@@ -221,9 +232,8 @@ class AssetLibrary:
         if entry.source == "sweethome3d":
             from gsi_syn.assets import sweethome3d
 
-            raw_asset = self._sweethome3d()[entry.id][1]
-            return (sweethome3d.load_model(raw_asset, self.cache_dir),
-                    sweethome3d.support_surfaces(raw_asset))
+            _, raw_asset, role = self._sweethome3d()[entry.id]
+            return (sweethome3d.load_model(raw_asset, self.cache_dir), sweethome3d.support_surfaces(role))
         if entry.is_procedural:
             gen = GENERATORS[entry.source_path](**params)
             vertices = np.round(gen.part.vertices, PROCEDURAL_QUANTUM_DECIMALS)

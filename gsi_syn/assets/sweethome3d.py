@@ -447,61 +447,162 @@ def load_raw(obj_path: Path, model_rotation: tuple[float, ...] = (1, 0, 0, 0, 1,
     return RawModel(vertices, faces, uv, texture, color)
 
 
+#: Version of the converted-mesh cache files (bump when :func:`load_model`'s output changes).
+CONVERTED_VERSION = "1"
+
+
 def load_model(asset: Mapping[str, Any], cache_dir: str | Path | None = None,
                furniture_dir: Path = FURNITURE_DIR):
     """The canonical :class:`~gsi_syn.assets.mesh.AssetMesh` of a manifest asset: z up, front
-    −y, scaled per axis to ``size_m``, footprint centred, base at ``z = 0``."""
-    from gsi_syn.assets.canonical import canonicalize
+    −y, scaled per axis to ``size_m``, footprint centred, base at ``z = 0``.
+
+    The converted arrays are kept next to the extracted model (``canonical-v<N>.npz``, written
+    atomically), so later processes load them without parsing the OBJ again (bit-identical)."""
     from gsi_syn.assets.mesh import AssetMesh
 
-    raw = load_raw(extract_model(asset, cache_dir, furniture_dir), tuple(asset["model_rotation"]))
-    with np.errstate(invalid="ignore", divide="ignore"):  # faces tiny after scaling: their unit normal
-        # is NaN, which only makes their edges creases; vertex normals come from area-weighted sums
-        canon = canonicalize(raw.vertices, raw.faces, raw.uv, up="+y", front="+z", size=tuple(asset["size_m"]))
+    obj = extract_model(asset, cache_dir, furniture_dir)
+    folder = obj.parents[len(PurePosixPath(asset["model"]).parts) - 1]
+    key = bytes_sha256(json.dumps([asset["files"][asset["model"]], asset["size_m"], asset["model_rotation"]],
+                                  sort_keys=True).encode())[:16]
+    path = folder / f"canonical-v{CONVERTED_VERSION}-{key}.npz"
+    arrays = _read_converted(path)
+    if arrays is None:
+        arrays = _convert(asset, obj)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npz")
+        try:
+            np.savez(tmp, **{k: v for k, v in arrays.items() if v is not None})
+            os.replace(tmp, path)
+        except OSError:  # a read-only cache: convert again next time
+            tmp.unlink(missing_ok=True)
 
     def ro(a):
         if a is not None:
             a.setflags(write=False)
         return a
 
-    return AssetMesh(vertices=ro(canon.vertices.astype(np.float32)), faces=ro(canon.faces.astype(np.int32)),
-                     normals=ro(canon.normals.astype(np.float32)),
-                     uv=ro(None if canon.uv is None else canon.uv.astype(np.float32)),
-                     texture=ro(None if raw.texture is None else np.ascontiguousarray(raw.texture)),
-                     base_color=(1.0, 1.0, 1.0) if raw.texture is not None else raw.color)
+    color = tuple(float(c) for c in arrays["base_color"])
+    return AssetMesh(vertices=ro(arrays["vertices"]), faces=ro(arrays["faces"]), normals=ro(arrays["normals"]),
+                     uv=ro(arrays.get("uv")), texture=ro(arrays.get("texture")),
+                     base_color=color)  # type: ignore[arg-type]
+
+
+def _convert(asset: Mapping[str, Any], obj: Path) -> dict[str, np.ndarray | None]:
+    """Arrays of the canonical mesh of ``asset`` parsed from its OBJ (see :func:`load_model`)."""
+    from gsi_syn.assets.canonical import canonicalize
+
+    raw = load_raw(obj, tuple(asset["model_rotation"]))
+    with np.errstate(invalid="ignore", divide="ignore"):  # faces tiny after scaling: their unit normal
+        # is NaN, which only makes their edges creases; vertex normals come from area-weighted sums
+        canon = canonicalize(raw.vertices, raw.faces, raw.uv, up="+y", front="+z", size=tuple(asset["size_m"]))
+    return {"vertices": canon.vertices.astype(np.float32), "faces": canon.faces.astype(np.int32),
+            "normals": canon.normals.astype(np.float32),
+            "uv": None if canon.uv is None else canon.uv.astype(np.float32),
+            "texture": None if raw.texture is None else np.ascontiguousarray(raw.texture),
+            "base_color": np.asarray((1.0, 1.0, 1.0) if raw.texture is not None else raw.color, np.float64)}
+
+
+def _read_converted(path: Path) -> dict[str, np.ndarray | None] | None:
+    """The arrays of a converted-mesh cache file, or ``None`` when absent or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            return {k: z[k] if k in z.files else None
+                    for k in ("vertices", "faces", "normals", "uv", "texture", "base_color")}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# -- roles in scenes -------------------------------------------------------------------------------
+#: The committed role table (:func:`build_roles`): per model its role, noun, groups, placement
+#: and, for supports, the top surface verified on the mesh.
+ROLES_PATH = Path(__file__).resolve().parent / "data" / "sweethome3d_roles.json"
+ROLES_VERSION = "1.0.0"
+#: Receptacles must offer at least this much inner floor (m²) to take an object.
+MIN_RECEPTACLE_FLOOR_M2 = 0.006
+
+
+def build_roles(manifest: Mapping[str, Any] | None = None, cache_dir: str | Path | None = None
+                ) -> dict[str, Any]:
+    """The role table of every model :func:`.roles.describe` gives a role: ``{"version",
+    "manifest_version", "assets": {id: {"role", "noun", "groups", "where", "faces"[, "top"]}},
+    "rejected": {id: reason}}``. Supports keep their ray-cast top ``[z, x_min, x_max, y_min,
+    y_max]`` (m, canonical frame; :func:`.roles.top_surface`) and are rejected without one;
+    receptacles without an inner floor become objects; models over :data:`.roles.MAX_FACES`
+    triangles (objects: :data:`.roles.MAX_OBJECT_FACES`) are rejected. Deterministic (manifest order)."""
+    from gsi_syn.assets import roles
+
+    manifest = manifest if manifest is not None else read_manifest()
+    out: dict[str, Any] = {}
+    rejected: dict[str, str] = {}
+    for asset in manifest["assets"]:
+        role = roles.describe(asset)
+        if role is None:
+            continue
+        mesh = load_model(asset, cache_dir)
+        row: dict[str, Any] = {"role": role.role, "noun": role.noun, "groups": list(role.groups),
+                               "where": role.where, "faces": int(len(mesh.faces))}
+        limit = roles.MAX_OBJECT_FACES if role.role in ("object", "receptacle") else roles.MAX_FACES
+        if len(mesh.faces) > limit:
+            rejected[asset["id"]] = f"{len(mesh.faces)} triangles"
+            continue
+        if role.role == "support":
+            top = roles.top_surface(mesh.vertices, mesh.faces)
+            if top is None:
+                rejected[asset["id"]] = "no flat clear top"
+                continue
+            row["top"] = top.as_list()
+        elif role.role == "receptacle" and roles.receptacle_floor_area(mesh.vertices, mesh.faces) < MIN_RECEPTACLE_FLOOR_M2:
+            row["role"] = "object"
+        out[asset["id"]] = row
+    return {"version": ROLES_VERSION, "manifest_version": manifest["version"], "assets": out,
+            "rejected": rejected}
+
+
+def read_roles(path: Path = ROLES_PATH) -> dict[str, Any]:
+    """The committed role table (plain dict; see :func:`build_roles`)."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 # -- asset library --------------------------------------------------------------------------------
-def asset_entry(asset: Mapping[str, Any]):
-    """The :class:`~gsi_syn.assets.manifest.AssetEntry` of a manifest asset: small movable models
-    are ``object`` (tabletop and room scenes), the rest ``support`` furniture (room scenes);
-    outdoor ones (:data:`OUTDOOR_CATEGORIES`) suit no scene type yet."""
+def asset_entry(asset: Mapping[str, Any], role: Mapping[str, Any] | None = None):
+    """The :class:`~gsi_syn.assets.manifest.AssetEntry` of a manifest asset.
+
+    With its row of the role table (``role``): that role (``furniture`` becomes ``structure``:
+    it furnishes rooms but carries nothing) and noun, scenes ``tabletop`` and ``room`` for
+    objects and receptacles, ``room`` for the rest. Without one (a model scenes do not use):
+    small movable models are ``object``, the rest ``support``, and ``scenes=()``.
+    """
     from gsi_syn.assets.manifest import AssetEntry
 
-    is_object = asset["kind"] == "object"
+    if role is not None:
+        kind = {"furniture": "structure"}.get(role["role"], role["role"])
+        category = role["noun"]
+        scenes: tuple[str, ...] = ("tabletop", "room") if kind in ("object", "receptacle") else ("room",)
+    else:
+        kind = "object" if asset["kind"] == "object" else "support"
+        category, scenes = asset["category"], ()
     return AssetEntry(
-        id=asset["id"], category=asset["category"], category_zh=asset["category_zh"],
-        role="object" if is_object else "support", source="sweethome3d", source_path=asset["model"],
+        id=asset["id"], category=category, category_zh=asset["category_zh"],
+        role=kind, source="sweethome3d", source_path=asset["model"],
         source_version=f"{asset['archive']} ({MANIFEST_VERSION})", license=asset["licence"],
         canonical_up="+y", canonical_front="+z", size_m=tuple(asset["size_m"]),  # type: ignore[arg-type]
-        size_range=(0.9, 1.1), symmetry="none", recolorable=False, textures=(),
+        size_range=(0.9, 1.1) if kind in ("object", "receptacle") else (1.0, 1.0),
+        symmetry="none", recolorable=False, textures=(),
         description=f"{asset['name']} by {asset['author'] or 'unknown'} ({asset['licence']})",
-        sha256=asset["files"][asset["model"]], base_color=(1.0, 1.0, 1.0), uv_texture=None,
-        scenes=(() if asset["catalog_category"] in OUTDOOR_CATEGORIES
-                else ("tabletop", "room") if is_object else ("room",)))
+        sha256=asset["files"][asset["model"]], base_color=(1.0, 1.0, 1.0), uv_texture=None, scenes=scenes)
 
 
-def support_surfaces(asset: Mapping[str, Any]):
-    """The top surface a catalogue ``dropOnTopElevation`` (cm) states, as one
-    :class:`~gsi_syn.assets.generators.SupportSurface` over the footprint inset by 5 % a side
-    (canonical frame, m); empty when the catalogue states none."""
+def support_surfaces(role: Mapping[str, Any] | None):
+    """The verified top of a support (its role-table row's ``top``) as one
+    :class:`~gsi_syn.assets.generators.SupportSurface` (canonical frame, m); empty otherwise."""
     from gsi_syn.assets.generators import SupportSurface
 
-    drop = asset.get("drop_on_top")
-    if drop is None or asset["kind"] == "object":
+    if role is None or "top" not in role:
         return ()
-    w, d, h = asset["size_m"]
-    return (SupportSurface(z=min(float(drop) / 100.0, h), x_min=-0.45 * w, x_max=0.45 * w, y_min=-0.45 * d, y_max=0.45 * d),)
+    z, x0, x1, y0, y1 = role["top"]
+    return (SupportSurface(z=z, x_min=x0, x_max=x1, y_min=y0, y_max=y1),)
 
 
 def summary(manifest: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -521,19 +622,24 @@ def summary(manifest: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m gsi_syn.assets.sweethome3d [--write]``: print the counts of the committed
-    manifest, or rebuild it from the installed Debian package first (``--write``)."""
+    """``python -m gsi_syn.assets.sweethome3d [--write] [--write-roles]``: print the counts of the
+    committed manifest, or rebuild it (and the role table) from the installed Debian package
+    first."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m gsi_syn.assets.sweethome3d", description=main.__doc__)
     parser.add_argument("--write", action="store_true",
                         help=f"rebuild {MANIFEST_PATH.name} from the installed sweethome3d-furniture package")
+    parser.add_argument("--write-roles", action="store_true",
+                        help=f"rebuild {ROLES_PATH.name} (roles, verified support tops) from the models")
     args = parser.parse_args(argv)
-    if args.write:
-        try:
+    try:
+        if args.write:
             write_manifest(build_manifest())
-        except SweetHome3DError as err:
-            parser.exit(1, f"error: {err}\n")
+        if args.write or args.write_roles:
+            write_manifest(build_roles(), ROLES_PATH)
+    except SweetHome3DError as err:
+        parser.exit(1, f"error: {err}\n")
     print(json.dumps(summary(), indent=1, ensure_ascii=False))
     return 0
 
