@@ -285,6 +285,12 @@ def _linear_to_srgb8(lin: np.ndarray) -> np.ndarray:
     return _LINEAR_TO_SRGB8[idx.astype(np.int32)]
 
 
+#: :func:`_linear_to_srgb8` of every half-float (indexed by its 16 bits): the photo target holds
+#: half floats, so one table lookup per channel encodes it, with exactly the same result
+_HALF_TO_SRGB8 = _linear_to_srgb8(np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+                                  .astype(np.float32))
+
+
 _UNIT_BOX = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float64)
 
 
@@ -342,7 +348,8 @@ _GL_DEPTH_CLAMP = 0x864F
 
 class _Targets:
     """The main-pass framebuffer of one image size: sRGB colour, R16UI ids, R32F camera z and a
-    depth buffer; plus a colour-only framebuffer used to clear the colour to the background."""
+    depth buffer; plus a colour-only framebuffer used to clear the colour to the background, and
+    the labels-pass framebuffer (the same ids, camera z and depth buffer, no colour)."""
 
     def __init__(self, ctx: Any, width: int, height: int):
         size = (width, height)
@@ -352,6 +359,7 @@ class _Targets:
         self.zbuffer = ctx.depth_renderbuffer(size)
         self.fbo = ctx.framebuffer([self.color, self.ids, self.depth], self.zbuffer)
         self.color_only = ctx.framebuffer([self.color])
+        self.labels = ctx.framebuffer([self.ids, self.depth], self.zbuffer)  # the labels pass
         self.size = size
 
 
@@ -370,12 +378,13 @@ class _PhotoTargets:
         self.resolved = ctx.framebuffer([ctx.renderbuffer(size, 4, dtype="f2")]) if n else self.fbo
 
     def read(self) -> np.ndarray:
-        """Resolve (average the samples, in linear light) and read back as uint8 sRGB (H, W, 3)."""
+        """Resolve (average the samples, in linear light) and read back as uint8 sRGB (H, W, 3):
+        the half floats as they are, encoded by :data:`_HALF_TO_SRGB8`."""
         if self.resolved is not self.fbo:
             self.ctx.copy_framebuffer(self.resolved, self.fbo)
         width, height = self.size
-        data = self.resolved.read(components=3, dtype="f4")
-        return _linear_to_srgb8(np.frombuffer(data, np.float32).reshape(height, width, 3))
+        data = self.resolved.read(components=3, dtype="f2")
+        return _HALF_TO_SRGB8[np.frombuffer(data, np.uint16).reshape(height, width, 3)]
 
 
 class _Shadow:
@@ -430,6 +439,7 @@ class _GLState:
         info = self.ctx.info
         self.device = f"{info['GL_RENDERER']}; {info['GL_VERSION']}"
         self.shadow_prog = _Program(self.ctx, shaders.SHADOW_VS, shaders.SHADOW_FS)
+        self.labels_prog = _Program(self.ctx, shaders.MAIN_VS, shaders.LABELS_FS, ("labels",))
         self._main: dict[tuple[int, int], _Program] = {}
         self.white = self.ctx.texture((1, 1), 3, data=b"\xff\xff\xff", internal_format=_GL_SRGB8)
         self.targets: dict[tuple[int, int], _Targets] = {}
@@ -597,6 +607,19 @@ class _Draw:
     corners: np.ndarray            # float64 (8, 3), world (m)
 
 
+@dataclass
+class _Frame:
+    """One render's objects on the GPU: every object of the scene (they place the shadow grid)
+    and those drawn (``only``), in draw order; the image size (px)."""
+
+    state: _GLState
+    scene: Scene
+    everything: list[_Draw]
+    draws: list[_Draw]
+    width: int
+    height: int
+
+
 # ---------------------------------------------------------------------------------------------
 # The renderer
 # ---------------------------------------------------------------------------------------------
@@ -713,11 +736,43 @@ class GLRenderer:
         ambient; :meth:`photo` gives the published one), ``instances`` uint16 ``(H, W)`` (0 = no
         hit), ``depth`` float32 ``(H, W)`` camera-frame ``z`` in metres (0 = no hit).
         """
-        return self._render(scene, only)
+        frame = self._frame(scene, only)
+        light_clip, texel = self._shadows(frame)
+        targets = frame.state.target(frame.width, frame.height)
+        self._main_pass(frame.state, scene, frame.draws, targets, light_clip, texel, pbr=False,
+                        shadow_filter=self.shadow_filter)
+        out = self._read(targets)
+        self._trim_caches(in_use=len(scene.objects))
+        return out
 
-    def _render(self, scene: Scene, only: Collection[int] | None, photo: bool = False) -> Any:
-        """The three maps (``photo=False``) or the published colour image (``photo=True``: uint8
-        ``(H, W, 3)``)."""
+    def labels(self, scene: Scene, *, only: Collection[int] | None = None) -> RenderOutput:
+        """The instance map and depth of :meth:`render`, bit for bit, without colour: one
+        1-sample pass with the same geometry and depth test, no shadow map, no shading.
+        ``rgb`` is black (uint8 zeros ``(H, W, 3)``): for callers that publish :meth:`photo`
+        images (the generator's checks) or need no colour."""
+        frame = self._frame(scene, only)
+        instances, depth = self._labels_pass(frame)
+        self._trim_caches(in_use=len(scene.objects))
+        return RenderOutput(rgb=np.zeros((frame.height, frame.width, 3), np.uint8), instances=instances, depth=depth)
+
+    def photo_with_labels(self, scene: Scene, *, only: Collection[int] | None = None) -> RenderOutput:
+        """:meth:`photo`'s colour with :meth:`render`'s instance ids and depth, bit for bit equal
+        to calling both (``rgb`` uint8 ``(H, W, 3)`` sRGB, ``instances`` uint16 ``(H, W)``,
+        ``depth`` float32 ``(H, W)``, m), at less cost: the objects are prepared and the shadow map
+        drawn once, and the labels come from a pass without shading (:meth:`labels`).
+
+        The labels cannot come out of the photo's multisampled pass itself: its coverage samples
+        lie off the pixel centre (the standard pattern has none at the centre), and the labels are
+        defined at the centre; so the geometry is rasterised twice, once with 1 sample."""
+        frame = self._frame(scene, only)
+        light_clip, texel = self._shadows(frame)
+        instances, depth = self._labels_pass(frame)
+        rgb = self._photo_pass(frame, light_clip, texel)
+        self._trim_caches(in_use=len(scene.objects))
+        return RenderOutput(rgb=rgb, instances=instances, depth=depth)
+
+    def _frame(self, scene: Scene, only: Collection[int] | None) -> "_Frame":
+        """Upload what ``scene`` needs and list the draws (``only``: just those instance ids)."""
         state = self._state()
         cam = scene.camera
         keep = None if only is None else {int(i) for i in only}
@@ -732,23 +787,25 @@ class GLRenderer:
         eye = cam.position
         draws.sort(key=lambda d: (_ROLE_ORDER.get(d.obj.role, 0),
                                   float(np.linalg.norm(d.corners.mean(axis=0) - eye)), d.obj.instance_id))
+        return _Frame(state, scene, everything, draws, int(cam.width), int(cam.height))
 
-        light_clip, texel = None, 0.0
-        if self.shadow_map_size > 0 and draws:
-            grid = plan_shadow_grid(cam, np.asarray(scene.light.direction, np.float64),
-                                    np.stack([d.corners for d in everything]),
-                                    [d.obj.role for d in everything], self.shadow_map_size)
-            light_clip, texel = self._shadow_pass(state, scene, grid, draws)
-        if photo:
-            targets = state.photo_target(int(cam.width), int(cam.height), self.supersampling)
-            self._main_pass(state, scene, draws, targets, light_clip, texel, pbr=True)
-            out = targets.read()
-        else:
-            targets = state.target(int(cam.width), int(cam.height))
-            self._main_pass(state, scene, draws, targets, light_clip, texel, pbr=False)
-            out = self._read(targets)
-        self._trim_caches(in_use=len(scene.objects))
-        return out
+    def _shadows(self, frame: "_Frame") -> tuple[np.ndarray | None, float]:
+        """Draw the frame's shadow map (when shadows are on and something is drawn); returns the
+        light's ``clip_from_world`` and texel size (m), or ``(None, 0)``."""
+        if self.shadow_map_size <= 0 or not frame.draws:
+            return None, 0.0
+        scene = frame.scene
+        grid = plan_shadow_grid(scene.camera, np.asarray(scene.light.direction, np.float64),
+                                np.stack([d.corners for d in frame.everything]),
+                                [d.obj.role for d in frame.everything], self.shadow_map_size)
+        return self._shadow_pass(frame.state, scene, grid, frame.draws)
+
+    def _photo_pass(self, frame: "_Frame", light_clip: np.ndarray | None, texel: float) -> np.ndarray:
+        """The published colour (uint8 ``(H, W, 3)``) over the shadow map just drawn."""
+        targets = frame.state.photo_target(frame.width, frame.height, self.supersampling)
+        self._main_pass(frame.state, frame.scene, frame.draws, targets, light_clip, texel, pbr=True,
+                        shadow_filter="tent")
+        return targets.read()
 
     def describe(self, scene: Scene) -> dict:
         """How :meth:`photo` renders ``scene`` (recorded in each record's scene JSON)."""
@@ -765,13 +822,45 @@ class GLRenderer:
         ``supersampling``² coverage samples per pixel (multisampling: the standard sample patterns
         are symmetric about the pixel centre, so the image stays aligned with :meth:`render`'s
         instance map), resolved in linear light (half-float target). Instance ids and depth come
-        from :meth:`render` only. ``only``: draw just these instance ids (as :meth:`render`)."""
-        saved = self.shadow_filter
-        self.shadow_filter = "tent"
-        try:
-            return self._render(scene, only, photo=True)
-        finally:
-            self.shadow_filter = saved
+        from :meth:`render` only (:meth:`photo_with_labels` gives both at once). ``only``: draw
+        just these instance ids (as :meth:`render`)."""
+        frame = self._frame(scene, only)
+        light_clip, texel = self._shadows(frame)
+        rgb = self._photo_pass(frame, light_clip, texel)
+        self._trim_caches(in_use=len(scene.objects))
+        return rgb
+
+    def _labels_pass(self, frame: "_Frame") -> tuple[np.ndarray, np.ndarray]:
+        """Ids (uint16 ``(H, W)``) and camera ``z`` (float32 ``(H, W)``, m) of the frame's draws:
+        :meth:`_main_pass`'s geometry, draw order, culling and depth test, without colour."""
+        state, scene = frame.state, frame.scene
+        ctx, cam = state.ctx, scene.camera
+        targets = state.target(frame.width, frame.height)
+        targets.labels.use()
+        ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
+        targets.labels.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        ctx.enable_only(ctx.DEPTH_TEST)
+        ctx.front_face = "cw"  # as in the main pass: the y-down projection mirrors the winding
+        ctx.cull_face = "back"
+        program = state.labels_prog
+        cam_from_world = cam.cam_from_world_array
+        clip_from_world = opencv_projection(cam.K_array, cam.width, cam.height, cam.near, cam.far) \
+            @ cam_from_world
+        for d in frame.draws:
+            m = d.world_from_object
+            _set_culling(ctx, d.mesh.closed)
+            program.u["u_clip_from_obj"] = _mat4(clip_from_world @ m)
+            program.u["u_cam_z_row"] = _vec((cam_from_world @ m)[2])
+            program.u["u_id"] = int(d.obj.instance_id)
+            d.mesh.vao(program).render(vertices=3 * d.mesh.n_faces)
+        ctx.disable(ctx.CULL_FACE)
+        width, height = targets.size
+        ids = bytearray(width * height * 2)
+        depth = bytearray(width * height * 4)
+        targets.labels.read_into(ids, components=1, attachment=0, dtype="u2")
+        targets.labels.read_into(depth, components=1, attachment=1, dtype="f4")
+        return (np.frombuffer(ids, np.uint16).reshape(height, width),
+                np.frombuffer(depth, np.float32).reshape(height, width))
 
     def _shadow_pass(self, state: _GLState, scene: Scene, grid: ShadowGrid, draws: list[_Draw]
                      ) -> tuple[np.ndarray | None, float]:
@@ -812,7 +901,7 @@ class GLRenderer:
         return light_clip, texel
 
     def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: Any,
-                   light_clip: np.ndarray | None, texel: float, pbr: bool) -> None:
+                   light_clip: np.ndarray | None, texel: float, pbr: bool, shadow_filter: str) -> None:
         ctx, cam, light = state.ctx, scene.camera, scene.light
         bg = [float(c) for c in scene.background]
         if isinstance(targets, _PhotoTargets):  # linear half-float colour, multisampled
@@ -832,7 +921,7 @@ class GLRenderer:
         ctx.front_face = "cw"  # the y-down projection mirrors the outward CCW winding
         ctx.cull_face = "back"
 
-        shadows = _SHADOW_FILTERS[self.shadow_filter] if light_clip is not None else shaders.SHADOWS_OFF
+        shadows = _SHADOW_FILTERS[shadow_filter] if light_clip is not None else shaders.SHADOWS_OFF
         if shadows:
             state.shadow(self.shadow_map_size).tex.use(location=1)
         to_light = -np.asarray(light.direction, np.float64)
