@@ -597,27 +597,69 @@ _SHADOW_FILTERS = {"bilinear": shaders.SHADOWS_BILINEAR, "tent": shaders.SHADOWS
 _ROLE_ORDER = {"object": 0, "receptacle": 0, "support": 1, "structure": 2}
 
 
+@dataclass(frozen=True)
+class _Placed:
+    """What drawing an object needs that depends only on its mesh, pose and material (cached per
+    renderer, so hypotheses that leave an object in place do not recompute it): the model matrix,
+    the world box corners and the per-object uniforms that do not involve the camera."""
+
+    world_from_object: np.ndarray  # float64 (4, 4)
+    corners: np.ndarray            # float64 (8, 3), world (m)
+    uniforms: dict                 # name -> bytes / float (see _main_pass)
+
+    @classmethod
+    def of(cls, obj: SceneObject, mesh: _GPUMesh) -> "_Placed":
+        m = obj.world_from_object()
+        mat = obj.material
+        return cls(m, _world_corners(mesh.bounds, m), {
+            "u_world_from_obj": _mat4(m),
+            "u_normal_world": _mat4(np.linalg.inv(m[:3, :3]).T),
+            "u_albedo": _vec(_srgb_to_linear(np.asarray(mat.color, np.float64) * mesh.base_color)),
+            "u_specular": float(mat.specular),
+            "u_roughness": roughness_from_specular(mat.specular),
+            "u_metallic": 0.0,
+            "u_id": int(obj.instance_id),
+        })
+
+
+def _placement_key(mesh_key: tuple, obj: SceneObject) -> tuple:
+    """Everything :meth:`_Placed.of` reads from ``obj`` (besides the mesh, named by ``mesh_key``)."""
+    mat = obj.material
+    return (mesh_key, tuple(float(v) for v in obj.position), float(obj.yaw_deg), float(obj.scale),
+            tuple(float(c) for c in mat.color), float(mat.specular), int(obj.instance_id))
+
+
 @dataclass
 class _Draw:
-    """One object ready to draw: its GPU mesh, its model matrix and its world box corners."""
+    """One object ready to draw: the object, its GPU mesh and its pose-dependent data."""
 
     obj: SceneObject
     mesh: _GPUMesh
-    world_from_object: np.ndarray  # float64 (4, 4)
-    corners: np.ndarray            # float64 (8, 3), world (m)
+    placed: _Placed
+
+    @property
+    def world_from_object(self) -> np.ndarray:
+        """float64 (4, 4)."""
+        return self.placed.world_from_object
+
+    @property
+    def corners(self) -> np.ndarray:
+        """float64 (8, 3), world (m)."""
+        return self.placed.corners
 
 
 @dataclass
 class _Frame:
-    """One render's objects on the GPU: every object of the scene (they place the shadow grid)
-    and those drawn (``only``), in draw order; the image size (px)."""
+    """One render's objects on the GPU: those drawn (``only``), in draw order, and the image size
+    (px). ``everything`` (every object of the scene: they place the shadow grid) is prepared by
+    :meth:`GLRenderer._shadows` when a shadow map is drawn."""
 
     state: _GLState
     scene: Scene
-    everything: list[_Draw]
     draws: list[_Draw]
     width: int
     height: int
+    everything: list[_Draw] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -660,6 +702,7 @@ class GLRenderer:
         self.shadow_filter = shadow_filter
         self.cache_size = int(cache_size)
         self._meshes: OrderedDict[tuple, _GPUMesh] = OrderedDict()
+        self._placed: OrderedDict[tuple, _Placed] = OrderedDict()  # LRU, 8 × cache_size entries
         self._textures: OrderedDict[str, Any] = OrderedDict()
         self._owner: _GLState | None = None  # the GL state (thread, process) its GPU objects live in
 
@@ -684,11 +727,12 @@ class GLRenderer:
         if self._owner is not state:  # new process or thread: the other context's GPU objects are unusable
             self._meshes.clear()
             self._textures.clear()
+            self._placed.clear()
             self._owner = state
         return state
 
-    def _mesh(self, state: _GLState, obj: SceneObject) -> _GPUMesh:
-        key = (obj.asset_id, tuple(sorted(obj.params.items())))
+    def _mesh(self, state: _GLState, obj: SceneObject, key: tuple) -> _GPUMesh:
+        """``obj``'s GPU mesh (``key``: its ``(asset_id, sorted params)``), uploaded on first use."""
         entry = self._meshes.get(key)
         if entry is None:
             mesh = self.library.mesh(obj.asset_id, dict(obj.params))
@@ -699,6 +743,20 @@ class GLRenderer:
         else:
             self._meshes.move_to_end(key)
         return entry
+
+    def _draw(self, state: _GLState, obj: SceneObject) -> _Draw:
+        """``obj`` ready to draw (its mesh uploaded, its pose-dependent data from the LRU cache)."""
+        mesh_key = (obj.asset_id, tuple(sorted(obj.params.items())))
+        mesh = self._mesh(state, obj, mesh_key)
+        key = _placement_key(mesh_key, obj)
+        placed = self._placed.get(key)
+        if placed is None:
+            placed = self._placed[key] = _Placed.of(obj, mesh)
+            while len(self._placed) > 8 * self.cache_size:
+                self._placed.popitem(last=False)
+        else:
+            self._placed.move_to_end(key)
+        return _Draw(obj, mesh, placed)
 
     def _material_texture(self, state: _GLState, texture_id: str) -> Any:
         tex = self._textures.get(texture_id)
@@ -776,18 +834,13 @@ class GLRenderer:
         state = self._state()
         cam = scene.camera
         keep = None if only is None else {int(i) for i in only}
-        everything = []
-        for obj in scene.objects:
-            mesh = self._mesh(state, obj)
-            m = obj.world_from_object()
-            everything.append(_Draw(obj, mesh, m, _world_corners(mesh.bounds, m)))
-        draws = [d for d in everything if keep is None or d.obj.instance_id in keep]
+        draws = [self._draw(state, obj) for obj in scene.objects if keep is None or obj.instance_id in keep]
         # small movable objects first, then supports, then walls / floor (front to back, mostly),
         # so that the large surfaces behind them fail the early depth test
         eye = cam.position
         draws.sort(key=lambda d: (_ROLE_ORDER.get(d.obj.role, 0),
                                   float(np.linalg.norm(d.corners.mean(axis=0) - eye)), d.obj.instance_id))
-        return _Frame(state, scene, everything, draws, int(cam.width), int(cam.height))
+        return _Frame(state, scene, draws, int(cam.width), int(cam.height))
 
     def _shadows(self, frame: "_Frame") -> tuple[np.ndarray | None, float]:
         """Draw the frame's shadow map (when shadows are on and something is drawn); returns the
@@ -795,6 +848,8 @@ class GLRenderer:
         if self.shadow_map_size <= 0 or not frame.draws:
             return None, 0.0
         scene = frame.scene
+        if frame.everything is None:
+            frame.everything = [self._draw(frame.state, obj) for obj in scene.objects]
         grid = plan_shadow_grid(scene.camera, np.asarray(scene.light.direction, np.float64),
                                 np.stack([d.corners for d in frame.everything]),
                                 [d.obj.role for d in frame.everything], self.shadow_map_size)
@@ -950,14 +1005,8 @@ class GLRenderer:
             _set_culling(ctx, d.mesh.closed)
             object_uniforms: dict[str, bytes | float] = {
                 "u_clip_from_obj": _mat4(clip_from_world @ m),
-                "u_world_from_obj": _mat4(m),
-                "u_normal_world": _mat4(np.linalg.inv(m[:3, :3]).T),
                 "u_cam_z_row": _vec((cam_from_world @ m)[2]),
-                "u_albedo": _vec(_srgb_to_linear(np.asarray(mat.color, np.float64) * d.mesh.base_color)),
-                "u_specular": float(mat.specular),
-                "u_roughness": roughness_from_specular(mat.specular),
-                "u_metallic": 0.0,
-                "u_id": int(d.obj.instance_id),
+                **d.placed.uniforms,
             }
             nf, na = d.mesh.n_faces, d.mesh.n_axis
             if d.mesh.texture is not None:
