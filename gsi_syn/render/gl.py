@@ -54,6 +54,7 @@ __all__ = [
     "GLRenderer",
     "MeshLibrary",
     "ShadowGrid",
+    "drawn_region",
     "gl_available",
     "light_clip_from_world",
     "opencv_projection",
@@ -267,9 +268,40 @@ def shadow_casters(boxes_min_z: np.ndarray, boxes_max_z: np.ndarray,
     return hi > lowest_other + 1e-6
 
 
+def drawn_region(camera: Camera, corners: np.ndarray, pad: int = 2,
+                 max_fraction: float = 0.5) -> tuple[int, int, int, int] | None:
+    """The pixel rectangle ``(x, y, w, h)`` (image column / row of its top-left pixel, width,
+    height) that holds every pixel of objects whose world bounding-box corners are ``corners``
+    (float64 ``(N, 3)``, m): the boxes' projection, ``pad`` pixels wider, within the image.
+    ``None`` (render the whole image) when a corner lies at or behind the near plane (the
+    projection of the box is then unbounded) or the rectangle is more than ``max_fraction`` of the
+    image. A rectangle of no pixel (the objects are out of view) is returned as 1×1 at (0, 0)."""
+    t = camera.cam_from_world_array
+    pts = np.asarray(corners, np.float64) @ t[:3, :3].T + t[:3, 3]
+    z = pts[:, 2]
+    if np.any(z <= camera.near):
+        return None
+    uv = (pts @ camera.K_array.T)[:, :2] / z[:, None]
+    lo = np.floor(uv.min(axis=0)).astype(int) - pad
+    hi = np.ceil(uv.max(axis=0)).astype(int) + pad + 1
+    x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+    x1, y1 = min(int(hi[0]), camera.width), min(int(hi[1]), camera.height)
+    if x1 <= x0 or y1 <= y0:
+        return (0, 0, 1, 1)
+    if (x1 - x0) * (y1 - y0) > max_fraction * camera.width * camera.height:
+        return None
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
     c = np.asarray(c, np.float64)
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _clear_colour(background: Any) -> tuple[float, float, float]:
+    """The linear RGB the photo pass clears to for an sRGB scene ``background``."""
+    lin = _srgb_to_linear(np.asarray(background, np.float64)[:3])
+    return (float(lin[0]), float(lin[1]), float(lin[2]))
 
 
 _LUT_STEPS = 16384  # linear steps of the encoding table: < 0.25 sRGB levels apart, even near black
@@ -376,15 +408,33 @@ class _PhotoTargets:
         self.fbo = ctx.framebuffer([ctx.renderbuffer(size, 4, samples=n, dtype="f2")],
                                    ctx.depth_renderbuffer(size, samples=n))
         self.resolved = ctx.framebuffer([ctx.renderbuffer(size, 4, dtype="f2")]) if n else self.fbo
+        self._backgrounds: dict[tuple[float, float, float], np.ndarray] = {}
 
-    def read(self) -> np.ndarray:
-        """Resolve (average the samples, in linear light) and read back as uint8 sRGB (H, W, 3):
-        the half floats as they are, encoded by :data:`_HALF_TO_SRGB8`."""
+    def read(self, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Resolve (average the samples, in linear light) and read back as uint8 sRGB (h, w, 3):
+        the half floats as they are, encoded by :data:`_HALF_TO_SRGB8`. ``region``: ``(x, y, w,
+        h)`` pixels (image column, row) to read, default the whole image; the framebuffer's
+        scissor box, when set, limits the resolve."""
         if self.resolved is not self.fbo:
             self.ctx.copy_framebuffer(self.resolved, self.fbo)
-        width, height = self.size
-        data = self.resolved.read(components=3, dtype="f2")
+        x, y, width, height = region or (0, 0, *self.size)
+        data = self.resolved.read((x, y, width, height), components=3, dtype="f2")
         return _HALF_TO_SRGB8[np.frombuffer(data, np.uint16).reshape(height, width, 3)]
+
+    def background(self, colour: Any) -> np.ndarray:
+        """uint8 ``(3,)``: what :meth:`read` gives where the main pass's clear to the sRGB
+        background ``colour`` left a pixel untouched — asked of the driver once per colour (its
+        float-to-half conversion of a clear colour is its own) by clearing and reading one pixel."""
+        lin = _clear_colour(colour)
+        if lin not in self._backgrounds:
+            one = (0, 0, 1, 1)
+            self.fbo.scissor = one
+            self.fbo.use()
+            self.fbo.clear(*lin, 1.0, depth=1.0, viewport=one)
+            self._backgrounds[lin] = self.read(one)[0, 0]
+            if len(self._backgrounds) > 256:
+                self._backgrounds.pop(next(iter(self._backgrounds)))
+        return self._backgrounds[lin]
 
 
 class _Shadow:
@@ -660,6 +710,20 @@ class _Frame:
     width: int
     height: int
     everything: list[_Draw] | None = None
+    #: ``(x, y, w, h)`` (image column, row, width, height, px): the rectangle outside which nothing
+    #: drawn can appear (:func:`drawn_region`), or ``None`` for the whole image
+    region: tuple[int, int, int, int] | None = None
+
+    def paste(self, inside: np.ndarray, outside: Any) -> np.ndarray:
+        """The full ``(H, W, …)`` image: ``inside`` (the region's pixels) over a fill of ``outside``
+        (what the cleared buffers hold)."""
+        if self.region is None:
+            return inside
+        x, y, w, h = self.region
+        full = np.empty((self.height, self.width) + inside.shape[2:], inside.dtype)
+        full[...] = outside
+        full[y:y + h, x:x + w] = inside
+        return full
 
 
 # ---------------------------------------------------------------------------------------------
@@ -840,7 +904,10 @@ class GLRenderer:
         eye = cam.position
         draws.sort(key=lambda d: (_ROLE_ORDER.get(d.obj.role, 0),
                                   float(np.linalg.norm(d.corners.mean(axis=0) - eye)), d.obj.instance_id))
-        return _Frame(state, scene, draws, int(cam.width), int(cam.height))
+        frame = _Frame(state, scene, draws, int(cam.width), int(cam.height))
+        if only is not None and draws:
+            frame.region = drawn_region(cam, np.concatenate([d.corners for d in draws]))
+        return frame
 
     def _shadows(self, frame: "_Frame") -> tuple[np.ndarray | None, float]:
         """Draw the frame's shadow map (when shadows are on and something is drawn); returns the
@@ -858,9 +925,13 @@ class GLRenderer:
     def _photo_pass(self, frame: "_Frame", light_clip: np.ndarray | None, texel: float) -> np.ndarray:
         """The published colour (uint8 ``(H, W, 3)``) over the shadow map just drawn."""
         targets = frame.state.photo_target(frame.width, frame.height, self.supersampling)
+        outside = None if frame.region is None else targets.background(frame.scene.background)
+        targets.fbo.scissor = frame.region
         self._main_pass(frame.state, frame.scene, frame.draws, targets, light_clip, texel, pbr=True,
-                        shadow_filter="tent")
-        return targets.read()
+                        shadow_filter="tent", region=frame.region)
+        rgb = frame.paste(targets.read(frame.region), outside)
+        targets.fbo.scissor = None
+        return rgb
 
     def describe(self, scene: Scene) -> dict:
         """How :meth:`photo` renders ``scene`` (recorded in each record's scene JSON)."""
@@ -891,9 +962,10 @@ class GLRenderer:
         state, scene = frame.state, frame.scene
         ctx, cam = state.ctx, scene.camera
         targets = state.target(frame.width, frame.height)
+        targets.labels.scissor = frame.region
         targets.labels.use()
         ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
-        targets.labels.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        targets.labels.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=frame.region)
         ctx.enable_only(ctx.DEPTH_TEST)
         ctx.front_face = "cw"  # as in the main pass: the y-down projection mirrors the winding
         ctx.cull_face = "back"
@@ -909,13 +981,14 @@ class GLRenderer:
             program.u["u_id"] = int(d.obj.instance_id)
             d.mesh.vao(program).render(vertices=3 * d.mesh.n_faces)
         ctx.disable(ctx.CULL_FACE)
-        width, height = targets.size
+        x, y, width, height = frame.region or (0, 0, frame.width, frame.height)
         ids = bytearray(width * height * 2)
         depth = bytearray(width * height * 4)
-        targets.labels.read_into(ids, components=1, attachment=0, dtype="u2")
-        targets.labels.read_into(depth, components=1, attachment=1, dtype="f4")
-        return (np.frombuffer(ids, np.uint16).reshape(height, width),
-                np.frombuffer(depth, np.float32).reshape(height, width))
+        targets.labels.read_into(ids, (x, y, width, height), components=1, attachment=0, dtype="u2")
+        targets.labels.read_into(depth, (x, y, width, height), components=1, attachment=1, dtype="f4")
+        targets.labels.scissor = None
+        return (frame.paste(np.frombuffer(ids, np.uint16).reshape(height, width), 0),
+                frame.paste(np.frombuffer(depth, np.float32).reshape(height, width), 0.0))
 
     def _shadow_pass(self, state: _GLState, scene: Scene, grid: ShadowGrid, draws: list[_Draw]
                      ) -> tuple[np.ndarray | None, float]:
@@ -956,14 +1029,14 @@ class GLRenderer:
         return light_clip, texel
 
     def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: Any,
-                   light_clip: np.ndarray | None, texel: float, pbr: bool, shadow_filter: str) -> None:
+                   light_clip: np.ndarray | None, texel: float, pbr: bool, shadow_filter: str,
+                   region: tuple[int, int, int, int] | None = None) -> None:
         ctx, cam, light = state.ctx, scene.camera, scene.light
         bg = [float(c) for c in scene.background]
         if isinstance(targets, _PhotoTargets):  # linear half-float colour, multisampled
             targets.fbo.use()
             ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
-            lin = _srgb_to_linear(bg)
-            targets.fbo.clear(float(lin[0]), float(lin[1]), float(lin[2]), 1.0, depth=1.0)
+            targets.fbo.clear(*_clear_colour(bg), 1.0, depth=1.0, viewport=region)
             ctx.enable_only(ctx.DEPTH_TEST)
         else:
             targets.fbo.use()
