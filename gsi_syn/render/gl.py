@@ -17,6 +17,15 @@ A render is two passes:
 2. **main pass** — three render targets (sRGB colour, ``uint16`` instance id, ``float32``
    camera ``z`` in metres) plus a depth buffer, no multisampling, so ids are exact.
 
+The other entry points reuse these pieces: :meth:`GLRenderer.labels` is a **labels pass** (the main
+pass's vertex shader, geometry, draw order and depth test with a colourless fragment shader: the
+same ids and depth bit for bit, no shadow map); :meth:`GLRenderer.photo` is the shadow pass plus a
+multisampled PBR **photo pass**; :meth:`GLRenderer.photo_with_labels` draws the shadow map once for
+a labels pass and a photo pass. The labels cannot be taken from the photo pass itself: its coverage
+samples lie off the pixel centre, where the labels are defined. Renders with ``only=`` clear, draw,
+resolve and read back only the drawn objects' pixel rectangle (:func:`drawn_region`, a scissor
+box); the rest of the image is the cleared values, as a whole-frame render would leave it.
+
 Pixel convention: the projection (:func:`opencv_projection`) puts a camera point ``(x, y, z)``
 (OpenCV frame) at the centre of pixel column ``u = fx·x/z + s·y/z + cx`` and row
 ``v = fy·y/z + cy``; the image is rasterised "upside down" in GL window coordinates so that GL row
@@ -25,7 +34,10 @@ Pixel convention: the projection (:func:`opencv_projection`) puts a camera point
 Speed on Mesa llvmpipe (CPU rasteriser): closed, outward-facing meshes are drawn with back faces
 culled, indices are 16-bit where possible (llvmpipe's fast path), draws go front to back so the
 floor fails the early depth test behind objects, and the fragment shader comes in compile-time
-variants (llvmpipe executes both sides of a branch) — see :mod:`gsi_syn.render.shaders`.
+variants (llvmpipe executes both sides of a branch) — see :mod:`gsi_syn.render.shaders`. The
+per-object draw data that does not involve the camera (model matrix, box corners, material
+uniforms) is cached per renderer by pose, and the photo is read back as half floats and encoded
+through a 65,536-entry table.
 
 Determinism: same scene → same bytes, across calls, processes and llvmpipe thread counts
 (``LP_NUM_THREADS``). Other OpenGL drivers (a GPU's) render slightly different pixels;
