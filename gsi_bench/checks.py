@@ -17,8 +17,9 @@ implementation.
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from gsi_bench.geometry import pixels_to_camera
 from gsi_bench.hashing import canonical_json
 from gsi_bench.schema import Checks
 
-__all__ = ["CheckThresholds", "Measurements", "visibility", "visibility_ok", "placement_ok",
+__all__ = ["CheckThresholds", "NOT_APPLIED", "Measurements", "visibility", "visibility_ok", "min_visible_pixels", "placement_ok",
            "changed_fraction", "view_overlap", "failed_checks"]
 
 
@@ -48,22 +49,66 @@ class CheckThresholds:
     :func:`gsi_syn.edits.placement_vocabulary` (a small receptacle keeps its center only).
     ``min_place_displacement_m``: object_relative_place moves the object at least this far (the
     source must not already nearly satisfy the relation; twice the scorer's 5 cm position tolerance).
+    ``min_target_area``: the edited object's visible pixels, as a fraction of the image area, in
+    the source and (where it is still there) the target image — the minimum target size (0.005 =
+    0.5 % of the image: 328 px at 256², 1,311 px at 512²). It raises ``min_visible_area`` for the
+    edited object only (anchors, receptacles and competing instances keep ``min_visible_area``).
+    ``min_changed_fraction`` is the visible-change floor: the fraction of image pixels whose
+    instance id differs between source and target (0.0025 = half the minimum target size).
+    ``min_referring_gap``: a leftmost / rightmost referring expression picks the same instance by
+    its position along the camera's ground x (3D) and by its projected box centre (image), and
+    beats the runner-up in the image by at least this fraction of the image width (the same
+    decidability rule as ``min_placement_gap``).
+    ``min_remove_instances``: a removal names its target among at least this many visible
+    instances of its category, by a referring expression (1 = a unique category may be removed
+    by name alone).
+
+    Records made before a threshold existed do not state it: :meth:`from_json` reads such a
+    threshold as not applied (:data:`NOT_APPLIED`).
     """
 
     min_clearance_m: float = 0.01
     min_support_margin_m: float = 0.01
     min_visible_fraction: float = 0.5
     min_visible_area: float = 0.0015
-    min_changed_fraction: float = 0.001
+    min_changed_fraction: float = 0.0025
     min_ambiguity_margin_m: float = 0.05
     min_view_overlap: float = 0.5
     max_settle_drift_m: float = 0.01
     min_placement_gap: float = 0.04
     min_place_displacement_m: float = 0.10
+    min_target_area: float = 0.005
+    min_referring_gap: float = 0.04
+    min_remove_instances: int = 2
+
+    def __post_init__(self) -> None:
+        if self.min_remove_instances < 1:
+            raise ValueError("min_remove_instances must be at least 1")
 
     def to_json(self) -> str:
         """Canonical JSON of the thresholds (what ``checks.thresholds`` stores)."""
         return canonical_json(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str, *, strict: bool = True) -> "CheckThresholds":
+        """The thresholds a record states (``checks.thresholds``); a threshold the record predates
+        is read as not applied (:data:`NOT_APPLIED`), others the record omits take the defaults.
+        ``ValueError`` on keys this class does not know, unless ``strict`` is false (then they
+        are ignored: e.g. GSI-Real's own filter thresholds read as the shared ones)."""
+        raw = json.loads(text) if text else {}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown and strict:
+            raise ValueError(f"checks.thresholds has unknown keys {unknown}")
+        raw = {k: v for k, v in raw.items() if k in known}
+        legacy = {k: v for k, v in NOT_APPLIED.items() if k in known and k not in raw}
+        return cls(**{**legacy, **raw})
+
+
+#: The value that switches off each threshold added after the first published data (a record
+#: that does not state it was generated without it).
+NOT_APPLIED: dict[str, float | int] = {"min_target_area": 0.0, "min_referring_gap": -math.inf,
+                                       "min_remove_instances": 1}
 
 
 #: The measured quantities of an edit are exactly the record's ``checks`` struct (its
@@ -85,9 +130,18 @@ def visibility(instances_full: np.ndarray, instances_alone: np.ndarray, instance
     return (visible / alone if alone else 0.0), visible
 
 
-def visibility_ok(fraction: float, pixels: int, image_area: int, th: CheckThresholds) -> bool:
-    """Visible fraction and visible area (pixels / ``image_area``) at least their thresholds."""
-    return fraction >= th.min_visible_fraction and pixels >= th.min_visible_area * image_area
+def visibility_ok(fraction: float, pixels: int, image_area: int, th: CheckThresholds, *,
+                  edited: bool = False) -> bool:
+    """Visible fraction and visible area (pixels / ``image_area``) at least their thresholds;
+    ``edited``: the object is the edited one, whose area must also reach ``min_target_area``."""
+    return fraction >= th.min_visible_fraction and pixels >= min_visible_pixels(image_area, th, edited=edited)
+
+
+def min_visible_pixels(image_area: int, th: CheckThresholds, *, edited: bool = False) -> float:
+    """The fewest visible pixels an object may show in an image of ``image_area`` pixels: the
+    edited object ``max(min_visible_area, min_target_area)`` of the area, others ``min_visible_area``."""
+    frac = max(th.min_visible_area, th.min_target_area) if edited else th.min_visible_area
+    return frac * image_area
 
 
 def changed_fraction(instances_a: np.ndarray, instances_b: np.ndarray) -> float:
@@ -127,6 +181,8 @@ def failed_checks(m: Measurements, image_area: int, th: CheckThresholds, *, targ
                   object_edit: bool = True, perspective: bool = False, placement: bool = True) -> list[str]:
     """Names of the checks ``m`` fails (empty list = accepted).
 
+    ``visible_source`` / ``visible_target`` also fail an edited object smaller than the minimum
+    target size (``min_target_area``); ``unchanged`` is the visible-change floor.
     ``target_present``: the edited object exists after the edit (false for ``remove``);
     ``object_edit``: the edit acts on an object (false for camera edits); ``perspective``: apply
     the view-overlap check; ``placement``: apply the clearance / support-margin check (GSI-Real
@@ -142,9 +198,10 @@ def failed_checks(m: Measurements, image_area: int, th: CheckThresholds, *, targ
     if not math.isnan(m.settle_drift_m) and m.settle_drift_m > th.max_settle_drift_m:
         failed.append("unstable")
     if object_edit:
-        if not visibility_ok(m.visible_fraction_source, m.visible_pixels_source, image_area, th):
+        if not visibility_ok(m.visible_fraction_source, m.visible_pixels_source, image_area, th, edited=True):
             failed.append("visible_source")
-        if target_present and not visibility_ok(m.visible_fraction_target, m.visible_pixels_target, image_area, th):
+        if target_present and not visibility_ok(m.visible_fraction_target, m.visible_pixels_target, image_area, th,
+                                                edited=True):
             failed.append("visible_target")
         if placement and target_present and not placement_ok(m.min_clearance_m, m.support_margin_m, th):
             failed.append("placement")

@@ -43,7 +43,7 @@ __all__ = [
     "OPERATIONS", "FRAMES", "OPERATION_FRAME", "EditParams", "ParsedInstruction", "OperationSpec",
     "Template", "OPERATION_SPECS", "register_operation", "unregister_operation", "operation_spec",
     "operations_for_subset", "render_instruction", "parse_instruction", "num_templates",
-    "format_number", "template_index", "noun_phrase", "split_referring",
+    "format_number", "template_index", "drawn_for_reference", "noun_phrase", "split_referring",
     "DIRECTIONS", "RELATIONS", "SENSES", "SCALE_FACTORS", "PLACEMENTS", "REFERRING",
     "CAMERA_MOTIONS", "CAMERA_MOTION_SENSES", "RELATION_DIRECTION", "PLACEMENT_DIRECTION",
     "ROTATE_ANGLES", "CAMERA_MOVE_M", "CAMERA_ANGLES_DEG", "SYMMETRY_PERIOD_DEG", "NUMERIC_PARAMS",
@@ -176,11 +176,13 @@ class Template:
     noun phrase, {cm} whole centimetres, {m} metres, {deg} degrees, {x} scale factor, {pct} percent
     of the current size, and vocabulary slots {dir} {dir_adv} {cam_dir} {rel} {sense} {yaw}
     {pitch} {place}. ``fixed``: parameters the phrasing implies without a slot (e.g. the camera
-    motion of a perspective phrasing)."""
+    motion of a perspective phrasing). ``reference_kind``: the kind of reference object the
+    phrasing suits (``surface`` → "on the {ref}", ``container`` → "in the {ref}"; empty: any)."""
 
     en: str
     zh: str
     fixed: Mapping[str, str] = field(default_factory=dict)
+    reference_kind: str = ""
 
     def text(self, language: str) -> str:
         return self.en if language == "en" else self.zh
@@ -267,10 +269,21 @@ _PLACE_TEMPLATES = (
              "移动{obj}，使它位于{ref}的{rel}，中心间距{cm}厘米。"),
     Template("Put the {obj} {rel} the {ref} with their centers {cm} cm apart.", "将{obj}放在{ref}{rel}{cm}厘米处（按中心计算）。"),
 )
+#: "on" a surface (furniture tops, shelves, plates, boards), "in" a container (bowls, boxes,
+#: baskets): :func:`gsi_syn.placement.receptacle_kind` tells them apart
 _RECEPTACLE_TEMPLATES = (
-    Template("Put the {obj} on the {ref}, at its {place}.", "把{obj}放到{ref}的{place}。"),
-    Template("Move the {obj} onto the {ref} and set it at the {place}.", "将{obj}移到{ref}上，放在{place}。"),
-    Template("Place the {obj} in the {ref}, at the {place}.", "把{obj}放进{ref}，位置在{place}。"),
+    Template("Put the {obj} on the {ref}, at its {place}.", "把{obj}放到{ref}的{place}。",
+             reference_kind="surface"),
+    Template("Move the {obj} onto the {ref} and set it at the {place}.", "将{obj}移到{ref}上，放在{place}。",
+             reference_kind="surface"),
+    Template("Place the {obj} in the {ref}, at the {place}.", "把{obj}放进{ref}，位置在{place}。",
+             reference_kind="container"),
+    Template("Put the {obj} in the {ref}, at its {place}.", "把{obj}放进{ref}里，放在它的{place}。",
+             reference_kind="container"),
+    Template("Move the {obj} into the {ref} and set it at the {place}.", "将{obj}移进{ref}里，放在{place}。",
+             reference_kind="container"),
+    Template("Place the {obj} on the {ref}, at the {place}.", "把{obj}放在{ref}上，位置在{place}。",
+             reference_kind="surface"),
 )
 _ROTATE_TEMPLATES = (
     Template("Rotate the {obj} {deg} degrees {sense}, as seen from above.", "从上方看，将{obj}{sense}旋转{deg}度。"),
@@ -326,7 +339,8 @@ _BUILTIN_SPECS = (
         required=("scale_factor",), choices={"scale_factor": SCALE_FACTORS}, rigid=False),
     OperationSpec(
         "remove", "scene", _REMOVE_TEMPLATES, subsets=("tabletop", "room", "real"),
-        sampling={"referring": REFERRING}, target_present=False),
+        # the paper's expressions: image left / right and distance from the camera
+        sampling={"referring": ("leftmost", "rightmost", "nearest", "farthest")}, target_present=False),
     OperationSpec(
         "perspective", "camera", _PERSPECTIVE_TEMPLATES, required=("camera_motion",),
         variant_param="camera_motion",
@@ -521,6 +535,24 @@ def template_index(operation: str, drawn: int, params: EditParams) -> int:
         raise ValueError(f"{operation} template {i} needs {_missing_slots(templates[i], params) or 'other params'}, "
                          "which the params lack")
     return fitting[drawn % len(fitting)]
+
+
+def drawn_for_reference(operation: str, drawn: int, params: EditParams, reference_kind: str) -> int:
+    """A drawn phrasing index that :func:`template_index` maps to the ``drawn``-th (cyclically)
+    of the phrasings that state exactly ``params`` *and* suit a reference of ``reference_kind``
+    (``surface`` / ``container``; phrasings without a kind suit any). ``ValueError`` when none does.
+
+    >>> p = EditParams(placement="center")
+    >>> [template_index("receptacle_place", drawn_for_reference("receptacle_place", d, p, "container"), p)
+    ...  for d in range(3)]
+    [2, 3, 4]
+    """
+    templates = operation_spec(operation).templates
+    fitting = [i for i, t in enumerate(templates) if _states_exactly(t, params)]
+    suited = [pos for pos, i in enumerate(fitting) if templates[i].reference_kind in ("", reference_kind)]
+    if not suited:
+        raise ValueError(f"no {operation} phrasing states {params} for a {reference_kind!r} reference")
+    return suited[drawn % len(suited)]
 
 
 def render_instruction(operation: str, template_index_: int, language: str, params: EditParams,

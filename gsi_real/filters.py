@@ -37,9 +37,10 @@ from gsi_real.lifting import LiftConfig, LiftedFrame, LiftedObject, lift_object,
 from gsi_real.synthesis import Synthesis
 
 #: Shared thresholds GSI-Real does not apply (no support-margin geometry, perspective edits,
-#: physics settling or receptacle placements on real captures): left out of the recorded
-#: ``checks.thresholds``.
-_NOT_APPLIED = ("min_support_margin_m", "min_view_overlap", "max_settle_drift_m", "min_placement_gap")
+#: physics settling or receptacle placements on real captures; GSI-Syn's removal rules, which
+#: GSI-Real's own remove sampler does not follow): left out of the recorded ``checks.thresholds``.
+_NOT_APPLIED = ("min_support_margin_m", "min_view_overlap", "max_settle_drift_m", "min_placement_gap",
+                "min_referring_gap", "min_remove_instances")
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,21 @@ def _moved(obj: SceneObject, position: np.ndarray | None = None, yaw_deg: float 
         scale=float(round(scale, 6)) if scale is not None else obj.scale)
 
 
+def projected_area_bound(scene: Scene, obj: SceneObject) -> float:
+    """An upper bound (px) of the pixels ``obj`` can cover in the scene camera's image: the area
+    of the convex hull of its projected 3D box corners, clipped to the image; ``inf`` (no bound)
+    when a corner lies behind the camera's near plane."""
+    from shapely.geometry import MultiPoint, box
+
+    from gsi_syn.placement import object_box_world
+
+    cam = scene.camera
+    uv, z = project_points(cam.K_array, cam.cam_from_world_array, object_box_world(obj).corners())
+    if not (z > cam.near).all():
+        return float("inf")
+    return float(MultiPoint(uv).convex_hull.intersection(box(0, 0, cam.width, cam.height)).area)
+
+
 def in_view(scene: Scene, obj: SceneObject, margin_px: float = 2.0) -> bool:
     """Cheap pre-render test: every corner of the object's 3D box projects inside the image and in
     front of the camera (occlusion is checked later on the render)."""
@@ -191,12 +206,14 @@ def camera_frame_transform(world_transform: np.ndarray, cam_from_world: np.ndarr
 # ----------------------------------------------------------------------------------------------
 def receptacle_candidates(scene: Scene, target: SceneObject) -> list[SceneObject]:
     """Receptacles the target could be put into: receptacle objects and furniture (supports)
-    other than the one it stands on, whose category is unique in the scene."""
+    whose category is unique in the scene — the one it stands on included (it is then moved to
+    another part of it, at least ``min_place_displacement_m`` away: in a room view the furniture
+    in focus is the only one whose edges are in the image)."""
     counts: dict[str, int] = {}
     for o in scene.objects:
         counts[o.category] = counts.get(o.category, 0) + 1
     return [o for o in scene.objects
-            if o.role in ("receptacle", "support") and o.instance_id not in (target.instance_id, target.support_id)
+            if o.role in ("receptacle", "support") and o.instance_id != target.instance_id
             and counts[o.category] == 1 and o.support_id != target.instance_id]
 
 
@@ -268,22 +285,31 @@ def placement_vocabulary(scene: Scene, points: dict[str, np.ndarray], min_gap: f
 
 
 def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
-                             target: SceneObject, visible: set[int] | None = None) -> Proposal | None:
+                             target: SceneObject, visible: set[int] | None = None,
+                             placement: str | None = None) -> Proposal | None:
     """``visible``: ids that may serve as receptacles (visible in the source image); all if None.
 
-    The placement is drawn from the receptacle's :func:`placement_vocabulary`: placements whose
+    The placement must be in the receptacle's :func:`placement_vocabulary`: placements whose
     points lie at least ``th.min_placement_gap`` (fraction of the image width) apart in the source
-    image; its gap is recorded in ``checks.placement_gap``."""
+    image; its gap is recorded in ``checks.placement_gap``. ``placement``: the placement to make
+    (the sampler draws it uniformly per record, so that small receptacles, which offer only their
+    center, do not make "center" dominate): the receptacle is drawn among those offering it (None
+    when none does). Without it, a receptacle is drawn, then a placement of its vocabulary."""
     options = [o for o in receptacle_candidates(scene, target) if visible is None or o.instance_id in visible]
+    if placement is not None:
+        options = [o for o in options if placement in _vocabulary(scene, o, target, th)[1]]
     if not options:
         return None
     rec = options[int(rng.integers(len(options)))]
-    points = placement_points(scene, rec, target, th.min_support_margin_m)
-    gaps = placement_vocabulary(scene, points, th.min_placement_gap)
+    points, gaps = _vocabulary(scene, rec, target, th)
     if not gaps:
         return None  # the object fits nowhere on it
-    placement = str(rng.choice(list(gaps)))
+    if placement is None:
+        placement = str(rng.choice(list(gaps)))
     xyz = points[placement]
+    if rec.instance_id == target.support_id and \
+            float(np.linalg.norm(xyz - np.asarray(target.position))) < th.min_place_displacement_m:
+        return None  # already (nearly) there: "was it moved?" is undecidable
     new = dataclasses.replace(_moved(target, position=xyz), support_id=rec.instance_id)
     out = scene.replace_object(new)
     if not in_view(out, new) or not placement_ok(*placement_measurements(out, target.instance_id), th):
@@ -291,6 +317,40 @@ def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckTh
     W = make_transform(translation=np.asarray(new.position) - np.asarray(target.position))
     return Proposal("receptacle_place", EditParams(placement=placement), target.instance_id, out, W,
                     reference_id=rec.instance_id, measured={"placement_gap": gaps[placement]})
+
+
+#: the vocabularies computed on the last source scene (proposals repeat them many times)
+_VOCAB_CACHE: dict = {"scene": None, "entries": {}}
+
+
+def _vocabulary(scene: Scene, receptacle: SceneObject, target: SceneObject, th: CheckThresholds
+                ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """(placement points, decidable placements with their gaps) of ``target`` on ``receptacle``
+    (cached for the last scene seen: the cache holds that scene, so its identity stays valid)."""
+    if _VOCAB_CACHE["scene"] is not scene:
+        _VOCAB_CACHE.update(scene=scene, entries={})
+    key = (receptacle.instance_id, target.instance_id, th.min_support_margin_m, th.min_placement_gap)
+    if key not in _VOCAB_CACHE["entries"]:
+        points = placement_points(scene, receptacle, target, th.min_support_margin_m)
+        _VOCAB_CACHE["entries"][key] = (points, placement_vocabulary(scene, points, th.min_placement_gap))
+    return _VOCAB_CACHE["entries"][key]
+
+
+def placements_offered(scene: Scene, targets: list[SceneObject], th: CheckThresholds,
+                       visible: set[int] | None = None) -> set[str]:
+    """The placements some (target, visible receptacle) pair of ``scene`` can be named with."""
+    out: set[str] = set()
+    for t in targets:
+        for rec in receptacle_candidates(scene, t):
+            if visible is None or rec.instance_id in visible:
+                out |= set(_vocabulary(scene, rec, t, th)[1])
+    return out
+
+
+def draw_placement(rng: np.random.Generator) -> dict[str, str]:
+    """The per-record plan of receptacle_place: a placement drawn uniformly from the spec's
+    choices (``{"placement": name}``)."""
+    return {"placement": str(rng.choice(operation_spec("receptacle_place").choices["placement"]))}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -335,46 +395,84 @@ def resolve_referring(scene: Scene, category: str, expression: str) -> tuple[int
     return group[int(order[0])].instance_id, float(vals[order[0]] - vals[order[1]])
 
 
+def projected_centres(scene: Scene, objects: list[SceneObject]) -> np.ndarray:
+    """Image position (px, float64 ``(N, 2)``) of each object's 3D box centre in the scene camera."""
+    from gsi_syn.placement import object_box_world
+
+    cam = scene.camera
+    uv, _ = project_points(cam.K_array, cam.cam_from_world_array,
+                           np.stack([object_box_world(o).center for o in objects]))
+    return uv
+
+
+def referring_image_gap(scene: Scene, category: str, expression: str) -> float:
+    """How far (fraction of the image width) the instance a leftmost / rightmost expression picks
+    (:func:`resolve_referring`, on the ground plane) beats the runner-up in the *image*, by the
+    projected centres of their boxes; negative when the image ranks another instance first
+    (near and far objects can swap left and right under perspective). ``inf`` for the other
+    expressions and for a unique category."""
+    group = [o for o in scene.movable() if o.category == category]
+    if expression not in ("leftmost", "rightmost") or len(group) < 2:
+        return float("inf")
+    tid, _ = resolve_referring(scene, category, expression)
+    u = projected_centres(scene, group)[:, 0] / scene.camera.width
+    u = -u if expression == "leftmost" else u
+    mine = next(k for k, o in enumerate(group) if o.instance_id == tid)
+    return float(u[mine] - max(v for k, v in enumerate(u) if k != mine))
+
+
+def referring_options(scene: Scene, category: str, th: CheckThresholds) -> list[tuple[str, int, float]]:
+    """``(expression, instance id, margin m)`` for each of remove's referring expressions that
+    singles out one instance of ``category``: it wins by at least ``th.min_ambiguity_margin_m``
+    and, for leftmost / rightmost, by at least ``th.min_referring_gap`` of the image width in
+    the image too (:func:`referring_image_gap`)."""
+    out = []
+    for expression in operation_spec("remove").sampling["referring"]:
+        tid, margin = resolve_referring(scene, category, expression)
+        if margin >= th.min_ambiguity_margin_m and referring_image_gap(scene, category, expression) >= th.min_referring_gap:
+            out.append((expression, tid, margin))
+    return out
+
+
 def propose_remove(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
                    target: SceneObject | None = None, visible: set[int] | None = None) -> Proposal | None:
-    """Remove an object. Three times in four, when some category repeats, draw a repeated
-    category and a referring expression and remove the instance it picks; otherwise remove a
-    random (or the given) object, naming it by the expression with the widest margin when its
-    category repeats. The margin is checked later against ``th.min_ambiguity_margin_m``."""
-    referring = operation_spec("remove").sampling["referring"]
-    movable = scene.movable()
-    counts: dict[str, int] = {}
-    for o in movable:
-        counts[o.category] = counts.get(o.category, 0) + 1
-    seen = {o.category for o in movable if visible is None or o.instance_id in visible}
-    hidden = {o.category for o in movable if visible is not None and o.instance_id not in visible}
-    drawable = seen - hidden
-    repeated = sorted(c for c, n in counts.items() if n > 1 and c in drawable)
-    expression, margin = "", float("inf")
-    if target is None and repeated and rng.random() < 0.75:
-        category = repeated[int(rng.integers(len(repeated)))]
-        expression = str(rng.choice(referring))
-        tid, margin = resolve_referring(scene, category, expression)
-        target = scene.get(tid)
+    """Remove an object, named among at least ``th.min_remove_instances`` instances of its
+    category (all of them in ``visible``, the ids visible in the source image; all if None).
+
+    A category is drawn among those that qualify, then a referring expression among those that
+    single out one instance (:func:`referring_options`); the instance it picks is removed. A
+    category with one instance (allowed only when ``th.min_remove_instances`` is 1) is named
+    without one. ``target``: remove this object instead (its category must qualify), named by the
+    qualifying expression with the widest margin. None when nothing qualifies or the chosen
+    object carries another."""
+    groups: dict[str, list[SceneObject]] = {}
+    for o in scene.movable():
+        groups.setdefault(o.category, []).append(o)
+    qualifying = sorted(c for c, g in groups.items() if len(g) >= th.min_remove_instances
+                        and (visible is None or all(o.instance_id in visible for o in g)))
+    if target is None:
+        if not qualifying:
+            return None
+        category = qualifying[int(rng.integers(len(qualifying)))]
+    elif target.category in qualifying:
+        category = target.category
     else:
-        if target is None:
-            pool = [o for o in movable if o.category in drawable]
-            if not pool:
-                return None
-            target = pool[int(rng.integers(len(pool)))]
-        if counts[target.category] > 1:
-            expression = max(referring, key=lambda e: _margin_if_winner(scene, target, e))
-            margin = _margin_if_winner(scene, target, expression)
-    if any(o.support_id == target.instance_id for o in scene.objects):
+        return None
+    expression, margin = "", float("inf")
+    if len(groups[category]) == 1:
+        tid = groups[category][0].instance_id
+    else:
+        options = referring_options(scene, category, th)
+        if target is not None:
+            options = sorted((o for o in options if o[1] == target.instance_id), key=lambda o: -o[2])[:1]
+        if not options:
+            return None
+        expression, tid, margin = options[int(rng.integers(len(options)))]
+    if any(o.support_id == tid for o in scene.objects):
         return None  # something rests on it
-    out = scene.without(target.instance_id)
-    return Proposal("remove", EditParams(), target.instance_id, out, np.eye(4), referring=expression,
+    out = scene.without(tid)
+    return Proposal("remove", EditParams(), tid, out, np.eye(4), referring=expression,
                     ambiguity_margin=margin, target_present=False)
-
-
-def _margin_if_winner(scene: Scene, target: SceneObject, expression: str) -> float:
-    tid, margin = resolve_referring(scene, target.category, expression)
-    return margin if tid == target.instance_id else -float("inf")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -436,12 +534,19 @@ ProposeFn = Callable[[Scene, np.random.Generator, CheckThresholds, "SceneObject 
 @dataclass(frozen=True)
 class SynOperation:
     """How the sampler proposes one operation. ``picks_target``: the sampler first draws the
-    target among the visible, unique-category objects that carry nothing and pass ``target_ok``;
+    target among the visible, unique-category objects that carry nothing, are large enough
+    (``min_target_area``) and pass ``target_ok``;
     otherwise ``propose`` gets ``None`` and chooses itself (remove, camera edits)."""
 
     propose: ProposeFn
     picks_target: bool = True
     target_ok: Callable[[SceneObject], bool] = lambda obj: True
+    #: draws a record's plan once per record (before any scene): keyword arguments ``propose``
+    #: receives on every attempt for that record (e.g. receptacle_place's placement)
+    plan: Callable[[np.random.Generator], dict] | None = None
+    #: ``(scene, thresholds, target candidates, visible ids, plan) → bool``: whether the scene can
+    #: host the plan at all (checked once per scene; a scene that cannot is skipped)
+    plan_feasible: Callable[[Scene, CheckThresholds, list[SceneObject], set[int], dict], bool] | None = None
 
 
 def _symmetry(obj: SceneObject) -> str:
@@ -454,7 +559,10 @@ def _symmetry(obj: SceneObject) -> str:
 PROPOSERS: dict[str, SynOperation] = {
     "camera_relative_move": SynOperation(lambda s, r, th, t, vis: propose_camera_relative_move(s, r, th, t)),
     "object_relative_place": SynOperation(propose_object_relative_place),
-    "receptacle_place": SynOperation(propose_receptacle_place, target_ok=lambda o: o.role == "object"),
+    "receptacle_place": SynOperation(propose_receptacle_place, target_ok=lambda o: o.role == "object",
+                                     plan=draw_placement,
+                                     plan_feasible=lambda s, th, targets, vis, plan:
+                                     plan["placement"] in placements_offered(s, targets, th, vis)),
     "rotate": SynOperation(lambda s, r, th, t, vis: propose_rotate(s, r, th, t, _symmetry(t)),
                            target_ok=lambda o: bool(rotation_angles(_symmetry(o)))),
     "scale": SynOperation(lambda s, r, th, t, vis: propose_scale(s, r, th, t)),

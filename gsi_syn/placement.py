@@ -173,3 +173,18 @@ def polygons_overlap_any(poly: Polygon, others: list[Polygon], clearance: float)
     grown = poly.buffer(clearance, quad_segs=4) if clearance > 0 else poly
     tree = shapely.STRtree(others)
     return len(tree.query(grown, predicate="intersects")) > 0
+
+
+#: A receptacle whose rim rises at least this far (m) above its inner floor is a container (an
+#: object goes *in* it: bowl 5.5 cm, box 9.5 cm, basket); lower ones (plate 1.4 cm, cutting
+#: board, tray) and furniture are surfaces (an object goes *on* them).
+CONTAINER_MIN_WALL_M = 0.03
+
+
+def receptacle_kind(obj: SceneObject) -> str:
+    """``container`` or ``surface``: how an instruction places something on ``obj`` ("in the
+    bowl", "on the sofa"); see :data:`CONTAINER_MIN_WALL_M`."""
+    if obj.role != "receptacle":
+        return "surface"
+    floor = support_region(obj)[1]
+    return "container" if top_height(obj) - floor >= CONTAINER_MIN_WALL_M else "surface"

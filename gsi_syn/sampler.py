@@ -22,20 +22,28 @@ from gsi_bench.checks import (
     Measurements,
     changed_fraction,
     failed_checks,
+    min_visible_pixels,
     view_overlap,
     visibility,
 )
 from gsi_bench.config import HashedConfig
-from gsi_bench.operations import OPERATION_SPECS, OPERATIONS, num_templates, operation_spec
+from gsi_bench.operations import OPERATION_SPECS, OPERATIONS, drawn_for_reference, num_templates, operation_spec
 from gsi_bench.scene import Scene, SceneObject, encode_scene_pair
 from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
-from gsi_syn.edits import PROPOSERS, Proposal, camera_frame_transform, unique_category_objects
+from gsi_syn.edits import (
+    PROPOSERS,
+    Proposal,
+    camera_frame_transform,
+    projected_area_bound,
+    unique_category_objects,
+)
 from gsi_syn.physics import settle
 from gsi_syn.placement import (
     box_in_camera,
     min_clearance,
     object_box_world,
+    receptacle_kind,
     support_margin,
 )
 from gsi_syn.render.base import BACKENDS, Renderer, RenderOutput
@@ -99,7 +107,10 @@ class GenerationConfig(HashedConfig):
     #: scene, then fresh scenes
     max_param_attempts: int = 12
     max_proposals: int = 60
-    max_scene_attempts: int = 40
+    max_scene_attempts: int = 200
+    #: scenes a record tries with its plan (e.g. the drawn receptacle placement) before it
+    #: proposes without one
+    max_plan_scene_attempts: int = 60
 
     def __post_init__(self) -> None:
         if self.subset not in SUBSET_OPERATIONS:
@@ -146,8 +157,10 @@ class _SceneState:
         self.source_depth_mm = depth_to_mm(self.source.depth)
         self._alone: dict[int, RenderOutput] = {}
         ids, n = np.unique(self.source.instances, return_counts=True)
+        #: instance id → its visible pixels in the source image
+        self.pixels = {int(i): int(c) for i, c in zip(ids, n) if i != 0}
         #: ids with at least ``min_pixels`` visible pixels in the source image
-        self.visible = {int(i) for i, c in zip(ids, n) if i != 0 and c >= min_pixels}
+        self.visible = {i for i, c in self.pixels.items() if c >= min_pixels}
 
     def photo(self, cfg: "GenerationConfig") -> np.ndarray:
         """The published source image, from the renderer's ``photo`` (cached)."""
@@ -162,22 +175,45 @@ class _SceneState:
 
 
 def _propose(op: str, scene: Scene, rng: np.random.Generator, th: CheckThresholds,
-             visible: set[int]) -> Proposal | None:
+             visible: set[int], targets: set[int] | None = None, plan: Mapping | None = None) -> Proposal | None:
     """A proposal for ``op`` (looked up in :data:`gsi_syn.edits.PROPOSERS`) whose named objects
-    are among ``visible`` (source-image ids)."""
+    are among ``visible`` (source-image ids); a target the sampler picks is among ``targets``
+    (ids large enough to be edited; ``visible`` when None). ``plan``: the record's plan (keyword
+    arguments of the proposer, see :attr:`gsi_syn.edits.SynOperation.plan`)."""
     entry = PROPOSERS.get(op)
     if entry is None:
         raise ValueError(f"operation {op!r} is not implemented by the sampler")
     if not entry.picks_target:
-        return entry.propose(scene, rng, th, None, visible)
-    # never move something that carries other objects
-    carriers = {o.support_id for o in scene.objects}
-    candidates = [o for o in unique_category_objects(scene)
-                  if o.instance_id in visible and entry.target_ok(o) and o.instance_id not in carriers]
+        return entry.propose(scene, rng, th, None, visible, **(plan or {}))
+    candidates = _target_candidates(op, scene, visible if targets is None else targets & visible)
     if not candidates:
         return None
     target = candidates[int(rng.integers(len(candidates)))]
-    return entry.propose(scene, rng, th, target, visible)
+    return entry.propose(scene, rng, th, target, visible, **(plan or {}))
+
+
+def _target_candidates(op: str, scene: Scene, pool: set[int]) -> list[SceneObject]:
+    """The objects the sampler may pick as ``op``'s target: in ``pool``, of a category unique in
+    the scene, carrying nothing (never move something that carries other objects), and passing
+    the operation's ``target_ok``."""
+    entry = PROPOSERS[op]
+    carriers = {o.support_id for o in scene.objects}
+    return [o for o in unique_category_objects(scene)
+            if o.instance_id in pool and entry.target_ok(o) and o.instance_id not in carriers]
+
+
+def _scene_can_host(op: str, state: _SceneState, targets: set[int], plan: Mapping | None,
+                    th: CheckThresholds) -> bool:
+    """Cheap test before any proposal: an operation that picks its target needs a candidate large
+    enough to edit (``targets``), and a record's plan must be possible in the scene."""
+    entry = PROPOSERS[op]
+    if not entry.picks_target:
+        return True
+    candidates = _target_candidates(op, state.scene, targets & state.visible)
+    if not candidates:
+        return False
+    return plan is None or entry.plan_feasible is None or entry.plan_feasible(
+        state.scene, th, candidates, state.visible, dict(plan))
 
 
 def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None,
@@ -215,11 +251,38 @@ def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, targe
     return m
 
 
+def _worth_rendering(p: Proposal, targets: set[int], target_pixels: float) -> bool:
+    """Cheap pre-render test of a proposal: an edited object must be among ``targets`` (large
+    enough in the source image) and, where it stays, may still cover ``target_pixels`` in the
+    target image (:func:`~gsi_syn.edits.projected_area_bound`, an upper bound)."""
+    if not p.target_id:
+        return True  # a camera edit
+    if p.target_id not in targets:
+        return False
+    return not p.target_present or \
+        projected_area_bound(p.target_scene, p.target_scene.get(p.target_id)) >= target_pixels
+
+
+def _drawn_template(op: str, p: Proposal, scene: Scene, rng: np.random.Generator) -> int:
+    """The drawn phrasing index of an accepted proposal: uniform over the operation's phrasings;
+    a receptacle placement is phrased "on" a surface and "in" a container."""
+    drawn = int(rng.integers(num_templates(op)))
+    if op == "receptacle_place":
+        return drawn_for_reference(op, drawn, p.params, receptacle_kind(scene.get(p.reference_id)))
+    return drawn
+
+
 def _object_ref(obj: SceneObject | None, referring: str = "") -> ObjectRef:
     if obj is None:
         return ObjectRef()
     return ObjectRef(instance_id=obj.instance_id, category=obj.category, category_zh=obj.category_zh,
                      description=obj.description, referring_expression=referring, asset_id=obj.asset_id)
+
+
+def _names(obj: SceneObject) -> tuple[str, str]:
+    """(English, Chinese) head noun naming ``obj`` in an instruction: its description, or its
+    category where it has none (furniture, the table)."""
+    return obj.description or obj.category, obj.description_zh or obj.category_zh
 
 
 def _box(obj: SceneObject | None, cam_from_world: np.ndarray) -> Box3D:
@@ -241,8 +304,8 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
     reference = src_scene.get(p.reference_id) if p.reference_id else None
     text = render_instructions(
         p.operation, drawn_template, p.params, referring=p.referring,
-        target=(target_before.description, target_before.description_zh) if target_before else ("", ""),
-        reference=(reference.description, reference.description_zh) if reference else ("", ""))
+        target=_names(target_before) if target_before else ("", ""),
+        reference=_names(reference) if reference else ("", ""))
     if camera_edit:
         phi = Transform(p.camera_delta[:3, :3], np.ones(3), p.camera_delta[:3, 3])
     else:
@@ -313,18 +376,26 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
     area = cfg.resolution * cfg.resolution
     records: list[EditRecord] = []
     state: _SceneState | None = None
+    target_pixels = min_visible_pixels(area, cfg.thresholds, edited=True)
     for index in cfg.unit_record_indices(unit):
         op = cfg.operations[index % len(cfg.operations)]
+        entry = PROPOSERS[op]
+        plan = entry.plan(rng) if entry.plan is not None else None
         record = None
-        for _ in range(cfg.max_scene_attempts):
+        for attempt in range(cfg.max_scene_attempts):
             if state is None:
                 state = _SceneState(_sample_scene(cfg, rng), renderer, cfg.thresholds.min_visible_area * area)
+            targets = {i for i, c in state.pixels.items() if c >= target_pixels}
+            live_plan = plan if attempt < cfg.max_plan_scene_attempts else None
+            if not _scene_can_host(op, state, targets, live_plan, cfg.thresholds):
+                state = None
+                continue
             rendered = 0
             for _ in range(cfg.max_proposals):
                 if rendered >= cfg.max_param_attempts:
                     break
-                p = _propose(op, state.scene, rng, cfg.thresholds, state.visible)
-                if p is None:
+                p = _propose(op, state.scene, rng, cfg.thresholds, state.visible, targets, live_plan)
+                if p is None or not _worth_rendering(p, targets, target_pixels):
                     continue
                 rendered += 1
                 target_render = _labels(renderer, p.target_scene)
@@ -338,7 +409,7 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                     if on_reject:
                         on_reject(op, failed)
                     continue
-                template = int(rng.integers(num_templates(op)))
+                template = _drawn_template(op, p, state.scene, rng)
                 record = build_record(cfg, index, unit, state, p, target_render, m, template)
                 if hasattr(renderer, "photo"):  # publish the anti-aliased / path-traced RGB
                     record = _with_photos(record, state, p.target_scene, renderer, cfg)

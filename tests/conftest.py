@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -65,3 +69,48 @@ def tiny_ip2p_checkpoint(tmp_path_factory) -> Path:
     pytest.importorskip("diffusers")
     pytest.importorskip("transformers")
     return save_tiny_instruct_pix2pix(tmp_path_factory.mktemp("tiny-ip2p"))
+
+
+@dataclass
+class ChatServer:
+    """A loopback OpenAI-compatible ``/v1/chat/completions`` endpoint. ``url`` is its base URL
+    (``http://127.0.0.1:PORT/v1``); ``calls`` holds every request body received, in order; the
+    reply text of the n-th call (1-based) is ``answer(n)``."""
+
+    answer: Callable[[int], str]
+    url: str = ""
+    calls: list[dict] = field(default_factory=list)
+
+
+@pytest.fixture()
+def chat_server() -> Iterator[Callable[[Callable[[int], str]], ChatServer]]:
+    """``chat_server(answer)`` starts a :class:`ChatServer` on a free loopback port; every server
+    started is shut down when the test ends."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(answer: Callable[[int], str]) -> ChatServer:
+        chat = ChatServer(answer)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                chat.calls.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                data = json.dumps({"choices": [{"message": {"content": chat.answer(len(chat.calls))}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        chat.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        return chat
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

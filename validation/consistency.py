@@ -38,7 +38,13 @@ from gsi_bench.operations import (
 )
 from gsi_bench.scene import Camera, Scene, SceneFormatError, decode_scene_pair
 from gsi_bench.schema import decode_image
-from gsi_syn.edits import moved_camera, placement_points, placement_vocabulary, resolve_referring
+from gsi_syn.edits import (
+    moved_camera,
+    placement_points,
+    placement_vocabulary,
+    referring_image_gap,
+    resolve_referring,
+)
 from gsi_syn.placement import box_in_camera, min_clearance, object_box_world, support_margin
 from validation.integrity import Finding
 
@@ -228,8 +234,10 @@ def _check_instruction(row: dict[str, Any], op: str, ctx: _Ctx) -> None:
                                        f"record says {tgt['referring_expression'] or 'none'!r}")
             if desc is not None and parsed.target != noun_phrase(desc, tgt["referring_expression"], "en"):
                 ctx.bad("instruction", f"{key} names the target {parsed.target!r}, record: {desc!r}")
-        if lang == "en" and ref["instance_id"] and parsed.reference != ref["description"]:
-            ctx.bad("instruction", f"{key} names the reference {parsed.reference!r}, record: {ref['description']!r}")
+        # an object without a description (the tabletop's table) is named by its category
+        if lang == "en" and ref["instance_id"] and parsed.reference != (ref["description"] or ref["category"]):
+            ctx.bad("instruction", f"{key} names the reference {parsed.reference!r}, "
+                                   f"record: {ref['description'] or ref['category']!r}")
 
 
 def _phi(row: dict[str, Any]) -> np.ndarray:
@@ -444,6 +452,13 @@ def _tp_receptacle_place(c: TransformCase) -> float:
     if e > c.tols.placement_m:
         c.bad(f"Φ3D puts the object {e * 100:.1f} cm away from the receptacle's {p['placement']} "
               f"placement point", e)
+    # moved within the support it stood on: at least the displacement floor (when stated)
+    floor = _thresholds(c.row).min_place_displacement_m if "min_place_displacement_m" in \
+        json.loads(c.row["checks"]["thresholds"]) else 0.0
+    moved = float(np.linalg.norm(c.new_pos - c.pos))
+    if c.src.get(tid).support_id == rec_obj.instance_id and moved < floor - c.tols.geometry_m:
+        c.bad(f"the object moves only {moved * 100:.1f} cm on the support it stood on "
+              f"(< {floor * 100:.0f} cm)", floor - moved)
     return e
 
 
@@ -467,12 +482,8 @@ TRANSFORM_CHECKS: dict[str, Callable[[TransformCase], float]] = {
 
 
 def _thresholds(row: dict[str, Any]) -> CheckThresholds:
-    raw = json.loads(row["checks"]["thresholds"])
-    known = {f.name for f in dataclasses.fields(CheckThresholds)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ValueError(f"checks.thresholds has unknown keys {unknown}")
-    return CheckThresholds(**raw)
+    """The record's thresholds; one it predates is not applied (:meth:`CheckThresholds.from_json`)."""
+    return CheckThresholds.from_json(row["checks"]["thresholds"])
 
 
 def _check_referring(row: dict[str, Any], src: Scene, ctx: _Ctx) -> None:
@@ -481,6 +492,10 @@ def _check_referring(row: dict[str, Any], src: Scene, ctx: _Ctx) -> None:
     tid = tgt["instance_id"]
     same = [o for o in src.movable() if o.category == tgt["category"]]
     expr = tgt["referring_expression"]
+    th = _thresholds(row)
+    if len(same) < th.min_remove_instances:
+        ctx.bad("referring", f"the removed {tgt['category']!r} is one of {len(same)}, fewer than "
+                             f"min_remove_instances = {th.min_remove_instances}", None)
     if not expr:
         if len(same) > 1:
             ctx.bad("referring", f"{len(same)} objects are a {tgt['category']!r} but the instruction names "
@@ -490,6 +505,12 @@ def _check_referring(row: dict[str, Any], src: Scene, ctx: _Ctx) -> None:
     if winner != tid:
         ctx.bad("referring", f"'{expr} {tgt['category']}' picks instance {winner}, not the removed {tid}", None)
         return
+    gap = referring_image_gap(src, tgt["category"], expr)
+    if gap < th.min_referring_gap:
+        ctx.bad("referring", f"in the image '{expr} {tgt['category']}' "
+                             + (f"picks another instance (by {-gap:.3f} of the width)" if gap < 0 else
+                                f"beats the runner-up by only {gap:.3f} of the width (< {th.min_referring_gap})"),
+                None)
     recorded = row["checks"]["ambiguity_margin"]
     # the generator sets the margin to -1 when a competitor is not visible enough to judge
     if recorded != -1.0 and not (math.isinf(margin) and math.isinf(recorded)) and abs(margin - recorded) > 1e-6:

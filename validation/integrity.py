@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from gsi_bench.checks import CheckThresholds, min_visible_pixels
 from gsi_bench.hashing import bytes_sha256, canonical_json, file_sha256
 from gsi_bench.hub_io import CHECKSUMS_FILE
 from gsi_bench.operations import (
@@ -397,6 +398,29 @@ def _check_measurements(op: str, c: dict[str, Any], area: int, bad) -> None:
         v = c[k]
         if not isinstance(v, int) or v < 0 or (area and v > area):
             bad("schema", f"checks.{k} = {v!r} is not a pixel count in [0, {area}]")
+    _check_floors(op, c, area, bad)
+
+
+def _check_floors(op: str, c: dict[str, Any], area: int, bad) -> None:
+    """The recorded measurements against the record's own thresholds: the edited object reaches
+    the minimum target size and the edit the visible-change floor (a threshold the record
+    predates is not applied; :meth:`CheckThresholds.from_json`)."""
+    try:
+        th = CheckThresholds.from_json(c.get("thresholds") or "{}", strict=False)
+    except (TypeError, ValueError, AttributeError):
+        return  # reported by the schema rules
+    spec = operation_spec(op)
+    floor = min_visible_pixels(area, th, edited=True)
+    sides = (["source"] if spec.names_target else []) + (["target"] if spec.names_target and spec.target_present else [])
+    for side in sides:
+        v = c[f"visible_pixels_{side}"]
+        if isinstance(v, int) and th.min_target_area > 0 and v < floor:
+            bad("schema", f"checks.visible_pixels_{side} = {v} is under the minimum target size "
+                          f"({th.min_target_area:g} of {area} px)")
+    v = c["changed_pixel_fraction"]
+    if not _nan(v) and v < th.min_changed_fraction:
+        bad("schema", f"checks.changed_pixel_fraction = {v:.4g} is under the visible-change floor "
+                      f"{th.min_changed_fraction:g}")
 
 
 # ----------------------------------------------------------------------------------------------

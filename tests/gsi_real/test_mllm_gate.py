@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -25,24 +23,6 @@ ANSWERS = ['{"verdict": "pass", "rationale": "the object moved as asked"}',
            "I am not sure."]
 
 
-class _FakeVLM(BaseHTTPRequestHandler):
-    calls: list = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).calls.append(body)
-        text = ANSWERS[(len(type(self).calls) - 1) % len(ANSWERS)]
-        data = json.dumps({"choices": [{"message": {"content": text}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
 @pytest.fixture(scope="module")
 def captures(tmp_path_factory):
     root = tmp_path_factory.mktemp("caps")
@@ -55,22 +35,16 @@ def test_parse():
     assert parse_gate_answer('{"verdict": "maybe"}') == (None, "")
 
 
-def test_openai_gate_through_the_cli(captures, tmp_path):
-    _FakeVLM.calls = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeVLM)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
-        ungated = run(captures, tmp_path / "plain", seed=5)
-        done = subprocess.run([sys.executable, "-m", "gsi_bench.cli", "real", "run", str(captures), "--out",
-                               str(tmp_path / "gated"), "--seed", "5", "--mllm-gate", f"openai:tiny-vlm@{url}"],
-                              capture_output=True, text=True)
-    finally:
-        server.shutdown()
+def test_openai_gate_through_the_cli(captures, tmp_path, chat_server):
+    vlm = chat_server(lambda n: ANSWERS[(n - 1) % len(ANSWERS)])
+    ungated = run(captures, tmp_path / "plain", seed=5)
+    done = subprocess.run([sys.executable, "-m", "gsi_bench.cli", "real", "run", str(captures), "--out",
+                           str(tmp_path / "gated"), "--seed", "5", "--mllm-gate", f"openai:tiny-vlm@{vlm.url}"],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     asked = ungated["records"]
-    assert len(_FakeVLM.calls) == asked and asked >= 2
-    first = _FakeVLM.calls[0]["messages"][0]["content"]
+    assert len(vlm.calls) == asked and asked >= 2
+    first = vlm.calls[0]["messages"][0]["content"]
     assert [c["type"] for c in first] == ["image_url", "image_url", "text"] and "instruction" in first[2]["text"]
     n_fail = sum(1 for i in range(asked) if i % 3 == 1)
     n_parse = sum(1 for i in range(asked) if i % 3 == 2)
@@ -78,7 +52,7 @@ def test_openai_gate_through_the_cli(captures, tmp_path):
     recs = list(iter_records(tmp_path / "gated", "real", "test"))
     assert len(recs) == asked - n_fail
     gates = [json.loads(r.scene)["mllm_gate"] for r in recs]
-    assert all(g["model"] == f"openai:tiny-vlm@{url}" for g in gates)
+    assert all(g["model"] == f"openai:tiny-vlm@{vlm.url}" for g in gates)
     assert sum(g["parse_failed"] for g in gates) == n_parse
     assert all(g["rationale"] == "the object moved as asked" for g in gates if g["verdict"] == "pass")
     log = [json.loads(x) for x in (tmp_path / "gated" / "rejections.jsonl").read_text().splitlines()]

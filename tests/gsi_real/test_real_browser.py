@@ -7,15 +7,12 @@ used (explicit chromedriver and browser paths), so nothing is downloaded.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gsi_bench.hub_io import shard_path, update_checksums, write_shard_atomic
-from gsi_bench.schema import Box3D, EditParams, EditRecord, ObjectRef, Provenance
 from gsi_real.review import make_server, read_decisions
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,32 +26,14 @@ pytestmark = pytest.mark.skipif(
 IDS = [f"real-test-0-{i:06d}" for i in range(3)]
 
 
-def _record(i: int) -> EditRecord:
-    h, w = 24, 32
-    rgb = np.zeros((h, w, 3), np.uint8)
-    rgb[..., i % 3] = 200  # red / green / blue per record
-    mask = np.zeros((h, w), bool)
-    mask[5:9, 5:9] = True
-    box = Box3D([0, 0, 1], [0.1, 0.1, 0.1], np.eye(3).tolist(), [0, 0, 1, 0.1, 0.1, 0.1, 0])
-    return EditRecord(
-        id=IDS[i], subset="real", split="test", operation="remove", frame="scene",
-        instruction=f"Remove cup {i}.", instruction_zh="移除杯子。", template_id="remove/0",
-        target=ObjectRef(instance_id=7, category="cup"), reference=ObjectRef(), params=EditParams(),
-        transform_translation=[0, 0, 0], transform_rotation=np.eye(3).tolist(), transform_scale=[1, 1, 1],
-        source_image=rgb, target_image=rgb, source_mask=mask, target_mask=np.zeros_like(mask),
-        source_instances=np.zeros((h, w), np.uint16), target_instances=np.zeros((h, w), np.uint16),
-        source_depth=np.zeros((h, w), np.uint16), target_depth=np.zeros((h, w), np.uint16),
-        K=np.eye(3).tolist(), source_cam_from_world=np.eye(4).tolist(), target_cam_from_world=np.eye(4).tolist(),
-        source_box=box, target_box=box, target_present=False,
-        scene=json.dumps({"source": {}, "target": {}, "human_review": None}),
-        provenance=Provenance("gsi_real.pipeline", "0", 0, i, "x", "forward_warp+harmonic", "y"))
-
-
 @pytest.fixture()
-def server(tmp_path):
-    root = tmp_path / "cand"
-    p = write_shard_atomic(shard_path(root, "real", "test", 0, 1), [_record(i).to_example() for i in range(3)])
-    update_checksums(root, [p])
+def server(tmp_path, review_record, write_candidates):
+    def colour(i: int) -> np.ndarray:  # red / green / blue per record
+        rgb = np.zeros((24, 32, 3), np.uint8)
+        rgb[..., i % 3] = 200
+        return rgb
+
+    root = write_candidates(tmp_path / "cand", [review_record(i, colour(i), f"Remove cup {i}.") for i in range(3)])
     log = tmp_path / "decisions.jsonl"
     srv = make_server(root, port=0, decisions=log)
     t = threading.Thread(target=srv.serve_forever, daemon=True)

@@ -10,37 +10,14 @@ import urllib.request
 import numpy as np
 import pytest
 
-from gsi_bench.hub_io import iter_records, shard_path, update_checksums, write_shard_atomic
-from gsi_bench.schema import Box3D, EditParams, EditRecord, ObjectRef, Provenance
+from gsi_bench.hub_io import iter_records
 from gsi_real.review import DecisionLog, export_accepted, make_server, read_decisions
 
 
-def _record(i: int) -> EditRecord:
-    h, w = 24, 32
-    rgb = np.full((h, w, 3), 10 * i, np.uint8)
-    mask = np.zeros((h, w), bool)
-    mask[5:9, 5:9] = True
-    box = Box3D([0, 0, 1], [0.1, 0.1, 0.1], np.eye(3).tolist(), [0, 0, 1, 0.1, 0.1, 0.1, 0])
-    return EditRecord(
-        id=f"real-test-0-{i:06d}", subset="real", split="test", operation="remove", frame="scene",
-        instruction="Remove the cup.", instruction_zh="移除杯子。", template_id="remove/0",
-        target=ObjectRef(instance_id=7, category="cup"), reference=ObjectRef(), params=EditParams(),
-        transform_translation=[0, 0, 0], transform_rotation=np.eye(3).tolist(), transform_scale=[1, 1, 1],
-        source_image=rgb, target_image=rgb, source_mask=mask, target_mask=np.zeros_like(mask),
-        source_instances=np.zeros((h, w), np.uint16), target_instances=np.zeros((h, w), np.uint16),
-        source_depth=np.zeros((h, w), np.uint16), target_depth=np.zeros((h, w), np.uint16),
-        K=np.eye(3).tolist(), source_cam_from_world=np.eye(4).tolist(), target_cam_from_world=np.eye(4).tolist(),
-        source_box=box, target_box=box, target_present=False,
-        scene=json.dumps({"source": {}, "target": {}, "human_review": None}),
-        provenance=Provenance("gsi_real.pipeline", "0", 0, i, "x", "forward_warp+harmonic", "y"))
-
-
 @pytest.fixture()
-def folder(tmp_path):
-    root = tmp_path / "cand"
-    p = write_shard_atomic(shard_path(root, "real", "test", 0, 1), [_record(i).to_example() for i in range(3)])
-    update_checksums(root, [p])
-    return root
+def folder(tmp_path, review_record, write_candidates):
+    records = [review_record(i, np.full((24, 32, 3), 10 * i, np.uint8)) for i in range(3)]
+    return write_candidates(tmp_path / "cand", records)
 
 
 def test_decision_log_survives_a_torn_line(tmp_path):

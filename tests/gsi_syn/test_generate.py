@@ -230,6 +230,66 @@ def test_removals_name_the_right_instance(run40):
     assert any(r.target.referring_expression for r in removals)
 
 
+def test_edited_objects_reach_the_minimum_target_size(run40):
+    """Issue 13 §4: measured on the stored masks, not on the recorded numbers."""
+    _, recs = run40
+    for r in recs:
+        th = json.loads(r.checks.thresholds)
+        area = RES * RES
+        changed = np.count_nonzero(r.source_instances != r.target_instances) / area
+        assert changed >= th["min_changed_fraction"] >= 0.0025, r.id
+        if r.operation == "perspective":
+            continue
+        assert np.count_nonzero(r.source_mask) >= th["min_target_area"] * area >= 0.005 * area, r.id
+        if r.target_present:
+            assert np.count_nonzero(r.target_mask) >= th["min_target_area"] * area, r.id
+
+
+def test_no_receptacle_placement_dominates(run40):
+    from collections import Counter
+
+    _, recs = run40
+    placements = Counter(r.params.placement for r in recs if r.operation == "receptacle_place")
+    assert sum(placements.values()) == 10
+    assert max(placements.values()) <= 5 and len(placements) >= 3, placements
+
+
+def test_receptacles_are_phrased_on_surfaces_and_in_containers(run40):
+    from gsi_syn.placement import receptacle_kind
+
+    _, recs = run40
+    for r in (r for r in recs if r.operation == "receptacle_place"):
+        src, _ = r.scenes()
+        ref = src.get(r.reference.instance_id)
+        name = r.reference.description or r.reference.category
+        word = " in" if receptacle_kind(ref) == "container" else " on"
+        assert f"{word} the {name}" in r.instruction or f"{word}to the {name}" in r.instruction, r.instruction
+
+
+def test_removals_single_out_one_of_two_or_more_in_the_image(run40):
+    from gsi_bench.geometry import project_points
+    from gsi_syn.placement import object_box_world
+
+    _, recs = run40
+    for r in (r for r in recs if r.operation == "remove"):
+        src, _ = r.scenes()
+        th = json.loads(r.checks.thresholds)
+        group = [o for o in src.movable() if o.category == r.target.category]
+        assert len(group) >= th["min_remove_instances"] >= 2, r.id
+        expr = r.target.referring_expression
+        assert expr in ("leftmost", "rightmost", "nearest", "farthest"), r.id
+        assert parse_instruction(r.instruction).target.startswith(expr + " ")
+        # every instance of the category is visible in the stored source instance map
+        for o in group:
+            assert np.count_nonzero(r.source_instances == o.instance_id) >= th["min_visible_area"] * RES * RES
+        cam = src.camera
+        centres = np.stack([object_box_world(o).center for o in group])
+        uv, _ = project_points(cam.K_array, cam.cam_from_world_array, centres)
+        dist = np.linalg.norm(centres - cam.position, axis=1)
+        value = {"leftmost": -uv[:, 0], "rightmost": uv[:, 0], "nearest": -dist, "farthest": dist}[expr]
+        assert group[int(np.argmax(value))].instance_id == r.target.instance_id, r.id
+
+
 def test_perspective_cameras_move_as_stated(run40):
     _, recs = run40
     gl = get_renderer("gl")

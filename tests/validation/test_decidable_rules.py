@@ -101,3 +101,76 @@ def test_a_small_placement_gap_fails_the_checks():
     assert "placement_gap" not in failed_checks(dataclasses.replace(base, placement_gap=0.2), 100, th, object_edit=False)
     assert "placement_gap" not in failed_checks(dataclasses.replace(base, placement_gap=math.inf), 100, th, object_edit=False)
     assert "placement_gap" not in failed_checks(base, 100, th, object_edit=False)  # not measured
+
+
+# -- issue 13 §4: removals among >= 2, image-checked referring expressions -------------------------
+def _remove_row(scene, tid, expr, th_json, margin):
+    obj = scene.get(tid)
+    return {"target": {"instance_id": tid, "category": obj.category, "referring_expression": expr},
+            "checks": {"thresholds": th_json, "ambiguity_margin": margin}}
+
+
+def _referring_findings(scene, row):
+    from validation.consistency import _check_referring
+
+    ctx = _Ctx(RecordResult(id="x", file="f"))
+    _check_referring(row, scene, ctx)
+    return [f.message for f in ctx.r.findings]
+
+
+def test_rerun_refuses_a_removal_of_a_unique_category_unless_the_record_predates_the_rule():
+    import json
+
+    from gsi_bench.checks import NOT_APPLIED
+
+    scene = sample_tabletop_scene(np.random.default_rng(7), 64, 64, TabletopConfig(), split="test")
+    (single, *_) = unique_category_objects(scene)
+    msgs = _referring_findings(scene, _remove_row(scene, single.instance_id, "", CheckThresholds().to_json(), math.inf))
+    assert any("fewer than min_remove_instances = 2" in m for m in msgs), msgs
+    old = {k: v for k, v in json.loads(CheckThresholds().to_json()).items() if k not in NOT_APPLIED}
+    assert _referring_findings(scene, _remove_row(scene, single.instance_id, "", json.dumps(old), math.inf)) == []
+
+
+def test_rerun_refuses_a_leftmost_that_the_image_contradicts():
+    from gsi_bench.geometry import ground_direction
+    from gsi_syn.edits import resolve_referring
+
+    scene = sample_tabletop_scene(np.random.default_rng(4), 64, 64, TabletopConfig(), split="test")
+    a, b = scene.movable()[:2]
+    C = scene.camera.cam_from_world_array
+    right, forward = ground_direction(C, "right"), ground_direction(C, "forward")
+    base = np.array([*scene.camera.position[:2], a.position[2]])
+    far, near = base + forward * 3.0 - right * 0.9, base + forward * 0.8 - right * 0.5
+    s = scene.replace_object(dataclasses.replace(a, category="cup", position=tuple(far)))
+    s = s.replace_object(dataclasses.replace(b, category="cup", position=tuple(near)))
+    tid, margin = resolve_referring(s, "cup", "leftmost")
+    msgs = _referring_findings(s, _remove_row(s, tid, "leftmost", CheckThresholds().to_json(), margin))
+    assert any("picks another instance" in m for m in msgs), msgs
+    # nearest is judged by distance alone: the same pair is fine
+    tid, margin = resolve_referring(s, "cup", "nearest")
+    assert _referring_findings(s, _remove_row(s, tid, "nearest", CheckThresholds().to_json(), margin)) == []
+
+
+def test_integrity_holds_recorded_measurements_to_the_recorded_floors():
+    import json
+
+    from gsi_bench.checks import NOT_APPLIED
+    from validation.integrity import _check_measurements
+
+    def findings(op, th_json, **kw):
+        c = {"visible_fraction_source": 1.0, "visible_fraction_target": 1.0, "visible_pixels_source": 400,
+             "visible_pixels_target": 400, "min_clearance_m": 0.1, "support_margin_m": 0.1,
+             "ambiguity_margin": math.inf, "changed_pixel_fraction": 0.01, "view_overlap": math.nan,
+             "settle_drift_m": 0.0, "placement_gap": math.nan, "thresholds": th_json, **kw}
+        out = []
+        _check_measurements(op, c, 256 * 256, lambda check, m, v=None: out.append(m))
+        return out
+
+    th = CheckThresholds().to_json()  # floor: 0.005 × 65,536 = 327.7 px; 0.25 % changed
+    assert findings("scale", th) == []
+    assert any("visible_pixels_target = 300 is under the minimum target size" in m
+               for m in findings("scale", th, visible_pixels_target=300))
+    assert findings("remove", th, visible_pixels_target=0) == []  # nothing left to measure
+    assert any("visible-change floor" in m for m in findings("rotate", th, changed_pixel_fraction=0.002))
+    old = json.dumps({k: v for k, v in json.loads(th).items() if k not in NOT_APPLIED})
+    assert findings("scale", old, visible_pixels_target=300) == []  # predates the size floor

@@ -177,17 +177,31 @@ def _candidate(origin_dets, new_dets, o2d, thr3, gt2d, ref_center):
     return best, best_d
 
 
+def _candidate_near_target(meta, origin_dets, new_dets, gate: bool, same_box_sq: float
+                           ) -> tuple[bool, dict | None]:
+    """The preamble of ``move`` and ``scale``: ``(scorable, candidate)``. Not scorable when the gate
+    failed, nothing was detected in the edited image or the source object is not found among the
+    source detections; otherwise the detection chosen against the ground-truth box ``new_bbox_3d``
+    (its 2D box projected with the source rotation; ``same_box_sq`` is :func:`_candidate`'s ``thr3``),
+    ``None`` when none qualifies."""
+    if not gate or not new_dets:
+        return False, None
+    o2d = origin_bbox_2d(origin_dets, meta)
+    if o2d is None:
+        return False, None
+    G = meta["new_bbox_3d"]
+    gt2d = bbox_3d_to_2d(G, meta["rotation_matrix"], meta["camera_intrinsics"])
+    P, _ = _candidate(origin_dets, new_dets, o2d, same_box_sq, gt2d, G)
+    return True, P
+
+
 def eval_move(meta, origin_dets, new_dets, gate: bool) -> tuple[int, float]:
     """``(IC, SA)``: SA = 0.3·IoU + 0.7·exp(−ln(√r + 1e-5)²), r = moved / expected distance;
     halved when the detection counts differ; IC = SA > 0.05."""
-    if not gate or not new_dets:
-        return 0, 0.0
-    o2d = origin_bbox_2d(origin_dets, meta)
-    if o2d is None:
+    scorable, P = _candidate_near_target(meta, origin_dets, new_dets, gate, 0.1)
+    if not scorable:
         return 0, 0.0
     G, O = meta["new_bbox_3d"], meta["original_bbox_3d"]
-    gt2d = bbox_3d_to_2d(G, meta["rotation_matrix"], meta["camera_intrinsics"])
-    P, _ = _candidate(origin_dets, new_dets, o2d, 0.1, gt2d, G)
     s1 = iou_3d(G, P["bbox_3d"]) if P is not None else 0.0
     pred_dist = dist_between_centers(O, P["bbox_3d"]) if P is not None else 0.0
     r = pred_dist / (dist_between_centers(O, G) + 1e-5)
@@ -240,14 +254,10 @@ def eval_remove(meta, origin_dets, new_dets, gate: bool) -> tuple[int, float]:
 def eval_scale(meta, origin_dets, new_dets, gate: bool) -> tuple[int, float]:
     """``(IC, SA)``: scales ``s = extent / (source extent + 1e-5)``; SA = exp(−mean(ln(s_pred /
     (s_gt + 1e-5) + 1e-5)²)) (s_pred = 1 without a candidate); IC = ‖s_pred − 1‖ > 0.2."""
-    if not gate or not new_dets:
-        return 0, 0.0
-    o2d = origin_bbox_2d(origin_dets, meta)
-    if o2d is None:
+    scorable, P = _candidate_near_target(meta, origin_dets, new_dets, gate, 0.001)
+    if not scorable:
         return 0, 0.0
     G, O = meta["new_bbox_3d"], meta["original_bbox_3d"]
-    gt2d = bbox_3d_to_2d(G, meta["rotation_matrix"], meta["camera_intrinsics"])
-    P, _ = _candidate(origin_dets, new_dets, o2d, 0.001, gt2d, G)
     dims_o = np.asarray(O[3:6], dtype=np.float64)
     s_gt = np.asarray(G[3:6], dtype=np.float64) / (dims_o + 1e-5)
     s_p = np.asarray(P["bbox_3d"][3:6], dtype=np.float64) / (dims_o + 1e-5) if P is not None else np.ones(3)
