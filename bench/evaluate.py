@@ -2,6 +2,8 @@
 
 Generates (once) a test split at the requested resolution, writes oracle predictions, then times
 ``evaluate`` with the given number of workers. Target (issue 6): ≥ 3 samples/s on 2 cores at 512².
+Also prints the CPU seconds of the evaluation (driver + workers): on a shared machine, the figure
+that a same-session comparison of two versions can rely on.
 
     python bench/evaluate.py --num 70 --resolution 512 --workers 2
 """
@@ -14,6 +16,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished children so far."""
+    return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
 
 
 def _peak_rss_mib() -> float:
@@ -45,13 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     run_baseline(args.baseline, str(data), str(preds))
     print(f"setup (generate + {args.baseline}): {time.perf_counter() - t0:.1f} s", flush=True)
     cfg = EvalConfig(data=str(data), predictions=str(preds), out=str(out), workers=args.workers, protocol=args.protocol)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     summary = evaluate(cfg)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, _cpu_s() - c0
     n = summary["counts"]["total"]
     o = summary["overall"]
     print(f"evaluated {n} samples at {args.resolution}² with {args.workers} worker(s) in {dt:.1f} s: "
-          f"{n / dt:.2f} samples/s; peak RSS {_peak_rss_mib():.0f} MiB")
+          f"{n / dt:.2f} samples/s; {cpu:.1f} CPU s ({cpu / n:.2f} per sample: {args.workers * n / cpu:.2f} samples/s "
+          f"if the workers had their cores to themselves); peak RSS {_peak_rss_mib():.0f} MiB")
     print(f"{args.baseline}: IC {o['ic']:.1f} SA {o['sa']:.1f} EL {o['el']:.1f} AC {o['ac']:.1f}")
     return 0
 

@@ -1,8 +1,9 @@
 """Throughput and peak memory of GSI-Syn generation.
 
 Prints edit pairs per second (wall clock, whole pipeline: sampling, rendering, checks, PNG
-encoding, Parquet writing) and peak RSS of the driver and of the workers, for several N, so
-you can see whether memory stays flat as N grows.
+encoding, Parquet writing), CPU seconds (driver + workers: on a shared machine, the figure a
+same-session comparison of two versions can rely on) and peak RSS of the driver and of the
+workers, for several N, so you can see whether memory stays flat as N grows.
 
     python bench/generate.py --workers 2 --resolution 512 --num 40 80 160
 """
@@ -20,6 +21,12 @@ from gsi_syn.pipeline import generate
 from gsi_syn.sampler import GenerationConfig
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished children so far."""
+    return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--subset", default="tabletop")
@@ -33,13 +40,14 @@ def main() -> None:
         out = Path(tempfile.mkdtemp(prefix="gsi-bench-"))
         cfg = GenerationConfig(subset=args.subset, split="test", num=n, seed=123, resolution=args.resolution,
                                renderer=args.renderer, shard_size=100)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_s()
         generate(cfg, out, workers=args.workers, progress=False)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, _cpu_s() - c0
         size = sum(p.stat().st_size for p in out.rglob("*.parquet"))
         self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"N={n:5d}  {n / dt:6.2f} pairs/s  ({dt:6.1f} s, incl. worker start-up)  "
+        print(f"N={n:5d}  {n / dt:6.2f} pairs/s  ({dt:6.1f} s, incl. worker start-up; {cpu:6.1f} CPU s: "
+              f"{args.workers * n / cpu:5.2f} pairs/s if the workers had their cores to themselves)  "
               f"peak RSS driver {self_rss:6.0f} MiB, worker {child_rss:6.0f} MiB  "
               f"{size / n / 1024:6.0f} KiB/record")
         shutil.rmtree(out)

@@ -153,7 +153,7 @@ class _SceneState:
     def __init__(self, scene: Scene, renderer: Renderer, min_pixels: float):
         self.scene = scene
         self.renderer = renderer
-        self.source = renderer.render(scene)
+        self.source = _labels(renderer, scene)
         self.source_depth_mm = depth_to_mm(self.source.depth)
         self._alone: dict[int, RenderOutput] = {}
         ids, n = np.unique(self.source.instances, return_counts=True)
@@ -170,7 +170,7 @@ class _SceneState:
 
     def alone(self, instance_id: int) -> RenderOutput:
         if instance_id not in self._alone:
-            self._alone[instance_id] = self.renderer.render(self.scene, only=[instance_id])
+            self._alone[instance_id] = _labels(self.renderer, self.scene, only=[instance_id])
         return self._alone[instance_id]
 
 
@@ -341,6 +341,15 @@ def _sample_scene(cfg: GenerationConfig, rng: np.random.Generator) -> Scene:
     raise ValueError(f"no scene sampler for subset {cfg.subset!r}")
 
 
+def _labels(renderer: Renderer, scene: Scene, only: list[int] | None = None) -> RenderOutput:
+    """Instance map and depth of ``scene`` for the checks and the labels. A renderer that
+    publishes photos (:func:`_with_photos` replaces the colour) and can skip the colour
+    (``labels``: GL's colourless pass, same ids and depth as ``render``) skips it."""
+    if hasattr(renderer, "photo") and hasattr(renderer, "labels"):
+        return renderer.labels(scene, only=only)  # type: ignore[attr-defined]
+    return renderer.render(scene, only=only)
+
+
 def _photo(renderer: Renderer, scene: Scene, cfg: GenerationConfig) -> np.ndarray:
     """The published RGB of ``scene``: GL's supersampled ``photo``, or Cycles' with ``cfg.cycles``."""
     if cfg.renderer == "cycles":
@@ -389,8 +398,8 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                 if p is None or not _worth_rendering(p, targets, target_pixels):
                     continue
                 rendered += 1
-                target_render = renderer.render(p.target_scene)
-                target_alone = renderer.render(p.target_scene, only=[p.target_id]) if p.target_present else None
+                target_render = _labels(renderer, p.target_scene)
+                target_alone = _labels(renderer, p.target_scene, only=[p.target_id]) if p.target_present else None
                 m = _measure(state, p, target_render, target_alone, area, cfg.thresholds)
                 spec = operation_spec(op)
                 failed = failed_checks(m, area, cfg.thresholds, target_present=p.target_present,

@@ -17,6 +17,15 @@ A render is two passes:
 2. **main pass** — three render targets (sRGB colour, ``uint16`` instance id, ``float32``
    camera ``z`` in metres) plus a depth buffer, no multisampling, so ids are exact.
 
+The other entry points reuse these pieces: :meth:`GLRenderer.labels` is a **labels pass** (the main
+pass's vertex shader, geometry, draw order and depth test with a colourless fragment shader: the
+same ids and depth bit for bit, no shadow map); :meth:`GLRenderer.photo` is the shadow pass plus a
+multisampled PBR **photo pass**; :meth:`GLRenderer.photo_with_labels` draws the shadow map once for
+a labels pass and a photo pass. The labels cannot be taken from the photo pass itself: its coverage
+samples lie off the pixel centre, where the labels are defined. Renders with ``only=`` clear, draw,
+resolve and read back only the drawn objects' pixel rectangle (:func:`drawn_region`, a scissor
+box); the rest of the image is the cleared values, as a whole-frame render would leave it.
+
 Pixel convention: the projection (:func:`opencv_projection`) puts a camera point ``(x, y, z)``
 (OpenCV frame) at the centre of pixel column ``u = fx·x/z + s·y/z + cx`` and row
 ``v = fy·y/z + cy``; the image is rasterised "upside down" in GL window coordinates so that GL row
@@ -25,7 +34,10 @@ Pixel convention: the projection (:func:`opencv_projection`) puts a camera point
 Speed on Mesa llvmpipe (CPU rasteriser): closed, outward-facing meshes are drawn with back faces
 culled, indices are 16-bit where possible (llvmpipe's fast path), draws go front to back so the
 floor fails the early depth test behind objects, and the fragment shader comes in compile-time
-variants (llvmpipe executes both sides of a branch) — see :mod:`gsi_syn.render.shaders`.
+variants (llvmpipe executes both sides of a branch) — see :mod:`gsi_syn.render.shaders`. The
+per-object draw data that does not involve the camera (model matrix, box corners, material
+uniforms) is cached per renderer by pose, and the photo is read back as half floats and encoded
+through a 65,536-entry table.
 
 Determinism: same scene → same bytes, across calls, processes and llvmpipe thread counts
 (``LP_NUM_THREADS``). Other OpenGL drivers (a GPU's) render slightly different pixels;
@@ -54,6 +66,7 @@ __all__ = [
     "GLRenderer",
     "MeshLibrary",
     "ShadowGrid",
+    "drawn_region",
     "gl_available",
     "light_clip_from_world",
     "opencv_projection",
@@ -267,9 +280,40 @@ def shadow_casters(boxes_min_z: np.ndarray, boxes_max_z: np.ndarray,
     return hi > lowest_other + 1e-6
 
 
+def drawn_region(camera: Camera, corners: np.ndarray, pad: int = 2,
+                 max_fraction: float = 0.5) -> tuple[int, int, int, int] | None:
+    """The pixel rectangle ``(x, y, w, h)`` (image column / row of its top-left pixel, width,
+    height) that holds every pixel of objects whose world bounding-box corners are ``corners``
+    (float64 ``(N, 3)``, m): the boxes' projection, ``pad`` pixels wider, within the image.
+    ``None`` (render the whole image) when a corner lies at or behind the near plane (the
+    projection of the box is then unbounded) or the rectangle is more than ``max_fraction`` of the
+    image. A rectangle of no pixel (the objects are out of view) is returned as 1×1 at (0, 0)."""
+    t = camera.cam_from_world_array
+    pts = np.asarray(corners, np.float64) @ t[:3, :3].T + t[:3, 3]
+    z = pts[:, 2]
+    if np.any(z <= camera.near):
+        return None
+    uv = (pts @ camera.K_array.T)[:, :2] / z[:, None]
+    lo = np.floor(uv.min(axis=0)).astype(int) - pad
+    hi = np.ceil(uv.max(axis=0)).astype(int) + pad + 1
+    x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+    x1, y1 = min(int(hi[0]), camera.width), min(int(hi[1]), camera.height)
+    if x1 <= x0 or y1 <= y0:
+        return (0, 0, 1, 1)
+    if (x1 - x0) * (y1 - y0) > max_fraction * camera.width * camera.height:
+        return None
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
     c = np.asarray(c, np.float64)
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _clear_colour(background: Any) -> tuple[float, float, float]:
+    """The linear RGB the photo pass clears to for an sRGB scene ``background``."""
+    lin = _srgb_to_linear(np.asarray(background, np.float64)[:3])
+    return (float(lin[0]), float(lin[1]), float(lin[2]))
 
 
 _LUT_STEPS = 16384  # linear steps of the encoding table: < 0.25 sRGB levels apart, even near black
@@ -283,6 +327,12 @@ def _linear_to_srgb8(lin: np.ndarray) -> np.ndarray:
     """Linear [0, 1] values → uint8 sRGB levels (table lookup at 1/16384 linear steps)."""
     idx = np.clip(np.nan_to_num(lin, nan=0.0), 0.0, 1.0) * _LUT_STEPS + 0.5  # (NaN: degenerate normals)
     return _LINEAR_TO_SRGB8[idx.astype(np.int32)]
+
+
+#: :func:`_linear_to_srgb8` of every half-float (indexed by its 16 bits): the photo target holds
+#: half floats, so one table lookup per channel encodes it, with exactly the same result
+_HALF_TO_SRGB8 = _linear_to_srgb8(np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+                                  .astype(np.float32))
 
 
 _UNIT_BOX = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float64)
@@ -342,7 +392,8 @@ _GL_DEPTH_CLAMP = 0x864F
 
 class _Targets:
     """The main-pass framebuffer of one image size: sRGB colour, R16UI ids, R32F camera z and a
-    depth buffer; plus a colour-only framebuffer used to clear the colour to the background."""
+    depth buffer; plus a colour-only framebuffer used to clear the colour to the background, and
+    the labels-pass framebuffer (the same ids, camera z and depth buffer, no colour)."""
 
     def __init__(self, ctx: Any, width: int, height: int):
         size = (width, height)
@@ -352,6 +403,7 @@ class _Targets:
         self.zbuffer = ctx.depth_renderbuffer(size)
         self.fbo = ctx.framebuffer([self.color, self.ids, self.depth], self.zbuffer)
         self.color_only = ctx.framebuffer([self.color])
+        self.labels = ctx.framebuffer([self.ids, self.depth], self.zbuffer)  # the labels pass
         self.size = size
 
 
@@ -368,14 +420,33 @@ class _PhotoTargets:
         self.fbo = ctx.framebuffer([ctx.renderbuffer(size, 4, samples=n, dtype="f2")],
                                    ctx.depth_renderbuffer(size, samples=n))
         self.resolved = ctx.framebuffer([ctx.renderbuffer(size, 4, dtype="f2")]) if n else self.fbo
+        self._backgrounds: dict[tuple[float, float, float], np.ndarray] = {}
 
-    def read(self) -> np.ndarray:
-        """Resolve (average the samples, in linear light) and read back as uint8 sRGB (H, W, 3)."""
+    def read(self, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Resolve (average the samples, in linear light) and read back as uint8 sRGB (h, w, 3):
+        the half floats as they are, encoded by :data:`_HALF_TO_SRGB8`. ``region``: ``(x, y, w,
+        h)`` pixels (image column, row) to read, default the whole image; the framebuffer's
+        scissor box, when set, limits the resolve."""
         if self.resolved is not self.fbo:
             self.ctx.copy_framebuffer(self.resolved, self.fbo)
-        width, height = self.size
-        data = self.resolved.read(components=3, dtype="f4")
-        return _linear_to_srgb8(np.frombuffer(data, np.float32).reshape(height, width, 3))
+        x, y, width, height = region or (0, 0, *self.size)
+        data = self.resolved.read((x, y, width, height), components=3, dtype="f2")
+        return _HALF_TO_SRGB8[np.frombuffer(data, np.uint16).reshape(height, width, 3)]
+
+    def background(self, colour: Any) -> np.ndarray:
+        """uint8 ``(3,)``: what :meth:`read` gives where the main pass's clear to the sRGB
+        background ``colour`` left a pixel untouched — asked of the driver once per colour (its
+        float-to-half conversion of a clear colour is its own) by clearing and reading one pixel."""
+        lin = _clear_colour(colour)
+        if lin not in self._backgrounds:
+            one = (0, 0, 1, 1)
+            self.fbo.scissor = one
+            self.fbo.use()
+            self.fbo.clear(*lin, 1.0, depth=1.0, viewport=one)
+            self._backgrounds[lin] = self.read(one)[0, 0]
+            if len(self._backgrounds) > 256:
+                self._backgrounds.pop(next(iter(self._backgrounds)))
+        return self._backgrounds[lin]
 
 
 class _Shadow:
@@ -430,6 +501,7 @@ class _GLState:
         info = self.ctx.info
         self.device = f"{info['GL_RENDERER']}; {info['GL_VERSION']}"
         self.shadow_prog = _Program(self.ctx, shaders.SHADOW_VS, shaders.SHADOW_FS)
+        self.labels_prog = _Program(self.ctx, shaders.MAIN_VS, shaders.LABELS_FS, ("labels",))
         self._main: dict[tuple[int, int], _Program] = {}
         self.white = self.ctx.texture((1, 1), 3, data=b"\xff\xff\xff", internal_format=_GL_SRGB8)
         self.targets: dict[tuple[int, int], _Targets] = {}
@@ -587,14 +659,83 @@ _SHADOW_FILTERS = {"bilinear": shaders.SHADOWS_BILINEAR, "tent": shaders.SHADOWS
 _ROLE_ORDER = {"object": 0, "receptacle": 0, "support": 1, "structure": 2}
 
 
+@dataclass(frozen=True)
+class _Placed:
+    """What drawing an object needs that depends only on its mesh, pose and material (cached per
+    renderer, so hypotheses that leave an object in place do not recompute it): the model matrix,
+    the world box corners and the per-object uniforms that do not involve the camera."""
+
+    world_from_object: np.ndarray  # float64 (4, 4)
+    corners: np.ndarray            # float64 (8, 3), world (m)
+    uniforms: dict                 # name -> bytes / float (see _main_pass)
+
+    @classmethod
+    def of(cls, obj: SceneObject, mesh: _GPUMesh) -> "_Placed":
+        m = obj.world_from_object()
+        mat = obj.material
+        return cls(m, _world_corners(mesh.bounds, m), {
+            "u_world_from_obj": _mat4(m),
+            "u_normal_world": _mat4(np.linalg.inv(m[:3, :3]).T),
+            "u_albedo": _vec(_srgb_to_linear(np.asarray(mat.color, np.float64) * mesh.base_color)),
+            "u_specular": float(mat.specular),
+            "u_roughness": roughness_from_specular(mat.specular),
+            "u_metallic": 0.0,
+            "u_id": int(obj.instance_id),
+        })
+
+
+def _placement_key(mesh_key: tuple, obj: SceneObject) -> tuple:
+    """Everything :meth:`_Placed.of` reads from ``obj`` (besides the mesh, named by ``mesh_key``)."""
+    mat = obj.material
+    return (mesh_key, tuple(float(v) for v in obj.position), float(obj.yaw_deg), float(obj.scale),
+            tuple(float(c) for c in mat.color), float(mat.specular), int(obj.instance_id))
+
+
 @dataclass
 class _Draw:
-    """One object ready to draw: its GPU mesh, its model matrix and its world box corners."""
+    """One object ready to draw: the object, its GPU mesh and its pose-dependent data."""
 
     obj: SceneObject
     mesh: _GPUMesh
-    world_from_object: np.ndarray  # float64 (4, 4)
-    corners: np.ndarray            # float64 (8, 3), world (m)
+    placed: _Placed
+
+    @property
+    def world_from_object(self) -> np.ndarray:
+        """float64 (4, 4)."""
+        return self.placed.world_from_object
+
+    @property
+    def corners(self) -> np.ndarray:
+        """float64 (8, 3), world (m)."""
+        return self.placed.corners
+
+
+@dataclass
+class _Frame:
+    """One render's objects on the GPU: those drawn (``only``), in draw order, and the image size
+    (px). ``everything`` (every object of the scene: they place the shadow grid) is prepared by
+    :meth:`GLRenderer._shadows` when a shadow map is drawn."""
+
+    state: _GLState
+    scene: Scene
+    draws: list[_Draw]
+    width: int
+    height: int
+    everything: list[_Draw] | None = None
+    #: ``(x, y, w, h)`` (image column, row, width, height, px): the rectangle outside which nothing
+    #: drawn can appear (:func:`drawn_region`), or ``None`` for the whole image
+    region: tuple[int, int, int, int] | None = None
+
+    def paste(self, inside: np.ndarray, outside: Any) -> np.ndarray:
+        """The full ``(H, W, …)`` image: ``inside`` (the region's pixels) over a fill of ``outside``
+        (what the cleared buffers hold)."""
+        if self.region is None:
+            return inside
+        x, y, w, h = self.region
+        full = np.empty((self.height, self.width) + inside.shape[2:], inside.dtype)
+        full[...] = outside
+        full[y:y + h, x:x + w] = inside
+        return full
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,6 +778,7 @@ class GLRenderer:
         self.shadow_filter = shadow_filter
         self.cache_size = int(cache_size)
         self._meshes: OrderedDict[tuple, _GPUMesh] = OrderedDict()
+        self._placed: OrderedDict[tuple, _Placed] = OrderedDict()  # LRU, 8 × cache_size entries
         self._textures: OrderedDict[str, Any] = OrderedDict()
         self._owner: _GLState | None = None  # the GL state (thread, process) its GPU objects live in
 
@@ -661,11 +803,12 @@ class GLRenderer:
         if self._owner is not state:  # new process or thread: the other context's GPU objects are unusable
             self._meshes.clear()
             self._textures.clear()
+            self._placed.clear()
             self._owner = state
         return state
 
-    def _mesh(self, state: _GLState, obj: SceneObject) -> _GPUMesh:
-        key = (obj.asset_id, tuple(sorted(obj.params.items())))
+    def _mesh(self, state: _GLState, obj: SceneObject, key: tuple) -> _GPUMesh:
+        """``obj``'s GPU mesh (``key``: its ``(asset_id, sorted params)``), uploaded on first use."""
         entry = self._meshes.get(key)
         if entry is None:
             mesh = self.library.mesh(obj.asset_id, dict(obj.params))
@@ -676,6 +819,20 @@ class GLRenderer:
         else:
             self._meshes.move_to_end(key)
         return entry
+
+    def _draw(self, state: _GLState, obj: SceneObject) -> _Draw:
+        """``obj`` ready to draw (its mesh uploaded, its pose-dependent data from the LRU cache)."""
+        mesh_key = (obj.asset_id, tuple(sorted(obj.params.items())))
+        mesh = self._mesh(state, obj, mesh_key)
+        key = _placement_key(mesh_key, obj)
+        placed = self._placed.get(key)
+        if placed is None:
+            placed = self._placed[key] = _Placed.of(obj, mesh)
+            while len(self._placed) > 8 * self.cache_size:
+                self._placed.popitem(last=False)
+        else:
+            self._placed.move_to_end(key)
+        return _Draw(obj, mesh, placed)
 
     def _material_texture(self, state: _GLState, texture_id: str) -> Any:
         tex = self._textures.get(texture_id)
@@ -713,42 +870,80 @@ class GLRenderer:
         ambient; :meth:`photo` gives the published one), ``instances`` uint16 ``(H, W)`` (0 = no
         hit), ``depth`` float32 ``(H, W)`` camera-frame ``z`` in metres (0 = no hit).
         """
-        return self._render(scene, only)
+        frame = self._frame(scene, only)
+        light_clip, texel = self._shadows(frame)
+        targets = frame.state.target(frame.width, frame.height)
+        self._main_pass(frame.state, scene, frame.draws, targets, light_clip, texel, pbr=False,
+                        shadow_filter=self.shadow_filter)
+        out = self._read(targets)
+        self._trim_caches(in_use=len(scene.objects))
+        return out
 
-    def _render(self, scene: Scene, only: Collection[int] | None, photo: bool = False) -> Any:
-        """The three maps (``photo=False``) or the published colour image (``photo=True``: uint8
-        ``(H, W, 3)``)."""
+    def labels(self, scene: Scene, *, only: Collection[int] | None = None) -> RenderOutput:
+        """The instance map and depth of :meth:`render`, bit for bit, without colour: one
+        1-sample pass with the same geometry and depth test, no shadow map, no shading.
+        ``rgb`` is black (uint8 zeros ``(H, W, 3)``): for callers that publish :meth:`photo`
+        images (the generator's checks) or need no colour."""
+        frame = self._frame(scene, only)
+        instances, depth = self._labels_pass(frame)
+        self._trim_caches(in_use=len(scene.objects))
+        return RenderOutput(rgb=np.zeros((frame.height, frame.width, 3), np.uint8), instances=instances, depth=depth)
+
+    def photo_with_labels(self, scene: Scene, *, only: Collection[int] | None = None) -> RenderOutput:
+        """:meth:`photo`'s colour with :meth:`render`'s instance ids and depth, bit for bit equal
+        to calling both (``rgb`` uint8 ``(H, W, 3)`` sRGB, ``instances`` uint16 ``(H, W)``,
+        ``depth`` float32 ``(H, W)``, m), at less cost: the objects are prepared and the shadow map
+        drawn once, and the labels come from a pass without shading (:meth:`labels`).
+
+        The labels cannot come out of the photo's multisampled pass itself: its coverage samples
+        lie off the pixel centre (the standard pattern has none at the centre), and the labels are
+        defined at the centre; so the geometry is rasterised twice, once with 1 sample."""
+        frame = self._frame(scene, only)
+        light_clip, texel = self._shadows(frame)
+        instances, depth = self._labels_pass(frame)
+        rgb = self._photo_pass(frame, light_clip, texel)
+        self._trim_caches(in_use=len(scene.objects))
+        return RenderOutput(rgb=rgb, instances=instances, depth=depth)
+
+    def _frame(self, scene: Scene, only: Collection[int] | None) -> "_Frame":
+        """Upload what ``scene`` needs and list the draws (``only``: just those instance ids)."""
         state = self._state()
         cam = scene.camera
         keep = None if only is None else {int(i) for i in only}
-        everything = []
-        for obj in scene.objects:
-            mesh = self._mesh(state, obj)
-            m = obj.world_from_object()
-            everything.append(_Draw(obj, mesh, m, _world_corners(mesh.bounds, m)))
-        draws = [d for d in everything if keep is None or d.obj.instance_id in keep]
+        draws = [self._draw(state, obj) for obj in scene.objects if keep is None or obj.instance_id in keep]
         # small movable objects first, then supports, then walls / floor (front to back, mostly),
         # so that the large surfaces behind them fail the early depth test
         eye = cam.position
         draws.sort(key=lambda d: (_ROLE_ORDER.get(d.obj.role, 0),
                                   float(np.linalg.norm(d.corners.mean(axis=0) - eye)), d.obj.instance_id))
+        frame = _Frame(state, scene, draws, int(cam.width), int(cam.height))
+        if only is not None and draws:
+            frame.region = drawn_region(cam, np.concatenate([d.corners for d in draws]))
+        return frame
 
-        light_clip, texel = None, 0.0
-        if self.shadow_map_size > 0 and draws:
-            grid = plan_shadow_grid(cam, np.asarray(scene.light.direction, np.float64),
-                                    np.stack([d.corners for d in everything]),
-                                    [d.obj.role for d in everything], self.shadow_map_size)
-            light_clip, texel = self._shadow_pass(state, scene, grid, draws)
-        if photo:
-            targets = state.photo_target(int(cam.width), int(cam.height), self.supersampling)
-            self._main_pass(state, scene, draws, targets, light_clip, texel, pbr=True)
-            out = targets.read()
-        else:
-            targets = state.target(int(cam.width), int(cam.height))
-            self._main_pass(state, scene, draws, targets, light_clip, texel, pbr=False)
-            out = self._read(targets)
-        self._trim_caches(in_use=len(scene.objects))
-        return out
+    def _shadows(self, frame: "_Frame") -> tuple[np.ndarray | None, float]:
+        """Draw the frame's shadow map (when shadows are on and something is drawn); returns the
+        light's ``clip_from_world`` and texel size (m), or ``(None, 0)``."""
+        if self.shadow_map_size <= 0 or not frame.draws:
+            return None, 0.0
+        scene = frame.scene
+        if frame.everything is None:
+            frame.everything = [self._draw(frame.state, obj) for obj in scene.objects]
+        grid = plan_shadow_grid(scene.camera, np.asarray(scene.light.direction, np.float64),
+                                np.stack([d.corners for d in frame.everything]),
+                                [d.obj.role for d in frame.everything], self.shadow_map_size)
+        return self._shadow_pass(frame.state, scene, grid, frame.draws)
+
+    def _photo_pass(self, frame: "_Frame", light_clip: np.ndarray | None, texel: float) -> np.ndarray:
+        """The published colour (uint8 ``(H, W, 3)``) over the shadow map just drawn."""
+        targets = frame.state.photo_target(frame.width, frame.height, self.supersampling)
+        outside = None if frame.region is None else targets.background(frame.scene.background)
+        targets.fbo.scissor = frame.region
+        self._main_pass(frame.state, frame.scene, frame.draws, targets, light_clip, texel, pbr=True,
+                        shadow_filter="tent", region=frame.region)
+        rgb = frame.paste(targets.read(frame.region), outside)
+        targets.fbo.scissor = None
+        return rgb
 
     def describe(self, scene: Scene) -> dict:
         """How :meth:`photo` renders ``scene`` (recorded in each record's scene JSON)."""
@@ -765,13 +960,47 @@ class GLRenderer:
         ``supersampling``² coverage samples per pixel (multisampling: the standard sample patterns
         are symmetric about the pixel centre, so the image stays aligned with :meth:`render`'s
         instance map), resolved in linear light (half-float target). Instance ids and depth come
-        from :meth:`render` only. ``only``: draw just these instance ids (as :meth:`render`)."""
-        saved = self.shadow_filter
-        self.shadow_filter = "tent"
-        try:
-            return self._render(scene, only, photo=True)
-        finally:
-            self.shadow_filter = saved
+        from :meth:`render` only (:meth:`photo_with_labels` gives both at once). ``only``: draw
+        just these instance ids (as :meth:`render`)."""
+        frame = self._frame(scene, only)
+        light_clip, texel = self._shadows(frame)
+        rgb = self._photo_pass(frame, light_clip, texel)
+        self._trim_caches(in_use=len(scene.objects))
+        return rgb
+
+    def _labels_pass(self, frame: "_Frame") -> tuple[np.ndarray, np.ndarray]:
+        """Ids (uint16 ``(H, W)``) and camera ``z`` (float32 ``(H, W)``, m) of the frame's draws:
+        :meth:`_main_pass`'s geometry, draw order, culling and depth test, without colour."""
+        state, scene = frame.state, frame.scene
+        ctx, cam = state.ctx, scene.camera
+        targets = state.target(frame.width, frame.height)
+        targets.labels.scissor = frame.region
+        targets.labels.use()
+        ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
+        targets.labels.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=frame.region)
+        ctx.enable_only(ctx.DEPTH_TEST)
+        ctx.front_face = "cw"  # as in the main pass: the y-down projection mirrors the winding
+        ctx.cull_face = "back"
+        program = state.labels_prog
+        cam_from_world = cam.cam_from_world_array
+        clip_from_world = opencv_projection(cam.K_array, cam.width, cam.height, cam.near, cam.far) \
+            @ cam_from_world
+        for d in frame.draws:
+            m = d.world_from_object
+            _set_culling(ctx, d.mesh.closed)
+            program.u["u_clip_from_obj"] = _mat4(clip_from_world @ m)
+            program.u["u_cam_z_row"] = _vec((cam_from_world @ m)[2])
+            program.u["u_id"] = int(d.obj.instance_id)
+            d.mesh.vao(program).render(vertices=3 * d.mesh.n_faces)
+        ctx.disable(ctx.CULL_FACE)
+        x, y, width, height = frame.region or (0, 0, frame.width, frame.height)
+        ids = bytearray(width * height * 2)
+        depth = bytearray(width * height * 4)
+        targets.labels.read_into(ids, (x, y, width, height), components=1, attachment=0, dtype="u2")
+        targets.labels.read_into(depth, (x, y, width, height), components=1, attachment=1, dtype="f4")
+        targets.labels.scissor = None
+        return (frame.paste(np.frombuffer(ids, np.uint16).reshape(height, width), 0),
+                frame.paste(np.frombuffer(depth, np.float32).reshape(height, width), 0.0))
 
     def _shadow_pass(self, state: _GLState, scene: Scene, grid: ShadowGrid, draws: list[_Draw]
                      ) -> tuple[np.ndarray | None, float]:
@@ -812,14 +1041,14 @@ class GLRenderer:
         return light_clip, texel
 
     def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: Any,
-                   light_clip: np.ndarray | None, texel: float, pbr: bool) -> None:
+                   light_clip: np.ndarray | None, texel: float, pbr: bool, shadow_filter: str,
+                   region: tuple[int, int, int, int] | None = None) -> None:
         ctx, cam, light = state.ctx, scene.camera, scene.light
         bg = [float(c) for c in scene.background]
         if isinstance(targets, _PhotoTargets):  # linear half-float colour, multisampled
             targets.fbo.use()
             ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
-            lin = _srgb_to_linear(bg)
-            targets.fbo.clear(float(lin[0]), float(lin[1]), float(lin[2]), 1.0, depth=1.0)
+            targets.fbo.clear(*_clear_colour(bg), 1.0, depth=1.0, viewport=region)
             ctx.enable_only(ctx.DEPTH_TEST)
         else:
             targets.fbo.use()
@@ -832,7 +1061,7 @@ class GLRenderer:
         ctx.front_face = "cw"  # the y-down projection mirrors the outward CCW winding
         ctx.cull_face = "back"
 
-        shadows = _SHADOW_FILTERS[self.shadow_filter] if light_clip is not None else shaders.SHADOWS_OFF
+        shadows = _SHADOW_FILTERS[shadow_filter] if light_clip is not None else shaders.SHADOWS_OFF
         if shadows:
             state.shadow(self.shadow_map_size).tex.use(location=1)
         to_light = -np.asarray(light.direction, np.float64)
@@ -861,14 +1090,8 @@ class GLRenderer:
             _set_culling(ctx, d.mesh.closed)
             object_uniforms: dict[str, bytes | float] = {
                 "u_clip_from_obj": _mat4(clip_from_world @ m),
-                "u_world_from_obj": _mat4(m),
-                "u_normal_world": _mat4(np.linalg.inv(m[:3, :3]).T),
                 "u_cam_z_row": _vec((cam_from_world @ m)[2]),
-                "u_albedo": _vec(_srgb_to_linear(np.asarray(mat.color, np.float64) * d.mesh.base_color)),
-                "u_specular": float(mat.specular),
-                "u_roughness": roughness_from_specular(mat.specular),
-                "u_metallic": 0.0,
-                "u_id": int(d.obj.instance_id),
+                **d.placed.uniforms,
             }
             nf, na = d.mesh.n_faces, d.mesh.n_axis
             if d.mesh.texture is not None:

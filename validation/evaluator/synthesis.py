@@ -188,6 +188,10 @@ class PhotoRenderer:
         self.name = getattr(gl, "name", "gl")
 
     def render(self, scene: Scene, *, only=None):
+        """:meth:`GLRenderer.photo_with_labels` (the photo and the labels of one call, the shadow
+        map drawn once); for a GL-like renderer without it, :meth:`photo` + :meth:`render`."""
+        if hasattr(self.gl, "photo_with_labels"):
+            return self.gl.photo_with_labels(scene, only=only)
         from gsi_syn.render.base import RenderOutput
 
         labels = self.gl.render(scene, only=only)

@@ -42,6 +42,11 @@ Everything affine in the object position (shadow-map coordinates, tri-planar coo
 ``z``; the small normal offset aside) is computed per vertex and interpolated — exact, and it spares
 per-pixel work.
 
+Labels pass (``MAIN_VS`` + ``LABELS_FS``): the main pass without colour — two render targets,
+location 0 ``R16UI`` instance id, location 1 ``R32F`` camera ``z``. The vertex shader (hence
+rasterisation, depth test and the interpolated ``z``) is the main pass's, so its ids and depth are
+the main pass's bit for bit; it costs no shading, texture fetch or shadow lookup.
+
 Shadow pass (``SHADOW_VS`` / ``SHADOW_FS``): depth only, orthographic light frustum.
 """
 
@@ -222,6 +227,19 @@ def main_fragment_shader(tex_mode: int, shadows: int, pbr: bool = False) -> str:
         raise ValueError(f"unknown shadow filter {shadows!r}")
     return (f"#version 330\n#define TEX_MODE {tex_mode}\n#define SHADOWS {shadows}\n#define PBR {int(pbr)}\n"
             + _MAIN_FS_BODY)
+
+
+LABELS_FS = """
+#version 330
+uniform uint u_id;
+in float v_zcam;
+layout(location = 0) out uint f_id;
+layout(location = 1) out float f_depth;
+void main() {
+    f_id = u_id;
+    f_depth = v_zcam;
+}
+"""
 
 
 SHADOW_VS = """
