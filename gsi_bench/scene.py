@@ -142,7 +142,8 @@ class Scene:
     """A complete scene: objects (supports included), light, camera, background colour.
 
     ``subset``: ``tabletop`` or ``room``. ``background``: sRGB colour where no surface is hit.
-    ``asset_manifest_sha256``: hash of the manifest the asset ids refer to.
+    ``asset_manifest_sha256``: hash of the asset manifests the asset ids refer to (GSI-Syn: the
+    library's ``pool_sha256``, core + Sweet Home 3D manifests and role table).
     """
 
     subset: str

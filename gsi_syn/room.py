@@ -264,4 +264,4 @@ def sample_room_scene(rng: np.random.Generator, width: int, height: int, cfg: Ro
     light = _light(rng, cfg)
     camera = _camera(rng, cfg, W, D, [*furniture, *furnishing], objects, width, height)
     return Scene(subset="room", objects=[*structure, *furniture, *furnishing, *objects], light=light, camera=camera,
-                 background=(0.9, 0.9, 0.92), asset_manifest_sha256=get_library().manifest_sha256)
+                 background=(0.9, 0.9, 0.92), asset_manifest_sha256=get_library().pool_sha256)

@@ -327,7 +327,7 @@ def build_record(cfg: GenerationConfig, index: int, unit: int, state: _SceneStat
         target_present=p.target_present, scene=encode_scene_pair(src_scene, tgt_scene),
         provenance=Provenance(generator=f"gsi_syn.{cfg.subset}", generator_version=gsi_bench.__version__,
                               seed=cfg.seed, scene_index=unit,
-                              asset_manifest_sha256=get_library().manifest_sha256,
+                              asset_manifest_sha256=get_library().pool_sha256,
                               renderer=cfg.renderer, config_sha256=cfg.sha256),
         checks=dataclasses.replace(m, thresholds=cfg.thresholds.to_json()),
     )

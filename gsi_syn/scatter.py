@@ -12,6 +12,18 @@ from gsi_syn.materials import sample_object_material
 from gsi_syn.placement import footprint, polygons_overlap_any, support_region
 
 
+def object_description(colour: str | None, category: str) -> str:
+    """The English name of a recoloured object: ``"red mug"``; the colour is left out when the
+    category already names it (an orange is an "orange", not an "orange orange").
+
+    >>> object_description("red", "mug"), object_description("orange", "orange"), object_description(None, "cup")
+    ('red mug', 'orange', 'cup')
+    """
+    if not colour or colour.lower() in category.lower().split():
+        return category
+    return f"{colour} {category}"
+
+
 def scatter_objects(rng: np.random.Generator, support: SceneObject, n: int, entries: Sequence[AssetEntry], *,
                     first_id: int, edge_margin: float = 0.04, gap: float = 0.03, extent: float = 1.0,
                     max_repeats: int = 2, min_receptacles: int = 0,
@@ -61,8 +73,9 @@ half of the attempt budget lasts).
             instance_id=first_id + len(placed), asset_id=entry.id, category=entry.category,
             category_zh=entry.category_zh, position=pos, yaw_deg=round(yaw, 3), scale=round(scale, 4),
             material=material, role=entry.role, support_id=support.instance_id,
-            description=f"{colour} {entry.category}" if colour else entry.category,
-            description_zh=f"{colour_zh}的{entry.category_zh}" if colour else entry.category_zh)
+            description=object_description(colour, entry.category),
+            description_zh=f"{colour_zh}的{entry.category_zh}" if colour and colour_zh not in entry.category_zh
+            else entry.category_zh)
         fp = footprint(obj)
         if not inner.contains(fp) or polygons_overlap_any(fp, polys, gap):
             continue

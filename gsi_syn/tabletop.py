@@ -177,4 +177,4 @@ def sample_tabletop_scene(rng: np.random.Generator, width: int, height: int,
     bg = float(rng.uniform(0.75, 0.92))
     return Scene(subset="tabletop", objects=[table, floor, *objects], light=light, camera=camera,
                  background=(round(bg, 4), round(bg, 4), round(min(bg + 0.03, 1.0), 4)),
-                 asset_manifest_sha256=get_library().manifest_sha256)
+                 asset_manifest_sha256=get_library().pool_sha256)

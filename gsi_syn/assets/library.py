@@ -80,6 +80,7 @@ class AssetLibrary:
         self._verified: set[Path] = set()
         self._robosuite_root: Path | None = None
         self._sh3d: dict[str, tuple[AssetEntry, dict[str, Any], dict[str, Any] | None]] | None = None
+        self._pool_sha256: str | None = None
 
     # -- manifest lookup ----------------------------------------------------------------------
     def entries(self, role: str | None = None, category: str | None = None, *,
@@ -106,6 +107,25 @@ class AssetLibrary:
                 self._sh3d = {a["id"]: (sweethome3d.asset_entry(a, roles.get(a["id"])), a, roles.get(a["id"]))
                               for a in raw}
             return self._sh3d
+
+    @property
+    def pool_sha256(self) -> str:
+        """Hex SHA-256 identifying everything a scene's asset ids refer to: the core manifest, the
+        Sweet Home 3D manifest and its role table (canonical JSON of their three digests; the role
+        table's digest is empty when it is absent). Recorded in every generated scene as
+        ``asset_manifest_sha256``, so a change to any of the three changes the provenance."""
+        from gsi_syn.assets import sweethome3d
+
+        with self._lock:
+            if self._pool_sha256 is None:
+                def digest(doc: Any) -> str:
+                    return bytes_sha256(canonical_json(doc, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+
+                roles = digest(sweethome3d.read_roles()) if sweethome3d.ROLES_PATH.is_file() else ""
+                parts = {"core": self.manifest_sha256, "sweethome3d": digest(sweethome3d.read_manifest()),
+                         "sweethome3d_roles": roles}
+                self._pool_sha256 = digest(parts)
+            return self._pool_sha256
 
     def scene_role(self, asset_id: str) -> dict[str, Any] | None:
         """The role-table row of a Sweet Home 3D model (role, noun, groups, where, top), or

@@ -468,3 +468,19 @@ def test_manifest_lists_exactly_the_robosuite_members_it_extracts():
         t = LIB.texture_entry(tid)
         if t.source == "robosuite":
             assert files[t.source_path] == t.sha256
+
+
+def test_pool_sha256_covers_the_sweethome3d_manifest_and_roles(monkeypatch, tmp_path):
+    """The provenance hash of generated scenes changes when the Sweet Home 3D manifest or its role
+    table changes, not only the core manifest."""
+    from gsi_syn.assets import sweethome3d
+
+    base = AssetLibrary().pool_sha256
+    assert len(base) == 64 and base != AssetLibrary().manifest_sha256
+    roles = sweethome3d.read_roles()
+    roles["version"] = str(roles["version"]) + "-edited"
+    edited = tmp_path / "roles.json"
+    edited.write_text(json.dumps(roles), encoding="utf-8")
+    monkeypatch.setattr(sweethome3d, "ROLES_PATH", edited)
+    monkeypatch.setattr(sweethome3d, "read_roles", lambda path=edited: json.loads(edited.read_text("utf-8")))
+    assert AssetLibrary().pool_sha256 != base
