@@ -21,6 +21,7 @@ from builders.layout import ConfigFiles, discover_configs
 from builders.card_assets import attribution_section, used_asset_ids, write_sample_figure
 from builders.card_baselines import baseline_table
 from gsi_bench.datasource import CARD_FILE
+from gsi_bench.fileio import atomic_write_many
 from gsi_bench.operations import OPERATION_FRAME, OPERATIONS
 from gsi_bench.schema import features, field_docs_markdown
 from validation.evaluator.hub_results import HEADLINE_METRIC
@@ -200,13 +201,7 @@ def write_card(root: str | Path, repo_id: str, kind: str = "syn", default_config
     card = render_card(configs, repo_id, kind, default_config, baselines, root=root if kind == "syn" else None,
                        figure=figure)
     ev = yaml.safe_dump(eval_metadata(configs, kind), sort_keys=False, allow_unicode=True)
-    out = []
-    for name, text in ((CARD_FILE, card), (EVAL_FILE, ev)):
-        path = root / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        out.append(path)
+    out = atomic_write_many({root / CARD_FILE: card, root / EVAL_FILE: ev})
     if figure is not None:
         out.append(root / figure)
     return out
