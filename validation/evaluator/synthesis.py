@@ -25,8 +25,9 @@ around the best hypothesis.
 Distance between a prediction ``P`` and a hypothesis ``H`` (both blurred by a 3×3 box filter),
 the mean over pixels of: ``min(|P − H|₁ / 3, 0.25)`` (a clipped L1, robust to regions no
 hypothesis explains) + ``0.5·|W(P) − W(H)|₁ / 3`` with a 9×9 box blur ``W`` (soft overlap: it keeps
-decreasing as a hypothesis approaches the object) + ``min(|∇L(P) − ∇L(H)|₁, 0.25)`` on the luma
-gradients (structure: insensitive to the smooth shading and tone differences between renderers).
+decreasing as a hypothesis approaches the object) + ``min(|S(P) − S(H)|₁, 0.25)`` on the luma
+gradients in doubled-angle form ``S`` (:func:`_structure`: edges and their orientation, insensitive
+to the smooth shading and tone differences between renderers and to an edge's contrast polarity).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def distance(pred_blurred: np.ndarray, hyp: np.ndarray, region: np.ndarray | Non
     hb = _blur(hyp)
     d = np.minimum(np.abs(pred_blurred - hb).mean(axis=2), CLIP)
     soft = np.abs(_wide(pred_blurred) - _wide(hb)).mean(axis=2)
-    grad = np.minimum(np.abs(_luma_grad(pred_blurred) - _luma_grad(hb)).sum(axis=2), CLIP)
+    grad = np.minimum(np.abs(_structure(pred_blurred) - _structure(hb)).sum(axis=2), CLIP)
     total = d + SOFT_WEIGHT * soft + GRAD_WEIGHT * grad
     if region is not None:
         return float(total[region].mean()) if region.any() else 0.0
@@ -75,6 +76,25 @@ def _luma_grad(img: np.ndarray) -> np.ndarray:
     return np.stack([gx, gy], -1)
 
 
+def _structure(img: np.ndarray) -> np.ndarray:
+    """Edge structure ``(H, W, 2)``, independent of the edges' polarity: the luma gradient
+    ``g = (gx, gy)`` in the doubled-angle form ``((gx² − gy²), 2·gx·gy) / |g|`` — magnitude ``|g|``,
+    direction twice the edge's angle, so an edge and the same edge with its contrast reversed (a
+    brown box on a pale table rendered as a pale box by another renderer or re-toned by an editor)
+    are the same structure; an edge where there is none, or a crossing one, costs ``|g|`` to
+    ``2·|g|``."""
+    g = _luma_grad(img)
+    gx, gy = g[..., 0], g[..., 1]
+    mag = np.sqrt(gx * gx + gy * gy) + 1e-12
+    return np.stack([(gx * gx - gy * gy) / mag, 2.0 * gx * gy / mag], -1)
+
+
+#: Weight of the silhouette term of :meth:`_ObjectSearch.distance` (a pixel whose change is wholly
+#: misexplained costs as much as the clipped colour term's maximum, :data:`CLIP`).
+SILHOUETTE_WEIGHT = 0.25
+#: Mean |ΔRGB| against the empty scene at which a pixel counts as fully changed (the change
+#: threshold of :meth:`_ObjectSearch.image_candidates` is 0.06).
+SILHOUETTE_CHANGE = 0.1
 #: Weight of the wide-blur (soft-overlap) term of :func:`distance`.
 SOFT_WEIGHT = 0.5
 #: Weight of the luma-gradient (structure) term of :func:`distance`.
@@ -465,8 +485,28 @@ class _ObjectSearch:
         bg = synth.shaded.render(self.small.without(tid))
         self.bg_depth = np.where(bg.depth > 0, bg.depth, np.inf)
         self.bg_rgb = bg.rgb.astype(np.float32) / 255.0
+        self.bg_blur = _blur(self.bg_rgb)
         self.cache: dict[tuple, tuple[float, bool, SceneObject]] = {}
         self.count = 1
+
+    def distance(self, pred: np.ndarray, hyp: np.ndarray) -> float:
+        """:func:`distance` plus :data:`SILHOUETTE_WEIGHT` × the mean of ``|c(P) − c(H)|``, where
+        ``c(X) = min(1, |X − B|₁ / 3 / SILHOUETTE_CHANGE)`` marks where an image differs from the
+        scene without the target ``B`` (both blurred): *where* the prediction shows something
+        that the empty scene does not, whatever its colour. A prediction whose object came out in
+        another colour or shading (another renderer, an editor's re-toning) still has its change
+        where the object is, so the hypothesis that puts the object there is not beaten by one
+        that hides it (both pay the same clipped colour difference on the object)."""
+        base = distance(pred, hyp)
+        if getattr(self, "bg_blur", None) is None:
+            return base
+        if getattr(self, "_pred_id", None) is not pred:
+            self._pred_id, self._pred_change = pred, self._change(pred)
+        return base + SILHOUETTE_WEIGHT * float(np.abs(self._pred_change - self._change(_blur(hyp))).mean())
+
+    def _change(self, blurred: np.ndarray) -> np.ndarray:
+        """Soft change map ``(H, W)`` in [0, 1] of a blurred image against the blurred empty scene."""
+        return np.minimum(np.abs(blurred - self.bg_blur).mean(axis=2) / SILHOUETTE_CHANGE, 1.0)
 
     def render(self, obj: SceneObject) -> tuple[np.ndarray, int]:
         self.count += 1
@@ -488,7 +528,7 @@ class _ObjectSearch:
         if k not in self.cache:
             img, n = self.render(obj)
             vis = n >= MIN_VISIBLE_PX
-            self.cache[k] = (distance(pred, img) if vis else float("inf"), vis, obj)
+            self.cache[k] = (self.distance(pred, img) if vis else float("inf"), vis, obj)
         return self.cache[k][0]
 
     def evaluate(self, pred: np.ndarray, cands: list[SceneObject]) -> None:
@@ -556,12 +596,12 @@ class _ObjectSearch:
         instructed result itself looks like the unchanged scene (``undecidable``, flagged)."""
         picked = self.top(4)
         d_unch = self.dist_of(pred, unchanged)
-        absent_d = distance(pred, self.bg_rgb)
+        absent_d = self.distance(pred, self.bg_rgb)
         if not picked:
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=d_unch,
                             hypotheses=self.count, absent_distance=absent_d)
         imgs = [self.exact(o) for o in picked]
-        scores = [distance(pred, im) for im in imgs]
+        scores = [self.distance(pred, im) for im in imgs]
         order = sorted(range(len(picked)), key=lambda i: (scores[i], _key(picked[i])))
         b = order[0]
         best, best_d = picked[b], scores[b]
@@ -573,7 +613,7 @@ class _ObjectSearch:
         if _key(best) != _key(instructed) and not undecidable and not self._distinguishable(inst_img, imgs[b]):
             best = instructed
         runner = self._runner_up(pred, best, best_d)
-        unch_exact = distance(pred, unch_img)
+        unch_exact = self.distance(pred, unch_img)
         if absent_d < best_d * (1.0 - ABSENT_MARGIN):
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=unch_exact,
                             hypotheses=self.count, runner_up_distance=best_d, absent_distance=absent_d)
