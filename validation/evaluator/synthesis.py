@@ -56,7 +56,11 @@ def distance(pred_blurred: np.ndarray, hyp: np.ndarray, region: np.ndarray | Non
     """Clipped-L1 distance of a blurred prediction and a (not yet blurred) hypothesis image, plus
     the same on a 4× wider blur (:data:`SOFT_WEIGHT`): the wide term keeps decreasing as a
     hypothesis that does not overlap the object yet approaches it, so refinement converges."""
-    hb = _blur(hyp)
+    return _distance_blurred(pred_blurred, _blur(hyp), region)
+
+
+def _distance_blurred(pred_blurred: np.ndarray, hb: np.ndarray, region: np.ndarray | None = None) -> float:
+    """:func:`distance` of an already blurred hypothesis ``hb``."""
     d = np.minimum(np.abs(pred_blurred - hb).mean(axis=2), CLIP)
     soft = np.abs(_wide(pred_blurred) - _wide(hb)).mean(axis=2)
     grad = np.minimum(np.abs(_structure(pred_blurred) - _structure(hb)).sum(axis=2), CLIP)
@@ -497,12 +501,13 @@ class _ObjectSearch:
         another colour or shading (another renderer, an editor's re-toning) still has its change
         where the object is, so the hypothesis that puts the object there is not beaten by one
         that hides it (both pay the same clipped colour difference on the object)."""
-        base = distance(pred, hyp)
+        hb = _blur(hyp)
+        base = _distance_blurred(pred, hb)
         if getattr(self, "bg_blur", None) is None:
             return base
         if getattr(self, "_pred_id", None) is not pred:
             self._pred_id, self._pred_change = pred, self._change(pred)
-        return base + SILHOUETTE_WEIGHT * float(np.abs(self._pred_change - self._change(_blur(hyp))).mean())
+        return base + SILHOUETTE_WEIGHT * float(np.abs(self._pred_change - self._change(hb)).mean())
 
     def _change(self, blurred: np.ndarray) -> np.ndarray:
         """Soft change map ``(H, W)`` in [0, 1] of a blurred image against the blurred empty scene."""
