@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from scipy import ndimage
@@ -110,6 +111,10 @@ MIN_VISIBLE_PX = 3
 #: Two hypotheses whose renders differ by less than this mean |ΔRGB| (over the pixels either
 #: changes) are indistinguishable.
 INDISTINGUISHABLE = 0.01
+#: The instructed pose is reported in place of an indistinguishable winner only when the
+#: prediction is as close to it (relative distance excess at most this): a pale box turned 90° may
+#: differ from the instructed pose by little in pixels, yet the prediction still prefers the truth.
+TIE_RELATIVE = 0.01
 #: A decision is low-confidence when the best hypothesis beats the unchanged scene (or, when the
 #: unchanged scene wins, the best edited hypothesis) by less than this relative margin.
 LOW_CONFIDENCE_MARGIN = 0.03
@@ -323,7 +328,12 @@ class Synthesizer:
                     d = S.dist_of(pred, c)
                     if d < best_d:
                         cur, best_d = c, d
-        return S.decide(pred, obj, gt_obj)
+
+        def ground_steps(o: SceneObject, level: int) -> list[SceneObject]:
+            st, c0 = POLISH_STEP_M / 2 ** level, np.asarray(o.position)
+            return [at(c0 + (i * right + j * fwd) * st) for i, j in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+
+        return S.decide(pred, obj, gt_obj, ground_steps, polish_levels=2)
 
     def localise_rotation(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                           levels: int = 4) -> Realised:
@@ -339,6 +349,7 @@ class Synthesizer:
             p = np.asarray(obj.position) + off[0] * right + off[1] * fwd
             return dataclasses.replace(obj, yaw_deg=float((yaw0 + delta) % 360.0), position=tuple(float(v) for v in p))
 
+        S.calibrate_light(obj)
         gt_delta = _wrap(gt_obj.yaw_deg - yaw0)
         deltas = [0.0, gt_delta] + [float(a) for a in range(-170, 181, 10) if a != 0]
         S.evaluate(pred, [pose(a) for a in deltas])
@@ -362,7 +373,12 @@ class Synthesizer:
                     cur, best_d = c, d
             step /= 2
             sp /= 2
-        return S.decide(pred, obj, gt_obj)
+
+        def yaw_steps(o: SceneObject, level: int) -> list[SceneObject]:
+            st = POLISH_YAW_DEG / 2 ** level
+            return [dataclasses.replace(o, yaw_deg=float((o.yaw_deg + sg * st) % 360.0)) for sg in (-1, 1)]
+
+        return S.decide(pred, obj, gt_obj, yaw_steps)
 
     def localise_scale(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                        levels: int = 4) -> Realised:
@@ -375,6 +391,7 @@ class Synthesizer:
         def sc(logf):
             return dataclasses.replace(obj, scale=float(obj.scale * np.exp(np.clip(logf, lo, hi))))
 
+        S.calibrate_light(obj)
         gt_log = float(np.log(gt_obj.scale / obj.scale))
         logs = [0.0, gt_log] + [float(x) for x in np.linspace(lo, hi, 21)]
         S.evaluate(pred, [sc(x) for x in logs])
@@ -386,7 +403,11 @@ class Synthesizer:
                     d = S.dist_of(pred, sc(x))
                     if d < best_d:
                         cur, best_d = x, d
-        out = S.decide(pred, obj, gt_obj)
+        def scale_steps(o: SceneObject, level: int) -> list[SceneObject]:
+            x = float(np.log(o.scale / obj.scale))
+            return [sc(x + sg * POLISH_LOG_SCALE / 2 ** level) for sg in (-1, 1)]
+
+        out = S.decide(pred, obj, gt_obj, scale_steps)
         if out.obj is not None:
             f = out.obj.scale / obj.scale
             out.out_of_range = bool(f <= SCALE_RANGE[0] * 1.02 or f >= SCALE_RANGE[1] / 1.02)
@@ -455,6 +476,12 @@ class Synthesizer:
                         out_of_range=bool(cur[0] != "none" and cur[2] >= limit * 0.99))
 
 
+#: First steps of the full-render polish (:meth:`_ObjectSearch.polish`), halved at each level:
+#: yaw ±5° (then 2.5°, 1.25°; 6 full renders), log scale ±0.05 (6), ground position ±2 cm (then
+#: 1 cm; 8 renders).
+POLISH_YAW_DEG = 5.0
+POLISH_LOG_SCALE = 0.05
+POLISH_STEP_M = 0.02
 #: Camera moves (m) and turns (deg) searched: up to 1 m and 60° (a best value at the end of the
 #: range is flagged ``out_of_range``; it is never clamped into a pass: see scoring).
 MOVE_AMOUNTS_M = (0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0)
@@ -518,14 +545,34 @@ class _ObjectSearch:
         alone = self.flat.render(self.small.replace_object(obj), only=[self.tid])
         m = (alone.instances == self.tid) & (alone.depth < self.bg_depth)
         out = self.bg_rgb.copy()
-        out[m] = alone.rgb[m].astype(np.float32) / 255.0
+        out[m] = alone.rgb[m].astype(np.float32) / 255.0 * getattr(self, "light_gain", 1.0)
         return out, int(m.sum())
 
     def exact(self, obj: SceneObject | None) -> np.ndarray:
-        self.count += 1
         if obj is None:
             return self.bg_rgb
-        return self.shaded.render(self.small.replace_object(obj)).rgb.astype(np.float32) / 255.0
+        images = self.__dict__.setdefault("exact_images", {})
+        k = _key(obj)
+        if k not in images:
+            self.count += 1
+            images[k] = self.shaded.render(self.small.replace_object(obj)).rgb.astype(np.float32) / 255.0
+        return images[k]
+
+    def calibrate_light(self, obj: SceneObject) -> None:
+        """Set :attr:`light_gain`, the per-channel ratio (full render / target rendered alone) of
+        the target's pixels at pose ``obj``: the light the rest of the scene takes from the object
+        where it stands (a wall's or a shelf's shadow over it), which the alone-render lacks. For
+        edits that keep the object in place (rotate, scale) it makes the fast composites as bright
+        as full renders; one full render (reused by :meth:`decide` when ``obj`` is the unchanged
+        pose). The ratio of medians, over ≥ :data:`MIN_VISIBLE_PX` pixels, bounded to [0.25, 2]."""
+        alone = self.flat.render(self.small.replace_object(obj), only=[self.tid])
+        m = (alone.instances == self.tid) & (alone.depth < self.bg_depth)
+        if m.sum() < MIN_VISIBLE_PX:
+            return
+        full = self.exact(obj)[m]
+        fast = alone.rgb[m].astype(np.float32) / 255.0
+        gain = np.median(full, axis=0) / np.maximum(np.median(fast, axis=0), 1e-3)
+        self.light_gain = np.clip(gain, 0.25, 2.0).astype(np.float32)
 
     def dist_of(self, pred: np.ndarray, obj: SceneObject) -> float:
         """Distance of a pose (``inf`` when the target would be invisible there)."""
@@ -576,15 +623,6 @@ class _ObjectSearch:
                 out.append(eye + lam * ray)
         return out
 
-    def _runner_up(self, pred: np.ndarray, best: SceneObject, best_d: float) -> float:
-        """Distance of the best hypothesis that is a *different answer* (position ≥ 5 cm, yaw ≥ 10°
-        or scale ≥ 10 % away from ``best``), on the same scale as ``best_d`` (fast composites are
-        rescaled by the winner's exact/fast ratio)."""
-        fast_best = self.dist_of(pred, best)
-        ratio = best_d / fast_best if np.isfinite(fast_best) and fast_best > 0 else 1.0
-        far = [d for d, v, o in self.cache.values() if v and _far(o, best)]
-        return min(far) * ratio if far else float("inf")
-
     def _distinguishable(self, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether two hypothesis renders differ: mean |ΔRGB| over the pixels either changes
         (relative to the scene without the target) ≥ :data:`INDISTINGUISHABLE`."""
@@ -593,37 +631,97 @@ class _ObjectSearch:
             return False
         return float(np.abs(a - b).mean(axis=2)[region].mean()) >= INDISTINGUISHABLE
 
-    def decide(self, pred: np.ndarray, unchanged: SceneObject, instructed: SceneObject) -> Realised:
-        """Re-rank the best distinct visible poses with full shaded renders; "absent" wins only
-        when it beats the best visible pose by :data:`ABSENT_MARGIN` (ties can never make it win).
+    def modes(self, n: int) -> list[SceneObject]:
+        """The best visible poses that are *different answers* (each :func:`_far` from the better
+        ones), at most ``n``: the candidates worth a full render (the best few by fast distance
+        are often neighbours from one refinement, i.e. one answer)."""
+        out: list[SceneObject] = []
+        for _, _, o in sorted((d, k, o) for k, (d, v, o) in self.cache.items() if v):
+            if all(_far(o, c) for c in out):
+                out.append(o)
+                if len(out) == n:
+                    break
+        return out
+
+    def exact_dist(self, pred: np.ndarray, obj: SceneObject) -> tuple[float, np.ndarray]:
+        """Distance and image of the full shaded render of a pose (cached by pose key)."""
+        cache = self.__dict__.setdefault("exact_cache", {})
+        k = _key(obj)
+        if k not in cache:
+            img = self.exact(obj)
+            cache[k] = (self.distance(pred, img), img)
+        return cache[k]
+
+    def polish(self, pred: np.ndarray, best: SceneObject, best_d: float,
+               neighbours: Callable[[SceneObject, int], list[SceneObject]], levels: int) -> tuple[SceneObject, float]:
+        """Local descent on full renders from ``best``: at each level the poses
+        ``neighbours(cur, level)`` (steps halving with the level), moving to the best that
+        improves. The fast composites lack the target's shadow and the light it bounces, which can
+        bias a pale object's yaw by 10–20°; the full render decides the last steps. Costs
+        ``levels × len(neighbours)`` full renders."""
+        cur, cur_d = best, best_d
+        for level in range(levels):
+            for c in neighbours(cur, level):
+                if self.dist_of(pred, c) == float("inf"):
+                    continue  # invisible there: the absent hypothesis, not a pose
+                d, _ = self.exact_dist(pred, c)
+                if (d, _key(c)) < (cur_d, _key(cur)):
+                    cur, cur_d = c, d
+        return cur, cur_d
+
+    def decide(self, pred: np.ndarray, unchanged: SceneObject, instructed: SceneObject,
+               neighbours: Callable[[SceneObject, int], list[SceneObject]] | None = None,
+               polish_levels: int = 3) -> Realised:
+        """Re-rank the best distinct visible poses (:meth:`modes`, plus the unchanged and the
+        instructed pose, which are rendered in full anyway) with full shaded renders, then
+        :meth:`polish` the winner when ``neighbours`` is given; "absent" wins only when it beats
+        the best visible pose by :data:`ABSENT_MARGIN` (ties can never make it win).
         Among poses whose renders cannot be told apart (mean |ΔRGB| < :data:`INDISTINGUISHABLE`,
-        e.g. a symmetric object's equivalent yaws), the instructed one is reported — unless the
-        instructed result itself looks like the unchanged scene (``undecidable``, flagged)."""
-        picked = self.top(4)
+        e.g. a symmetric object's equivalent yaws) and that the prediction does not tell apart
+        either (distances within :data:`TIE_RELATIVE`), the instructed one is reported — unless the
+        instructed result itself looks like the unchanged scene (``undecidable``, flagged).
+        Ties between equal distances go to the smaller pose key (deterministic)."""
+        picked = self.modes(4)
         d_unch = self.dist_of(pred, unchanged)
         absent_d = self.distance(pred, self.bg_rgb)
         if not picked:
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=d_unch,
                             hypotheses=self.count, absent_distance=absent_d)
-        imgs = [self.exact(o) for o in picked]
-        scores = [self.distance(pred, im) for im in imgs]
-        order = sorted(range(len(picked)), key=lambda i: (scores[i], _key(picked[i])))
-        b = order[0]
-        best, best_d = picked[b], scores[b]
-        inst_img = self.exact(instructed)
-        unch_img = self.exact(unchanged)
+        for extra in (instructed, unchanged):  # full renders made below in any case
+            if self.dist_of(pred, extra) < float("inf") and all(_key(extra) != _key(o) for o in picked):
+                picked.append(extra)
+        scored = sorted(((self.exact_dist(pred, o)[0], _key(o), i) for i, o in enumerate(picked)))
+        best_d, _, b = scored[0]
+        best = picked[b]
+        if neighbours is not None:
+            best, best_d = self.polish(pred, best, best_d, neighbours, polish_levels)
+        best_img = self.exact_dist(pred, best)[1]
+        inst_img = self.exact_dist(pred, instructed)[1]
+        unch_exact, unch_img = self.exact_dist(pred, unchanged)
         # an instruction whose result looks like the unchanged scene is undecidable from the image:
         # it is flagged, and never credited by the tie-break below
         undecidable = not self._distinguishable(inst_img, unch_img)
-        if _key(best) != _key(instructed) and not undecidable and not self._distinguishable(inst_img, imgs[b]):
+        inst_d = self.exact_dist(pred, instructed)[0]
+        if (_key(best) != _key(instructed) and not undecidable and inst_d <= best_d * (1.0 + TIE_RELATIVE)
+                and not self._distinguishable(inst_img, best_img)):
             best = instructed
         runner = self._runner_up(pred, best, best_d)
-        unch_exact = self.distance(pred, unch_img)
         if absent_d < best_d * (1.0 - ABSENT_MARGIN):
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=unch_exact,
                             hypotheses=self.count, runner_up_distance=best_d, absent_distance=absent_d)
         return Realised("object", obj=best, distance=best_d, unchanged_distance=unch_exact, hypotheses=self.count,
                         runner_up_distance=min(runner, absent_d), absent_distance=absent_d, undecidable=undecidable)
+
+    def _runner_up(self, pred: np.ndarray, best: SceneObject, best_d: float) -> float:
+        """Distance of the best hypothesis that is a *different answer* (position ≥ 5 cm, yaw ≥ 10°
+        or scale ≥ 10 % away from ``best``), on the scale of full renders: those rendered in full
+        as they are, fast composites rescaled by the winner's full/fast ratio."""
+        fast_best = self.dist_of(pred, best)
+        ratio = best_d / fast_best if np.isfinite(fast_best) and fast_best > 0 else 1.0
+        far = [d * ratio for d, v, o in self.cache.values() if v and _far(o, best)]
+        exact = self.__dict__.get("exact_cache", {})
+        far += [d for k, (d, _) in exact.items() if k in self.cache and _far(self.cache[k][2], best)]
+        return min(far) if far else float("inf")
 
 
 def _key(obj: SceneObject | None) -> tuple:
