@@ -328,12 +328,7 @@ class Synthesizer:
                     d = S.dist_of(pred, c)
                     if d < best_d:
                         cur, best_d = c, d
-
-        def ground_steps(o: SceneObject, level: int) -> list[SceneObject]:
-            st, c0 = POLISH_STEP_M / 2 ** level, np.asarray(o.position)
-            return [at(c0 + (i * right + j * fwd) * st) for i, j in ((-1, 0), (1, 0), (0, -1), (0, 1))]
-
-        return S.decide(pred, obj, gt_obj, ground_steps, polish_levels=2)
+        return S.decide(pred, obj, gt_obj)
 
     def localise_rotation(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                           levels: int = 4) -> Realised:
@@ -407,7 +402,7 @@ class Synthesizer:
             x = float(np.log(o.scale / obj.scale))
             return [sc(x + sg * POLISH_LOG_SCALE / 2 ** level) for sg in (-1, 1)]
 
-        out = S.decide(pred, obj, gt_obj, scale_steps)
+        out = S.decide(pred, obj, gt_obj, scale_steps, polish_levels=2)
         if out.obj is not None:
             f = out.obj.scale / obj.scale
             out.out_of_range = bool(f <= SCALE_RANGE[0] * 1.02 or f >= SCALE_RANGE[1] / 1.02)
@@ -476,12 +471,12 @@ class Synthesizer:
                         out_of_range=bool(cur[0] != "none" and cur[2] >= limit * 0.99))
 
 
-#: First steps of the full-render polish (:meth:`_ObjectSearch.polish`), halved at each level:
-#: yaw ±5° (then 2.5°, 1.25°; 6 full renders), log scale ±0.05 (6), ground position ±2 cm (then
-#: 1 cm; 8 renders).
+#: First steps of the full-render polish (:meth:`_ObjectSearch.polish`) of in-place edits, halved
+#: at each level: yaw ±5° (then 2.5°, 1.25°: at most 6 full renders), log scale ±0.05 (then 0.025:
+#: at most 4). Translations are not polished (their fast composites are not calibrated either: the
+#: light where the object went is unknown; their image-derived candidates bound the error).
 POLISH_YAW_DEG = 5.0
 POLISH_LOG_SCALE = 0.05
-POLISH_STEP_M = 0.02
 #: Camera moves (m) and turns (deg) searched: up to 1 m and 60° (a best value at the end of the
 #: range is flagged ``out_of_range``; it is never clamped into a pass: see scoring).
 MOVE_AMOUNTS_M = (0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0)
