@@ -14,7 +14,9 @@ the scene they show (from the record's stored source scene) and render it:
   for rotations 0.6× the angular tolerance either side).
 
 The *expected* IC of each prediction is the scorer's own IC formula applied to the true,
-constructed pose (so labels follow the documented definition, not the localiser). Each
+constructed pose (so labels follow the documented definition, not the localiser) — 0 when the
+constructed object is not visible in the image (< 20 px: moved out of view or behind something),
+as the image does not show the edit. Each
 prediction is then degraded by a nuisance (:data:`NUISANCES`: JPEG, brightness/contrast, blur,
 hue/saturation, global shifts of 3 and 8 px, 4 % zoom, resize to another size / aspect ratio)
 and scored by the default protocol. ``correct`` is crossed with every nuisance; the other kinds
@@ -244,7 +246,9 @@ def build_variants(record: EditRecord, render, render_other, kinds=KINDS) -> Ite
             visible = int((render(scene).instances == tid).sum()) >= 20 if kind != "correct" else bool(
                 (record.target_mask > 0).sum() >= 20)
             disp = float(np.linalg.norm(np.asarray(obj.position) - np.asarray(obj0.position)))
-            yield Variant(kind, img, expected(obj=obj), obj, visible, disp)
+            # an image in which the object cannot be seen does not show the edit (IC is judged on
+            # the image: "object missing"), whatever its constructed pose
+            yield Variant(kind, img, expected(obj=obj) if visible else 0, obj, visible, disp)
         elif op == "perspective":
             from gsi_syn.edits import moved_camera
 
