@@ -24,7 +24,7 @@ def room_record(tmp_path_factory):
     return next(iter(iter_records(out, "room", "test")))
 
 
-def _smallest_asymmetric(scene, record):
+def _smallest_asymmetric(scene):
     """The movable object of ``scene`` with the fewest visible pixels (at least 40) whose asset has
     no rotational symmetry, and its pixel count."""
     from gsi_syn.render.gl import GLRenderer
@@ -45,13 +45,11 @@ def test_small_object_rotation_in_a_room_is_recovered(room_record, delta):
     from validation.evaluator.synthesis import PhotoRenderer, _wrap
 
     src, _ = room_record.scenes()
-    n, obj = _smallest_asymmetric(src, room_record)
+    _, obj = _smallest_asymmetric(src)
     instructed = dataclasses.replace(obj, yaw_deg=(obj.yaw_deg + 60.0) % 360.0)
     shown = dataclasses.replace(obj, yaw_deg=(obj.yaw_deg + delta) % 360.0)  # -60: the wrong sense
     pred_rgb = PhotoRenderer(GLRenderer()).render(src.replace_object(shown)).rgb
-    synth = make_synthesizer("gl", 128).for_record(room_record)
-    size = int(min(256, max(128, round(128 * np.sqrt(150.0 / max(n * (128 / 128) ** 2, 1.0)) / 8) * 8)))
-    synth = synth.at_size(size)
+    synth = make_synthesizer("gl", 128).for_record(room_record)  # 128 px: the image's own size
     realised = synth.localise_rotation(synth.prediction(pred_rgb, src), src, obj.instance_id, instructed)
     assert realised.obj is not None
     assert abs(_wrap(realised.obj.yaw_deg - shown.yaw_deg)) <= 10.0
