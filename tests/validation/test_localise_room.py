@@ -19,21 +19,24 @@ def room_record(tmp_path_factory):
     from gsi_syn.sampler import GenerationConfig
 
     out = tmp_path_factory.mktemp("roomdata")
-    generate(GenerationConfig(subset="room", split="test", num=2, seed=3, resolution=128), out,
+    generate(GenerationConfig(subset="room", split="test", num=2, seed=3, resolution=256), out,
              workers=1, progress=False)
     return next(iter(iter_records(out, "room", "test")))
 
 
 def _smallest_asymmetric(scene):
-    """The movable object of ``scene`` with the fewest visible pixels (at least 40) whose asset has
-    no rotational symmetry, and its pixel count."""
+    """The movable object of ``scene`` with the fewest visible pixels (at least
+    :data:`~validation.evaluator.protocols.default.MIN_TARGET_PX`, what the evaluator resolves a
+    target to) whose asset has no rotational symmetry, and its pixel count."""
+    from validation.evaluator.protocols.default import MIN_TARGET_PX
+
     from gsi_syn.render.gl import GLRenderer
     from validation.evaluator.scoring import symmetry_period
 
     inst = GLRenderer().render(scene).instances
     sizes = [(int((inst == o.instance_id).sum()), o) for o in scene.movable()
              if symmetry_period(o.asset_id) == 360.0]
-    sizes = [(n, o) for n, o in sizes if n >= 40]
+    sizes = [(n, o) for n, o in sizes if n >= MIN_TARGET_PX]
     assert sizes, "no visible asymmetric object in the room"
     return min(sizes, key=lambda t: t[0])
 
@@ -49,7 +52,7 @@ def test_small_object_rotation_in_a_room_is_recovered(room_record, delta):
     instructed = dataclasses.replace(obj, yaw_deg=(obj.yaw_deg + 60.0) % 360.0)
     shown = dataclasses.replace(obj, yaw_deg=(obj.yaw_deg + delta) % 360.0)  # -60: the wrong sense
     pred_rgb = PhotoRenderer(GLRenderer()).render(src.replace_object(shown)).rgb
-    synth = make_synthesizer("gl", 128).for_record(room_record)  # 128 px: the image's own size
+    synth = make_synthesizer("gl", 128).for_record(room_record)
     realised = synth.localise_rotation(synth.prediction(pred_rgb, src), src, obj.instance_id, instructed)
     assert realised.obj is not None
     assert abs(_wrap(realised.obj.yaw_deg - shown.yaw_deg)) <= 10.0
