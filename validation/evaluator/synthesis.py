@@ -117,9 +117,9 @@ MIN_VISIBLE_PX = 3
 #: changes) are indistinguishable.
 INDISTINGUISHABLE = 0.01
 #: The instructed pose is reported in place of an indistinguishable winner only when the
-#: prediction is as close to it (relative distance excess at most this): a pale box turned 90° may
-#: differ from the instructed pose by little in pixels, yet the prediction still prefers the truth.
-TIE_RELATIVE = 0.01
+#: prediction does not prefer the winner by more than this relative margin on the pixels where the
+#: two renders differ (:meth:`_ObjectSearch._prediction_prefers`).
+TIE_RELATIVE = 0.05
 #: A decision is low-confidence when the best hypothesis beats the unchanged scene (or, when the
 #: unchanged scene wins, the best edited hypothesis) by less than this relative margin.
 LOW_CONFIDENCE_MARGIN = 0.03
@@ -378,7 +378,7 @@ class Synthesizer:
             st = POLISH_YAW_DEG / 2 ** level
             return [dataclasses.replace(o, yaw_deg=float((o.yaw_deg + sg * st) % 360.0)) for sg in (-1, 1)]
 
-        return S.decide(pred, obj, gt_obj, yaw_steps)
+        return S.decide(pred, obj, gt_obj, yaw_steps, polish_levels=2, opposite=pose(-gt_delta))
 
     def localise_scale(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                        levels: int = 4) -> Realised:
@@ -407,7 +407,7 @@ class Synthesizer:
             x = float(np.log(o.scale / obj.scale))
             return [sc(x + sg * POLISH_LOG_SCALE / 2 ** level) for sg in (-1, 1)]
 
-        out = S.decide(pred, obj, gt_obj, scale_steps, polish_levels=2)
+        out = S.decide(pred, obj, gt_obj, scale_steps, polish_levels=2, opposite=sc(-gt_log))
         if out.obj is not None:
             f = out.obj.scale / obj.scale
             out.out_of_range = bool(f <= SCALE_RANGE[0] * 1.02 or f >= SCALE_RANGE[1] / 1.02)
@@ -477,10 +477,13 @@ class Synthesizer:
 
 
 #: First steps of the full-render polish (:meth:`_ObjectSearch.polish`) of in-place edits, halved
-#: at each level: yaw ±5° (then 2.5°, 1.25°: at most 6 full renders), log scale ±0.05 (then 0.025:
-#: at most 4). Translations are not polished (their fast composites are not calibrated either: the
+#: at each level: yaw ±5° (then 2.5°: at most 4 full renders per start), log scale ±0.05 (then
+#: 0.025: at most 4). Translations are not polished (their fast composites are not calibrated either: the
 #: light where the object went is unknown; their image-derived candidates bound the error).
 POLISH_YAW_DEG = 5.0
+#: Number of best full-render answers polished (two: a pale or nearly 2-fold object's modes tie
+#: within a few per cent before the last steps).
+POLISH_STARTS = 2
 POLISH_LOG_SCALE = 0.05
 #: Camera moves (m) and turns (deg) searched: up to 1 m and 60° (a best value at the end of the
 #: range is flagged ``out_of_range``; it is never clamped into a pass: see scoring).
@@ -623,6 +626,18 @@ class _ObjectSearch:
                 out.append(eye + lam * ray)
         return out
 
+    def _prediction_prefers(self, pred: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether the prediction is closer to render ``a`` than to ``b`` by more than
+        :data:`TIE_RELATIVE`, judged only on the pixels where the two renders differ (mean
+        |ΔRGB| > 0.02 after the 3×3 blur): two renders that are alike overall (a remote control
+        and its half-turn) still differ in a few details, and a prediction that shows those
+        details tells them apart. False when they differ on fewer than :data:`MIN_VISIBLE_PX`."""
+        region = np.abs(_blur(a) - _blur(b)).mean(axis=2) > 0.02
+        if region.sum() < MIN_VISIBLE_PX:
+            return False
+        da, db = distance(pred, a, region), distance(pred, b, region)
+        return da * (1.0 + TIE_RELATIVE) < db
+
     def _distinguishable(self, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether two hypothesis renders differ: mean |ΔRGB| over the pixels either changes
         (relative to the scene without the target) ≥ :data:`INDISTINGUISHABLE`."""
@@ -671,14 +686,16 @@ class _ObjectSearch:
 
     def decide(self, pred: np.ndarray, unchanged: SceneObject, instructed: SceneObject,
                neighbours: Callable[[SceneObject, int], list[SceneObject]] | None = None,
-               polish_levels: int = 3) -> Realised:
-        """Re-rank the best distinct visible poses (:meth:`modes`, plus the unchanged and the
-        instructed pose, which are rendered in full anyway) with full shaded renders, then
+               polish_levels: int = 3, opposite: SceneObject | None = None) -> Realised:
+        """Re-rank the best distinct visible poses (:meth:`modes`) with full shaded renders —
+        together with the three named answers when ``opposite`` is given: the unchanged pose, the
+        instructed one and the edit in the opposite sense (all three or none: a near-tie between
+        the two senses is then settled by the image, not in the instruction's favour) — then
         :meth:`polish` the winner when ``neighbours`` is given; "absent" wins only when it beats
         the best visible pose by :data:`ABSENT_MARGIN` (ties can never make it win).
         Among poses whose renders cannot be told apart (mean |ΔRGB| < :data:`INDISTINGUISHABLE`,
         e.g. a symmetric object's equivalent yaws) and that the prediction does not tell apart
-        either (distances within :data:`TIE_RELATIVE`), the instructed one is reported — unless the
+        either where they differ (:meth:`_prediction_prefers`), the instructed one is reported — unless the
         instructed result itself looks like the unchanged scene (``undecidable``, flagged).
         Ties between equal distances go to the smaller pose key (deterministic)."""
         picked = self.modes(4)
@@ -687,23 +704,25 @@ class _ObjectSearch:
         if not picked:
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=d_unch,
                             hypotheses=self.count, absent_distance=absent_d)
-        for extra in (instructed, unchanged):  # full renders made below in any case
-            if self.dist_of(pred, extra) < float("inf") and all(_key(extra) != _key(o) for o in picked):
-                picked.append(extra)
+        if opposite is not None:
+            for extra in (unchanged, instructed, opposite):
+                if self.dist_of(pred, extra) < float("inf") and all(_key(extra) != _key(o) for o in picked):
+                    picked.append(extra)
         scored = sorted(((self.exact_dist(pred, o)[0], _key(o), i) for i, o in enumerate(picked)))
-        best_d, _, b = scored[0]
-        best = picked[b]
-        if neighbours is not None:
-            best, best_d = self.polish(pred, best, best_d, neighbours, polish_levels)
+        if neighbours is not None:  # polish the two best answers: near-ties between modes are common
+            polished = [self.polish(pred, picked[i], d, neighbours, polish_levels) for d, _, i in scored[:POLISH_STARTS]]
+            best, best_d = min(polished, key=lambda t: (t[1], _key(t[0])))
+        else:
+            best_d, _, b = scored[0]
+            best = picked[b]
         best_img = self.exact_dist(pred, best)[1]
         inst_img = self.exact_dist(pred, instructed)[1]
         unch_exact, unch_img = self.exact_dist(pred, unchanged)
         # an instruction whose result looks like the unchanged scene is undecidable from the image:
         # it is flagged, and never credited by the tie-break below
         undecidable = not self._distinguishable(inst_img, unch_img)
-        inst_d = self.exact_dist(pred, instructed)[0]
-        if (_key(best) != _key(instructed) and not undecidable and inst_d <= best_d * (1.0 + TIE_RELATIVE)
-                and not self._distinguishable(inst_img, best_img)):
+        if (_key(best) != _key(instructed) and not undecidable and not self._distinguishable(inst_img, best_img)
+                and not self._prediction_prefers(pred, best_img, inst_img)):
             best = instructed
         runner = self._runner_up(pred, best, best_d)
         if absent_d < best_d * (1.0 - ABSENT_MARGIN):
