@@ -77,3 +77,50 @@ def test_instruction_that_looks_unchanged_is_flagged_and_not_credited():
     r = S.decide(pred, _obj(0.0), _obj(0.5))
     assert r.undecidable and r.confidence()["undecidable"]
     assert r.obj.position[0] == 0.0  # ties between equal distances: by pose key, never "instructed"
+
+
+def _table(seed: int = 0) -> np.ndarray:
+    """A 48×48 mid-grey 'table' with a faint texture, float32 (H, W, 3)."""
+    rng = np.random.default_rng(seed)
+    return (0.5 + 0.02 * rng.standard_normal((48, 48, 1)) * np.ones(3)).astype(np.float32)
+
+
+def _with_box(img: np.ndarray, y: int, x: int, colour) -> np.ndarray:
+    out = img.copy()
+    out[y:y + 10, x:x + 10] = colour
+    return out
+
+
+def test_structure_term_ignores_edge_polarity_but_not_orientation():
+    from validation.evaluator.synthesis import _structure
+
+    img = _with_box(_table(), 19, 19, 0.2)
+    inverted = _with_box(_table(), 19, 19, 0.8)  # the same edges, contrast reversed
+    s, si = _structure(_blur(img)), _structure(_blur(inverted))
+    border = np.abs(s).sum(2) > 0.05
+    # (signed gradients would differ by twice their size; what is left is the texture at the corners)
+    assert np.abs(s - si).sum(2)[border].mean() < 0.25 * np.abs(s).sum(2)[border].mean()
+    bar = _table()
+    bar[14:34, 21:27] = 0.2  # a vertical bar; turned a quarter about its centre, its edges cross
+    turned = np.rot90(bar).copy()
+    sb = _structure(_blur(bar))
+    edges = np.abs(sb).sum(2) > 0.05
+    assert np.abs(sb - _structure(_blur(turned))).sum(2)[edges].mean() > 0.5 * np.abs(sb).sum(2)[edges].mean()
+
+
+def test_recoloured_object_is_found_where_it_is_not_hidden():
+    """A prediction whose object came out in another colour (pale instead of dark): the pose that
+    puts the object where the prediction shows it beats the poses that hide it or put it
+    elsewhere (the silhouette and polarity-free structure terms; colour alone ties them)."""
+    bg = _table()
+    S = _ObjectSearch.__new__(_ObjectSearch)
+    S.bg_rgb, S.bg_blur = bg, _blur(bg)
+    S.cache, S.count, S.tid = {}, 0, 5
+    at_truth, elsewhere = _with_box(bg, 19, 19, 0.2), _with_box(bg, 2, 30, 0.2)
+    hidden = _with_box(bg, 44, 2, 0.2)[:, :]  # a sliver at the image border
+    hidden[44:, :] = bg[44:, :]
+    hidden[44:46, 2:12] = 0.2
+    pred = _blur(_with_box(bg, 19, 19, 0.85))
+    d = {name: S.distance(pred, img) for name, img in
+         (("truth", at_truth), ("elsewhere", elsewhere), ("hidden", hidden), ("absent", bg))}
+    assert d["truth"] < min(d["elsewhere"], d["hidden"], d["absent"])

@@ -96,3 +96,64 @@ def test_confidence_margins_and_low_flag():
     assert c["margin_unchanged"] == pytest.approx(0.5)
     assert c["low"]  # the runner-up is within 1 %
     assert not Realised("object", distance=0.10, unchanged_distance=0.2, runner_up_distance=0.2).confidence()["low"]
+
+
+def _grey_table_with_red_object(seed=0):
+    """A greyish textured 'table' (low chroma, the background) with a saturated red square
+    (the object) — colours the background does not contain. float32 (64, 64, 3), object mask."""
+    rng = np.random.default_rng(seed)
+    img = np.repeat(0.45 + 0.15 * rng.random((64, 64, 1)), 3, axis=2)  # grey: no chroma spanned
+    obj = np.zeros((64, 64), bool)
+    obj[20:40, 24:44] = True
+    img[obj] = [0.85, 0.35, 0.35]  # a red like the library's red objects
+    return img.astype(np.float32), obj
+
+
+def test_tone_normalisation_undoes_global_contrast_on_colours_the_background_lacks():
+    img, obj = _grey_table_with_red_object()
+    toned = np.clip(((img - 0.5) * 1.1 + 0.5) * 0.9, 0, 1)  # contrast +10 %, brightness −10 %
+    M = alignment.fit_colour(toned, img, ~obj)  # fitted on the background only
+    back = alignment.apply_colour(toned, M)
+    assert np.abs(back[obj].mean(0) - img[obj].mean(0)).max() < 0.01
+    assert np.abs(toned[obj].mean(0) - img[obj].mean(0)).max() > 0.03  # there was something to undo
+
+
+def test_tone_model_recovers_a_chroma_rotation_and_saturation():
+    from validation.evaluator.alignment import _YCC
+
+    img, obj = _grey_table_with_red_object(1)
+    img[:10] = [0.3, 0.6, 0.4]  # some chroma in the background (a green strip)
+    ycc = img @ _YCC.T
+    z = (ycc[..., 1] + 1j * ycc[..., 2]) * 1.2 * np.exp(1j * np.radians(8))  # +20 % saturation, 8° hue
+    out = np.stack([ycc[..., 0], z.real, z.imag], -1) @ np.linalg.inv(_YCC).T
+    M = alignment.fit_tone(out.astype(np.float32), img, ~obj)
+    assert np.abs(alignment.apply_colour(out.astype(np.float32), M)[obj] - img[obj]).max() < 0.01
+
+
+def test_appearance_is_invariant_to_small_global_retoning_but_not_to_recolouring():
+    """AC after the protocol's tone normalisation (fitted on the background): a global 8° hue /
+    +20 % saturation change (not affine in RGB: the fit cannot undo it exactly on a saturated
+    object) costs < 10 points on this one object (the suite's mean drift is < 5); a 60° hue change
+    of the object alone costs > 20."""
+    from skimage.color import hsv2rgb, rgb2hsv
+
+    img, obj = _grey_table_with_red_object(2)
+    img[:10] = [0.3, 0.6, 0.4]  # the background has a little colour, as scenes do
+    img[-10:] = [0.35, 0.4, 0.65]
+    hsv = rgb2hsv(img)
+    shifted = hsv.copy()
+    shifted[..., 0] = (shifted[..., 0] + 8 / 360) % 1.0
+    shifted[..., 1] = np.clip(shifted[..., 1] * 1.2, 0, 1)
+    retoned = hsv2rgb(shifted).astype(np.float32)
+    recoloured = img.copy()
+    turned = hsv.copy()
+    turned[..., 0] = (turned[..., 0] + 60 / 360) % 1.0
+    recoloured[obj] = hsv2rgb(turned)[obj]
+
+    def ac(pred):
+        M = alignment.fit_colour(pred, img, ~imageops.dilate(obj, 2))
+        return metrics.appearance(alignment.apply_colour(pred, M), img, obj).ac
+
+    assert ac(img) == pytest.approx(100.0, abs=0.01)
+    assert 100.0 - ac(retoned) < 10.0
+    assert 100.0 - ac(recoloured) > 20.0

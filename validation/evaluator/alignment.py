@@ -12,9 +12,10 @@ source/target object masks, which a correct object edit leaves alone):
    background's gradient correlation with the source; otherwise the identity is used. The result
    is reported per sample (``alignment`` in ``per_sample.jsonl``) and marked ``reliable`` when the
    aligned background correlates with the source (:data:`RELIABLE_NCC`).
-2. **Tone** (:func:`fit_colour`): a 3×4 colour transform (per-channel gain/bias plus small
-   cross-channel terms, ridge-regularised towards the identity) fitted by least squares on the
-   aligned background, mapping the prediction's colours to the source's.
+2. **Tone** (:func:`fit_colour`): a 3×4 colour transform fitted by least squares on the aligned
+   background, mapping the prediction's colours to the source's, ridge-regularised towards a
+   6-parameter global tone model (:func:`fit_tone`: luma gain/offset, chroma-plane similarity),
+   which decides the colour directions the background does not span.
 
 All images are uint8 or float32 ``(H, W, 3)`` RGB; transforms map prediction pixel coordinates
 (x right, y down) to source pixel coordinates.
@@ -207,10 +208,81 @@ def _scale_affine(A: np.ndarray, f: float) -> np.ndarray:
     return (np.linalg.inv(S) @ M @ S)[:2]
 
 
+#: RGB → (Y, Cb, Cr) (BT.601, full range, no offsets): luma and two opponent chroma axes.
+_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
+#: Residual (sum of |ΔRGB| over the channels, [0, 1] units) below which a sample is never trimmed
+#: as an outlier: one 8-bit level per channel.
+RESIDUAL_FLOOR = 3.0 / 255.0
+
+
+def _trimmed(Xa: np.ndarray, Y: np.ndarray, solve) -> np.ndarray:
+    """``solve(Xa, Y) -> M`` (3×4) run twice, the second time without the worst 20 % residuals
+    (those above :data:`RESIDUAL_FLOOR`: a sample the first fit explains to quantisation is no
+    outlier, however the others fare)."""
+    M = solve(Xa, Y)
+    r = np.abs(Xa @ M.T - Y).sum(1)
+    keep = (r <= np.quantile(r, 0.8)) | (r <= RESIDUAL_FLOOR)
+    return solve(Xa[keep], Y[keep])
+
+
+def _tone_solve(Xa: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Least-squares global tone model as a 3×4 RGB transform (see :func:`fit_tone`)."""
+    T = _YCC
+    xs, ys = Xa[:, :3] @ T.T, Y @ T.T
+    # luma: y' = a·y + b
+    A = np.stack([xs[:, 0], np.ones(len(xs))], 1)
+    a, b = np.linalg.lstsq(A, ys[:, 0], rcond=None)[0]
+    # chroma: z' = α·z + β in the (Cb, Cr) plane, α complex (rotation + scale), β complex
+    z, zt = xs[:, 1] + 1j * xs[:, 2], ys[:, 1] + 1j * ys[:, 2]
+    B = np.stack([z, np.ones(len(z))], 1)
+    al, be = np.linalg.lstsq(B, zt, rcond=None)[0]
+    if not (0.25 <= abs(al) <= 4.0) or not np.isfinite(al):  # no usable chroma in the sample: no chroma change
+        al, be = 1.0 + 0j, complex(np.mean(zt - z))
+    L = np.array([[a, 0.0, 0.0], [0.0, al.real, -al.imag], [0.0, al.imag, al.real]])
+    Ti = np.linalg.inv(T)
+    return np.hstack([Ti @ L @ T, (Ti @ np.array([b, be.real, be.imag]))[:, None]])
+
+
+def fit_tone(pred: np.ndarray, source: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Global tone model ``source ≈ [pred, 1] @ M.T`` fitted over ``mask``: luma gain and offset
+    (exposure, contrast) and a similarity of the (Cb, Cr) chroma plane (white-balance shift,
+    saturation scale, hue rotation) — 6 parameters, the adjustments a camera pipeline or an
+    editor's global re-toning applies to every colour alike. Unlike a free 3×4 fit it
+    extrapolates to colours the mask does not contain (a saturated object on a grey table).
+    Trimmed least squares (the worst 20 % residuals dropped). Returns float64 ``(3, 4)``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> s = rng.random((20, 20, 3)) * 0.5 + 0.25
+    >>> M = fit_tone(0.8 * s + 0.1, s, np.ones((20, 20), bool))
+    >>> np.allclose(apply_colour(0.8 * s + 0.1, M), s, atol=1e-3)
+    True
+    """
+    X, Y = _samples(pred, source, mask)
+    if len(X) < 32:
+        return np.hstack([np.eye(3), np.zeros((3, 1))])
+    return _trimmed(np.hstack([X, np.ones((len(X), 1))]), Y, _tone_solve)
+
+
+def _samples(pred: np.ndarray, source: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float64 ``(N, 3)`` colours of ``pred`` and ``source`` over ``mask`` (a regular subsample of at
+    most :data:`MAX_COLOUR_SAMPLES`: the fits need thousands, not 10⁵)."""
+    X, Y = pred[mask], source[mask]
+    if len(X) > MAX_COLOUR_SAMPLES:
+        idx = np.linspace(0, len(X) - 1, MAX_COLOUR_SAMPLES).astype(np.int64)
+        X, Y = X[idx], Y[idx]
+    return X.astype(np.float64), Y.astype(np.float64)
+
+
 def fit_colour(pred: np.ndarray, source: np.ndarray, mask: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
     """3×4 colour transform ``M`` with ``source ≈ [pred, 1] @ M.T`` over ``mask`` (float [0, 1]
     images), robust (two passes, the worst 20 % residuals dropped), ridge-regularised towards the
-    identity. Returns float64 ``(3, 4)``.
+    global tone model :func:`fit_tone` fitted on the same pixels: where the mask's colours
+    determine the transform the free fit wins; in the colour directions they do not span (the
+    chroma of a saturated object on a grey table) the transform is the tone model's, not the
+    identity — so a global exposure / contrast / saturation / hue change is undone on the object
+    too. Returns float64 ``(3, 4)``.
 
     >>> rng = np.random.default_rng(0)
     >>> s = rng.random((20, 20, 3)).astype(np.float32)
@@ -218,25 +290,18 @@ def fit_colour(pred: np.ndarray, source: np.ndarray, mask: np.ndarray, ridge: fl
     >>> np.allclose(apply_colour(0.8 * s + 0.1, M), s, atol=0.01)
     True
     """
-    X, Y = pred[mask], source[mask]
-    if len(X) > MAX_COLOUR_SAMPLES:  # a regular subsample: the fit needs thousands, not 10⁵
-        idx = np.linspace(0, len(X) - 1, MAX_COLOUR_SAMPLES).astype(np.int64)
-        X, Y = X[idx], Y[idx]
-    X, Y = X.astype(np.float64), Y.astype(np.float64)
+    X, Y = _samples(pred, source, mask)
     I = np.hstack([np.eye(3), np.zeros((3, 1))])
     if len(X) < 32:
         return I
     Xa = np.hstack([X, np.ones((len(X), 1))])
-    keep = np.ones(len(X), bool)
-    M = I
-    for _ in range(2):
-        Xk, Yk = Xa[keep], Y[keep]
+    prior = _trimmed(Xa, Y, _tone_solve)
+
+    def solve(Xk: np.ndarray, Yk: np.ndarray) -> np.ndarray:
         lam = ridge * len(Xk)
-        G = Xk.T @ Xk + lam * np.eye(4)
-        M = np.linalg.solve(G, Xk.T @ Yk + lam * I.T).T
-        r = np.abs(Xa @ M.T - Y).sum(1)
-        keep = r <= np.quantile(r, 0.8)
-    return M
+        return np.linalg.solve(Xk.T @ Xk + lam * np.eye(4), Xk.T @ Yk + lam * prior.T).T
+
+    return _trimmed(Xa, Y, solve)
 
 
 def apply_colour(img: np.ndarray, M: np.ndarray) -> np.ndarray:

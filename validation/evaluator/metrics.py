@@ -140,7 +140,8 @@ def edit_locality(pred: np.ndarray, target: np.ndarray, keep: np.ndarray) -> Loc
 
 
 def appearance(pred: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> Appearance:
-    """AC = ``100·(½·SSIM + ½·colour)`` over ``mask`` (see :func:`imageops.region_similarity`).
+    """AC = ``100·(½·SSIM + ½·colour)`` over ``mask`` (see :func:`imageops.region_similarity`:
+    luma SSIM, and the perceptual colour similarity of the median CIELAB colours).
 
     >>> x = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
     >>> round(appearance(x, x, np.ones((16, 16), bool)).ac, 6)

@@ -48,7 +48,15 @@ image side (shadows), restricted to the pixels the alignment covers; whole image
 aligned, normalised prediction against the object rendered at its *realised* pose (its true
 appearance, wherever the model put it); removal: the source-mask region against the ground-truth
 target (inpainting quality); perspective: the whole image against the render from the realised
-camera. 0 when the object vanished. ``colour = exp(−‖Δ mean RGB‖/0.1)``.
+camera. 0 when the object vanished. SSIM is on luma (each window's mean and contrast normalised:
+the object's structure and texture); ``colour = exp(−(ΔE*ab/20)²)`` of the median CIELAB colours
+of the region (:func:`validation.evaluator.imageops.object_colour_similarity`). AC asks whether
+the object is still *the same object* (category, texture, shape, colour); a global re-toning of
+the whole image is not an appearance change. The background-fitted tone normalisation removes
+global exposure / contrast exactly, but cannot undo a global hue / saturation change on colours
+the background does not contain (no transform fitted elsewhere can: the residual on a saturated
+object is ΔE 1–6), so colour is scored on a perceptual scale where such residuals cost little
+and a change of colour name (ΔE ≳ 30) most of the colour half.
 """
 
 from __future__ import annotations

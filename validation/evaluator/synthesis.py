@@ -20,19 +20,26 @@ with :class:`PhotoRenderer` (GL photo RGB, 1-sample GL labels); older records wi
 
 Searches are coarse-to-fine: a coarse grid (which always contains the unchanged scene, the
 instructed edit and edits in the opposite sense), then three refinements that halve the step
-around the best hypothesis.
+around the best hypothesis. The decision is made on full renders: the best *distinct* answers of
+the fast search (plus the unchanged and instructed poses) are re-ranked, and for in-place edits
+(rotate, scale) the winner is polished by a short descent on full renders. For in-place edits the
+fast composites are first calibrated to the light the scene puts on the object where it stands
+(:meth:`_ObjectSearch.calibrate_light`: a wall's shadow over a pale carton otherwise biases its
+yaw by 10–20°).
 
 Distance between a prediction ``P`` and a hypothesis ``H`` (both blurred by a 3×3 box filter),
 the mean over pixels of: ``min(|P − H|₁ / 3, 0.25)`` (a clipped L1, robust to regions no
 hypothesis explains) + ``0.5·|W(P) − W(H)|₁ / 3`` with a 9×9 box blur ``W`` (soft overlap: it keeps
-decreasing as a hypothesis approaches the object) + ``min(|∇L(P) − ∇L(H)|₁, 0.25)`` on the luma
-gradients (structure: insensitive to the smooth shading and tone differences between renderers).
+decreasing as a hypothesis approaches the object) + ``min(|S(P) − S(H)|₁, 0.25)`` on the luma
+gradients in doubled-angle form ``S`` (:func:`_structure`: edges and their orientation, insensitive
+to the smooth shading and tone differences between renderers and to an edge's contrast polarity).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from scipy import ndimage
@@ -55,10 +62,14 @@ def distance(pred_blurred: np.ndarray, hyp: np.ndarray, region: np.ndarray | Non
     """Clipped-L1 distance of a blurred prediction and a (not yet blurred) hypothesis image, plus
     the same on a 4× wider blur (:data:`SOFT_WEIGHT`): the wide term keeps decreasing as a
     hypothesis that does not overlap the object yet approaches it, so refinement converges."""
-    hb = _blur(hyp)
+    return _distance_blurred(pred_blurred, _blur(hyp), region)
+
+
+def _distance_blurred(pred_blurred: np.ndarray, hb: np.ndarray, region: np.ndarray | None = None) -> float:
+    """:func:`distance` of an already blurred hypothesis ``hb``."""
     d = np.minimum(np.abs(pred_blurred - hb).mean(axis=2), CLIP)
     soft = np.abs(_wide(pred_blurred) - _wide(hb)).mean(axis=2)
-    grad = np.minimum(np.abs(_luma_grad(pred_blurred) - _luma_grad(hb)).sum(axis=2), CLIP)
+    grad = np.minimum(np.abs(_structure(pred_blurred) - _structure(hb)).sum(axis=2), CLIP)
     total = d + SOFT_WEIGHT * soft + GRAD_WEIGHT * grad
     if region is not None:
         return float(total[region].mean()) if region.any() else 0.0
@@ -75,6 +86,25 @@ def _luma_grad(img: np.ndarray) -> np.ndarray:
     return np.stack([gx, gy], -1)
 
 
+def _structure(img: np.ndarray) -> np.ndarray:
+    """Edge structure ``(H, W, 2)``, independent of the edges' polarity: the luma gradient
+    ``g = (gx, gy)`` in the doubled-angle form ``((gx² − gy²), 2·gx·gy) / |g|`` — magnitude ``|g|``,
+    direction twice the edge's angle, so an edge and the same edge with its contrast reversed (a
+    brown box on a pale table rendered as a pale box by another renderer or re-toned by an editor)
+    are the same structure; an edge where there is none, or a crossing one, costs ``|g|`` to
+    ``2·|g|``."""
+    g = _luma_grad(img)
+    gx, gy = g[..., 0], g[..., 1]
+    mag = np.sqrt(gx * gx + gy * gy) + 1e-12
+    return np.stack([(gx * gx - gy * gy) / mag, 2.0 * gx * gy / mag], -1)
+
+
+#: Weight of the silhouette term of :meth:`_ObjectSearch.distance` (a pixel whose change is wholly
+#: misexplained costs as much as the clipped colour term's maximum, :data:`CLIP`).
+SILHOUETTE_WEIGHT = 0.25
+#: Mean |ΔRGB| against the empty scene at which a pixel counts as fully changed (the change
+#: threshold of :meth:`_ObjectSearch.image_candidates` is 0.06).
+SILHOUETTE_CHANGE = 0.1
 #: Weight of the wide-blur (soft-overlap) term of :func:`distance`.
 SOFT_WEIGHT = 0.5
 #: Weight of the luma-gradient (structure) term of :func:`distance`.
@@ -86,6 +116,10 @@ MIN_VISIBLE_PX = 3
 #: Two hypotheses whose renders differ by less than this mean |ΔRGB| (over the pixels either
 #: changes) are indistinguishable.
 INDISTINGUISHABLE = 0.01
+#: The instructed pose is reported in place of an indistinguishable winner only when the
+#: prediction does not prefer the winner by more than this relative margin on the pixels where the
+#: two renders differ (:meth:`_ObjectSearch._prediction_prefers`).
+TIE_RELATIVE = 0.05
 #: A decision is low-confidence when the best hypothesis beats the unchanged scene (or, when the
 #: unchanged scene wins, the best edited hypothesis) by less than this relative margin.
 LOW_CONFIDENCE_MARGIN = 0.03
@@ -319,6 +353,7 @@ class Synthesizer:
             p = np.asarray(obj.position) + off[0] * right + off[1] * fwd
             return dataclasses.replace(obj, yaw_deg=float((yaw0 + delta) % 360.0), position=tuple(float(v) for v in p))
 
+        S.calibrate_light(obj)
         gt_delta = _wrap(gt_obj.yaw_deg - yaw0)
         deltas = [0.0, gt_delta] + [float(a) for a in range(-170, 181, 10) if a != 0]
         S.evaluate(pred, [pose(a) for a in deltas])
@@ -342,7 +377,12 @@ class Synthesizer:
                     cur, best_d = c, d
             step /= 2
             sp /= 2
-        return S.decide(pred, obj, gt_obj)
+
+        def yaw_steps(o: SceneObject, level: int) -> list[SceneObject]:
+            st = POLISH_YAW_DEG / 2 ** level
+            return [dataclasses.replace(o, yaw_deg=float((o.yaw_deg + sg * st) % 360.0)) for sg in (-1, 1)]
+
+        return S.decide(pred, obj, gt_obj, yaw_steps, polish_levels=2, opposite=pose(-gt_delta))
 
     def localise_scale(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                        levels: int = 4) -> Realised:
@@ -355,6 +395,7 @@ class Synthesizer:
         def sc(logf):
             return dataclasses.replace(obj, scale=float(obj.scale * np.exp(np.clip(logf, lo, hi))))
 
+        S.calibrate_light(obj)
         gt_log = float(np.log(gt_obj.scale / obj.scale))
         logs = [0.0, gt_log] + [float(x) for x in np.linspace(lo, hi, 21)]
         S.evaluate(pred, [sc(x) for x in logs])
@@ -366,7 +407,11 @@ class Synthesizer:
                     d = S.dist_of(pred, sc(x))
                     if d < best_d:
                         cur, best_d = x, d
-        out = S.decide(pred, obj, gt_obj)
+        def scale_steps(o: SceneObject, level: int) -> list[SceneObject]:
+            x = float(np.log(o.scale / obj.scale))
+            return [sc(x + sg * POLISH_LOG_SCALE / 2 ** level) for sg in (-1, 1)]
+
+        out = S.decide(pred, obj, gt_obj, scale_steps, polish_levels=2, opposite=sc(-gt_log))
         if out.obj is not None:
             f = out.obj.scale / obj.scale
             out.out_of_range = bool(f <= SCALE_RANGE[0] * 1.02 or f >= SCALE_RANGE[1] / 1.02)
@@ -435,6 +480,15 @@ class Synthesizer:
                         out_of_range=bool(cur[0] != "none" and cur[2] >= limit * 0.99))
 
 
+#: First steps of the full-render polish (:meth:`_ObjectSearch.polish`) of in-place edits, halved
+#: at each level: yaw ±5° (then 2.5°: at most 4 full renders per start), log scale ±0.05 (then
+#: 0.025: at most 4). Translations are not polished (their fast composites are not calibrated either: the
+#: light where the object went is unknown; their image-derived candidates bound the error).
+POLISH_YAW_DEG = 5.0
+#: Number of best full-render answers polished (two: a pale or nearly 2-fold object's modes tie
+#: within a few per cent before the last steps).
+POLISH_STARTS = 2
+POLISH_LOG_SCALE = 0.05
 #: Camera moves (m) and turns (deg) searched: up to 1 m and 60° (a best value at the end of the
 #: range is flagged ``out_of_range``; it is never clamped into a pass: see scoring).
 MOVE_AMOUNTS_M = (0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0)
@@ -469,22 +523,63 @@ class _ObjectSearch:
         bg = synth.shaded.render(self.small.without(tid))
         self.bg_depth = np.where(bg.depth > 0, bg.depth, np.inf)
         self.bg_rgb = bg.rgb.astype(np.float32) / 255.0
+        self.bg_blur = _blur(self.bg_rgb)
         self.cache: dict[tuple, tuple[float, bool, SceneObject]] = {}
         self.count = 1
+
+    def distance(self, pred: np.ndarray, hyp: np.ndarray) -> float:
+        """:func:`distance` plus :data:`SILHOUETTE_WEIGHT` × the mean of ``|c(P) − c(H)|``, where
+        ``c(X) = min(1, |X − B|₁ / 3 / SILHOUETTE_CHANGE)`` marks where an image differs from the
+        scene without the target ``B`` (both blurred): *where* the prediction shows something
+        that the empty scene does not, whatever its colour. A prediction whose object came out in
+        another colour or shading (another renderer, an editor's re-toning) still has its change
+        where the object is, so the hypothesis that puts the object there is not beaten by one
+        that hides it (both pay the same clipped colour difference on the object)."""
+        hb = _blur(hyp)
+        base = _distance_blurred(pred, hb)
+        if getattr(self, "bg_blur", None) is None:
+            return base
+        if getattr(self, "_pred_id", None) is not pred:
+            self._pred_id, self._pred_change = pred, self._change(pred)
+        return base + SILHOUETTE_WEIGHT * float(np.abs(self._pred_change - self._change(hb)).mean())
+
+    def _change(self, blurred: np.ndarray) -> np.ndarray:
+        """Soft change map ``(H, W)`` in [0, 1] of a blurred image against the blurred empty scene."""
+        return np.minimum(np.abs(blurred - self.bg_blur).mean(axis=2) / SILHOUETTE_CHANGE, 1.0)
 
     def render(self, obj: SceneObject) -> tuple[np.ndarray, int]:
         self.count += 1
         alone = self.flat.render(self.small.replace_object(obj), only=[self.tid])
         m = (alone.instances == self.tid) & (alone.depth < self.bg_depth)
         out = self.bg_rgb.copy()
-        out[m] = alone.rgb[m].astype(np.float32) / 255.0
+        out[m] = alone.rgb[m].astype(np.float32) / 255.0 * getattr(self, "light_gain", 1.0)
         return out, int(m.sum())
 
     def exact(self, obj: SceneObject | None) -> np.ndarray:
-        self.count += 1
         if obj is None:
             return self.bg_rgb
-        return self.shaded.render(self.small.replace_object(obj)).rgb.astype(np.float32) / 255.0
+        images = self.__dict__.setdefault("exact_images", {})
+        k = _key(obj)
+        if k not in images:
+            self.count += 1
+            images[k] = self.shaded.render(self.small.replace_object(obj)).rgb.astype(np.float32) / 255.0
+        return images[k]
+
+    def calibrate_light(self, obj: SceneObject) -> None:
+        """Set :attr:`light_gain`, the per-channel ratio (full render / target rendered alone) of
+        the target's pixels at pose ``obj``: the light the rest of the scene takes from the object
+        where it stands (a wall's or a shelf's shadow over it), which the alone-render lacks. For
+        edits that keep the object in place (rotate, scale) it makes the fast composites as bright
+        as full renders; one full render (reused by :meth:`decide` when ``obj`` is the unchanged
+        pose). The ratio of medians, over ≥ :data:`MIN_VISIBLE_PX` pixels, bounded to [0.25, 2]."""
+        alone = self.flat.render(self.small.replace_object(obj), only=[self.tid])
+        m = (alone.instances == self.tid) & (alone.depth < self.bg_depth)
+        if m.sum() < MIN_VISIBLE_PX:
+            return
+        full = self.exact(obj)[m]
+        fast = alone.rgb[m].astype(np.float32) / 255.0
+        gain = np.median(full, axis=0) / np.maximum(np.median(fast, axis=0), 1e-3)
+        self.light_gain = np.clip(gain, 0.25, 2.0).astype(np.float32)
 
     def dist_of(self, pred: np.ndarray, obj: SceneObject) -> float:
         """Distance of a pose (``inf`` when the target would be invisible there)."""
@@ -492,7 +587,7 @@ class _ObjectSearch:
         if k not in self.cache:
             img, n = self.render(obj)
             vis = n >= MIN_VISIBLE_PX
-            self.cache[k] = (distance(pred, img) if vis else float("inf"), vis, obj)
+            self.cache[k] = (self.distance(pred, img) if vis else float("inf"), vis, obj)
         return self.cache[k][0]
 
     def evaluate(self, pred: np.ndarray, cands: list[SceneObject]) -> None:
@@ -535,14 +630,17 @@ class _ObjectSearch:
                 out.append(eye + lam * ray)
         return out
 
-    def _runner_up(self, pred: np.ndarray, best: SceneObject, best_d: float) -> float:
-        """Distance of the best hypothesis that is a *different answer* (position ≥ 5 cm, yaw ≥ 10°
-        or scale ≥ 10 % away from ``best``), on the same scale as ``best_d`` (fast composites are
-        rescaled by the winner's exact/fast ratio)."""
-        fast_best = self.dist_of(pred, best)
-        ratio = best_d / fast_best if np.isfinite(fast_best) and fast_best > 0 else 1.0
-        far = [d for d, v, o in self.cache.values() if v and _far(o, best)]
-        return min(far) * ratio if far else float("inf")
+    def _prediction_prefers(self, pred: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether the prediction is closer to render ``a`` than to ``b`` by more than
+        :data:`TIE_RELATIVE`, judged only on the pixels where the two renders differ (mean
+        |ΔRGB| > 0.02 after the 3×3 blur): two renders that are alike overall (a remote control
+        and its half-turn) still differ in a few details, and a prediction that shows those
+        details tells them apart. False when they differ on fewer than :data:`MIN_VISIBLE_PX`."""
+        region = np.abs(_blur(a) - _blur(b)).mean(axis=2) > 0.02
+        if region.sum() < MIN_VISIBLE_PX:
+            return False
+        da, db = distance(pred, a, region), distance(pred, b, region)
+        return da * (1.0 + TIE_RELATIVE) < db
 
     def _distinguishable(self, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether two hypothesis renders differ: mean |ΔRGB| over the pixels either changes
@@ -552,37 +650,101 @@ class _ObjectSearch:
             return False
         return float(np.abs(a - b).mean(axis=2)[region].mean()) >= INDISTINGUISHABLE
 
-    def decide(self, pred: np.ndarray, unchanged: SceneObject, instructed: SceneObject) -> Realised:
-        """Re-rank the best distinct visible poses with full shaded renders; "absent" wins only
-        when it beats the best visible pose by :data:`ABSENT_MARGIN` (ties can never make it win).
+    def modes(self, n: int) -> list[SceneObject]:
+        """The best visible poses that are *different answers* (each :func:`_far` from the better
+        ones), at most ``n``: the candidates worth a full render (the best few by fast distance
+        are often neighbours from one refinement, i.e. one answer)."""
+        out: list[SceneObject] = []
+        for _, _, o in sorted((d, k, o) for k, (d, v, o) in self.cache.items() if v):
+            if all(_far(o, c) for c in out):
+                out.append(o)
+                if len(out) == n:
+                    break
+        return out
+
+    def exact_dist(self, pred: np.ndarray, obj: SceneObject) -> tuple[float, np.ndarray]:
+        """Distance and image of the full shaded render of a pose (cached by pose key)."""
+        cache = self.__dict__.setdefault("exact_cache", {})
+        k = _key(obj)
+        if k not in cache:
+            img = self.exact(obj)
+            cache[k] = (self.distance(pred, img), img)
+        return cache[k]
+
+    def polish(self, pred: np.ndarray, best: SceneObject, best_d: float,
+               neighbours: Callable[[SceneObject, int], list[SceneObject]], levels: int) -> tuple[SceneObject, float]:
+        """Local descent on full renders from ``best``: at each level the poses
+        ``neighbours(cur, level)`` (steps halving with the level), moving to the best that
+        improves. The fast composites lack the target's shadow and the light it bounces, which can
+        bias a pale object's yaw by 10–20°; the full render decides the last steps. Costs
+        ``levels × len(neighbours)`` full renders."""
+        cur, cur_d = best, best_d
+        for level in range(levels):
+            for c in neighbours(cur, level):
+                if self.dist_of(pred, c) == float("inf"):
+                    continue  # invisible there: the absent hypothesis, not a pose
+                d, _ = self.exact_dist(pred, c)
+                if (d, _key(c)) < (cur_d, _key(cur)):
+                    cur, cur_d = c, d
+        return cur, cur_d
+
+    def decide(self, pred: np.ndarray, unchanged: SceneObject, instructed: SceneObject,
+               neighbours: Callable[[SceneObject, int], list[SceneObject]] | None = None,
+               polish_levels: int = 3, opposite: SceneObject | None = None) -> Realised:
+        """Re-rank the best distinct visible poses (:meth:`modes`) with full shaded renders —
+        together with the three named answers when ``opposite`` is given: the unchanged pose, the
+        instructed one and the edit in the opposite sense (all three or none: a near-tie between
+        the two senses is then settled by the image, not in the instruction's favour) — then
+        :meth:`polish` the winner when ``neighbours`` is given; "absent" wins only when it beats
+        the best visible pose by :data:`ABSENT_MARGIN` (ties can never make it win).
         Among poses whose renders cannot be told apart (mean |ΔRGB| < :data:`INDISTINGUISHABLE`,
-        e.g. a symmetric object's equivalent yaws), the instructed one is reported — unless the
-        instructed result itself looks like the unchanged scene (``undecidable``, flagged)."""
-        picked = self.top(4)
+        e.g. a symmetric object's equivalent yaws) and that the prediction does not tell apart
+        either where they differ (:meth:`_prediction_prefers`), the instructed one is reported — unless the
+        instructed result itself looks like the unchanged scene (``undecidable``, flagged).
+        Ties between equal distances go to the smaller pose key (deterministic)."""
+        picked = self.modes(4)
         d_unch = self.dist_of(pred, unchanged)
-        absent_d = distance(pred, self.bg_rgb)
+        absent_d = self.distance(pred, self.bg_rgb)
         if not picked:
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=d_unch,
                             hypotheses=self.count, absent_distance=absent_d)
-        imgs = [self.exact(o) for o in picked]
-        scores = [distance(pred, im) for im in imgs]
-        order = sorted(range(len(picked)), key=lambda i: (scores[i], _key(picked[i])))
-        b = order[0]
-        best, best_d = picked[b], scores[b]
-        inst_img = self.exact(instructed)
-        unch_img = self.exact(unchanged)
+        if opposite is not None:
+            for extra in (unchanged, instructed, opposite):
+                if self.dist_of(pred, extra) < float("inf") and all(_key(extra) != _key(o) for o in picked):
+                    picked.append(extra)
+        scored = sorted(((self.exact_dist(pred, o)[0], _key(o), i) for i, o in enumerate(picked)))
+        if neighbours is not None:  # polish the two best answers: near-ties between modes are common
+            polished = [self.polish(pred, picked[i], d, neighbours, polish_levels) for d, _, i in scored[:POLISH_STARTS]]
+            best, best_d = min(polished, key=lambda t: (t[1], _key(t[0])))
+        else:
+            best_d, _, b = scored[0]
+            best = picked[b]
+        best_img = self.exact_dist(pred, best)[1]
+        inst_img = self.exact_dist(pred, instructed)[1]
+        unch_exact, unch_img = self.exact_dist(pred, unchanged)
         # an instruction whose result looks like the unchanged scene is undecidable from the image:
         # it is flagged, and never credited by the tie-break below
         undecidable = not self._distinguishable(inst_img, unch_img)
-        if _key(best) != _key(instructed) and not undecidable and not self._distinguishable(inst_img, imgs[b]):
+        if (_key(best) != _key(instructed) and not undecidable and not self._distinguishable(inst_img, best_img)
+                and not self._prediction_prefers(pred, best_img, inst_img)):
             best = instructed
         runner = self._runner_up(pred, best, best_d)
-        unch_exact = distance(pred, unch_img)
         if absent_d < best_d * (1.0 - ABSENT_MARGIN):
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=unch_exact,
                             hypotheses=self.count, runner_up_distance=best_d, absent_distance=absent_d)
         return Realised("object", obj=best, distance=best_d, unchanged_distance=unch_exact, hypotheses=self.count,
                         runner_up_distance=min(runner, absent_d), absent_distance=absent_d, undecidable=undecidable)
+
+    def _runner_up(self, pred: np.ndarray, best: SceneObject, best_d: float) -> float:
+        """Distance of the best hypothesis that is a *different answer* (position ≥ 5 cm, yaw ≥ 10°
+        or scale ≥ 10 % away from ``best``), on the scale of full renders: those rendered in full
+        as they are, fast composites rescaled by the winner's full/fast ratio."""
+        fast_best = self.dist_of(pred, best)
+        ratio = best_d / fast_best if np.isfinite(fast_best) and fast_best > 0 else 1.0
+        far = [d * ratio for d, v, o in self.cache.values() if v and _far(o, best)]
+        exact = self.__dict__.get("exact_cache", {})
+        far += [d for k, (d, _) in exact.items() if k in self.cache and _far(self.cache[k][2], best)]
+        return min(far) if far else float("inf")
 
 
 def _key(obj: SceneObject | None) -> tuple:

@@ -10,10 +10,13 @@ the scene they show (from the record's stored source scene) and render it:
   to another object (another instance removed, for ``remove``);
 * ``half`` / ``double`` — the edit at 0.5× / 2× its amount; ``tol_low`` / ``tol_high`` — at
   0.7× / 1.3× (inside the documented tolerance for translations, scale and camera moves; for
-  rotations 0.6× the angular tolerance either side).
+  object placements 0.7× / 1.3× the instructed distance *to the anchor*, the quantity IC bounds;
+  for rotations 0.6× the angular tolerance either side).
 
 The *expected* IC of each prediction is the scorer's own IC formula applied to the true,
-constructed pose (so labels follow the documented definition, not the localiser). Each
+constructed pose (so labels follow the documented definition, not the localiser) — 0 when the
+constructed object is not visible in the image (< 20 px: moved out of view or behind something),
+as the image does not show the edit. Each
 prediction is then degraded by a nuisance (:data:`NUISANCES`: JPEG, brightness/contrast, blur,
 hue/saturation, global shifts of 3 and 8 px, 4 % zoom, resize to another size / aspect ratio)
 and scored by the default protocol. ``correct`` is crossed with every nuisance; the other kinds
@@ -167,6 +170,18 @@ def _edited(obj0, obj1, k: float, record, src):
     return dataclasses.replace(obj0, scale=float(obj0.scale * s ** k))
 
 
+def _relative_tolerance(obj1, k: float, record, src):
+    """An object placement within tolerance: the instructed end pose with its offset from the
+    anchor scaled by ``k`` (same side, ``k``× the instructed distance to the anchor — IC allows
+    ±50 %). Scaling the *displacement* instead can leave the end point anywhere relative to the
+    anchor (on the IC boundary when the object starts near the anchor), which is no tolerance case."""
+    anchor = np.asarray(src.get(record.reference.instance_id).position)
+    p1 = np.asarray(obj1.position)
+    p = anchor + k * (p1 - anchor)
+    p[2] = p1[2]
+    return dataclasses.replace(obj1, position=tuple(float(v) for v in p))
+
+
 def _on_support(record, src, p: np.ndarray) -> bool:
     if record.operation != "receptacle_place":
         return True
@@ -221,14 +236,19 @@ def build_variants(record: EditRecord, render, render_other, kinds=KINDS) -> Ite
                 yield Variant(kind, render(scene).rgb, expected(obj=obj0), obj0, True, 0.0)
                 continue
             k = _rotation_k(kind, obj1.yaw_deg - obj0.yaw_deg) if op == "rotate" else AMOUNT[kind]
-            obj = obj1 if k == 1.0 else _edited(obj0, obj1, k, record, src)
+            if op == "object_relative_place" and kind in ("tol_low", "tol_high"):
+                obj = _relative_tolerance(obj1, k, record, src)
+            else:
+                obj = obj1 if k == 1.0 else _edited(obj0, obj1, k, record, src)
             scene = src.replace_object(obj)
             out = (render_other if kind == "other_backend" else render)(scene)
             img = record.target_image if kind == "correct" else out.rgb
             visible = int((render(scene).instances == tid).sum()) >= 20 if kind != "correct" else bool(
                 (record.target_mask > 0).sum() >= 20)
             disp = float(np.linalg.norm(np.asarray(obj.position) - np.asarray(obj0.position)))
-            yield Variant(kind, img, expected(obj=obj), obj, visible, disp)
+            # an image in which the object cannot be seen does not show the edit (IC is judged on
+            # the image: "object missing"), whatever its constructed pose
+            yield Variant(kind, img, expected(obj=obj) if visible else 0, obj, visible, disp)
         elif op == "perspective":
             from gsi_syn.edits import moved_camera
 
@@ -357,12 +377,24 @@ def run_check(cfg: CheckConfig, progress: bool = True) -> list[dict]:
                        "el_raw": float(res.get("el_raw", res["el"])), "ac_raw": float(res.get("ac_raw", res["ac"])),
                        "visible": bool(v.visible), "confidence": res.get("confidence")}
                 rec["pose"] = pose_recovered(record, v.truth, realised, src) if record.operation in OBJECT_OPS else None
+                if record.operation in OBJECT_OPS:
+                    rec["poses"] = {"realised": _pose_json(getattr(realised, "obj", None)),
+                                    "truth": _pose_json(v.truth), "source": _pose_json(src.get(record.target.instance_id))}
+                    rec["search"] = {k: res.get("search", {}).get(k) for k in ("hypotheses", "distance", "unchanged_distance")}
                 out.append(rec)
         if bar:
             bar.update(1)
     if bar:
         bar.close()
     return out
+
+
+def _pose_json(obj) -> dict | None:
+    """Position (m, world), yaw (deg) and scale of a scene object, rounded, for the rows; None when absent."""
+    if obj is None or not hasattr(obj, "position"):
+        return None
+    return {"position": [round(float(v), 4) for v in obj.position], "yaw_deg": round(float(obj.yaw_deg), 2),
+            "scale": round(float(obj.scale), 4)}
 
 
 def _pct(xs: list[bool]) -> float:

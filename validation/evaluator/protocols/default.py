@@ -122,7 +122,7 @@ def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth
         out = []
         for p, sg in zip(preds, sigmas):
             ssim = imageops.masked_ssim(p, smooth(ref, sg))
-            colour = float(np.exp(-np.linalg.norm(p.reshape(-1, 3).mean(0) - ref.reshape(-1, 3).mean(0)) / 0.1))
+            colour = imageops.object_colour_similarity(p, ref, np.ones(p.shape[:2], bool))
             out.append(100.0 * (0.5 * max(0.0, ssim) + 0.5 * colour))
         return out, "whole image vs render from the realised camera"
     if realised.obj is None:
