@@ -8,7 +8,7 @@ checks of :mod:`gsi_syn.checks` and turns accepted proposals into records.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -284,6 +284,20 @@ def placement_vocabulary(scene: Scene, points: dict[str, np.ndarray], min_gap: f
             for n in chosen}
 
 
+def already_there(target: SceneObject, placement: str, points: dict[str, np.ndarray],
+                  vocabulary: Mapping[str, float], th: CheckThresholds) -> bool:
+    """Whether ``target``, moved within the support it stands on, would need no visible move to
+    satisfy "put it at the ``placement`` of its support": its source position is closer than
+    ``th.min_place_displacement_m`` to that placement's point, or nearer to that point than to any
+    other placement of the ``vocabulary`` (then the unchanged image reads as done).
+    ``points``: placement → world point ``(3,)`` (:func:`placement_points`)."""
+    here = np.asarray(target.position, dtype=np.float64)
+    if float(np.linalg.norm(points[placement] - here)) < th.min_place_displacement_m:
+        return True
+    nearest = min(vocabulary, key=lambda k: float(np.linalg.norm(points[k][:2] - here[:2])))
+    return nearest == placement
+
+
 def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckThresholds,
                              target: SceneObject, visible: set[int] | None = None,
                              placement: str | None = None) -> Proposal | None:
@@ -307,9 +321,8 @@ def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckTh
     if placement is None:
         placement = str(rng.choice(list(gaps)))
     xyz = points[placement]
-    if rec.instance_id == target.support_id and \
-            float(np.linalg.norm(xyz - np.asarray(target.position))) < th.min_place_displacement_m:
-        return None  # already (nearly) there: "was it moved?" is undecidable
+    if rec.instance_id == target.support_id and already_there(target, placement, points, gaps, th):
+        return None  # an unchanged image would already satisfy the instruction: undecidable
     new = dataclasses.replace(_moved(target, position=xyz), support_id=rec.instance_id)
     out = scene.replace_object(new)
     if not in_view(out, new) or not placement_ok(*placement_measurements(out, target.instance_id), th):

@@ -39,6 +39,7 @@ from gsi_bench.operations import (
 from gsi_bench.scene import Camera, Scene, SceneFormatError, decode_scene_pair
 from gsi_bench.schema import decode_image
 from gsi_syn.edits import (
+    already_there,
     moved_camera,
     placement_points,
     placement_vocabulary,
@@ -459,6 +460,13 @@ def _tp_receptacle_place(c: TransformCase) -> float:
     if c.src.get(tid).support_id == rec_obj.instance_id and moved < floor - c.tols.geometry_m:
         c.bad(f"the object moves only {moved * 100:.1f} cm on the support it stood on "
               f"(< {floor * 100:.0f} cm)", floor - moved)
+    if c.src.get(tid).support_id == rec_obj.instance_id and floor > 0.0:
+        th = _thresholds(c.row)
+        vocabulary = placement_vocabulary(c.src, points, th.min_placement_gap)
+        if p["placement"] in vocabulary and already_there(c.src.get(tid), p["placement"], points, vocabulary,
+                                                          dataclasses.replace(th, min_place_displacement_m=0.0)):
+            c.bad(f"the object already stands nearest the {p['placement']} of its support: the unchanged "
+                  "image satisfies the instruction", None)
     return e
 
 

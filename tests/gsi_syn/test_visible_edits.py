@@ -91,6 +91,33 @@ def test_the_drawn_placement_is_the_one_made(rooms):
     assert set(made) == {"center", "nearest edge", "farthest edge", "leftmost", "rightmost"}
 
 
+def test_a_move_within_its_own_support_is_never_already_done(rooms):
+    """Put on the furniture it already stands on, the object's source position must be nearer to
+    another named placement than to the instructed one: otherwise the unchanged image would read
+    as "done" (the evaluator found identity predictions credited before this rule)."""
+    from gsi_syn.edits import placement_points, placement_vocabulary
+
+    th, checked = CheckThresholds(), 0
+    for k, scene in enumerate(rooms):
+        rng = np.random.default_rng(100 + k)
+        for target in [o for o in unique_category_objects(scene) if o.role == "object"]:
+            support = scene.get(target.support_id)
+            if support is None:
+                continue
+            points = placement_points(scene, support, target, th.min_support_margin_m)
+            vocabulary = placement_vocabulary(scene, points, th.min_placement_gap)
+            for placement in vocabulary:
+                p = propose_receptacle_place(scene, rng, th, target, {support.instance_id}, placement=placement)
+                if p is None or p.reference_id != support.instance_id:
+                    continue
+                here = np.asarray(target.position)
+                nearest = min(vocabulary, key=lambda n: np.linalg.norm(points[n][:2] - here[:2]))
+                assert nearest != placement
+                assert np.linalg.norm(points[placement] - here) >= th.min_place_displacement_m
+                checked += 1
+    assert checked >= 5
+
+
 def test_record_plans_draw_placements_uniformly():
     rng = np.random.default_rng(0)
     drawn = Counter(draw_placement(rng)["placement"] for _ in range(2000))

@@ -127,8 +127,10 @@ def score_translation(record, src_scene, tgt_scene, realised) -> dict:
                   "object did not move enough" if not moved else
                   f"ended {ang:.0f}° off the instructed side" if ang > MOVE_ANGLE_TOL_DEG else
                   "distance to the anchor off by more than 50 %")
-    else:  # receptacle_place
+    else:  # receptacle_place: put there, and actually moved (an object already at the spot is not "put")
         ic, reason, extra = _receptacle_ic(record, src_scene, p)
+        if ic and float(np.linalg.norm(t)) < 0.5 * d_gt:
+            ic, reason = 0, "object did not move enough"
         info.update(extra)
     return {"ic": ic, "sa": sa, "reason": reason, "realised": info}
 
