@@ -235,3 +235,14 @@ def test_no_category_clashes_with_the_viewpoint_words():
 
     nouns = {r.noun for r in roles.VOCABULARY.values()} | set(CORE_GROUPS)
     assert not nouns & {"camera", "viewer", "image", "picture", "view"}
+
+
+def test_no_object_noun_is_read_as_another_operation_by_the_official_scorer():
+    """An object's name must not steer the official scorer's prompt routing (e.g. a "camera" object
+    sends every prompt that names it to the view metric): a scale prompt naming any noun of the
+    vocabulary is routed to scale."""
+    from gsi_bench.official_format import route_prompt
+
+    misrouted = sorted({r.noun for r in roles.VOCABULARY.values()
+                        if route_prompt(f"Resize the {r.noun} to 200% of its current size.", strict=True) != "scale"})
+    assert misrouted == []

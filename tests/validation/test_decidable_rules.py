@@ -123,8 +123,9 @@ def test_rerun_refuses_a_removal_of_a_unique_category_unless_the_record_predates
 
     from gsi_bench.checks import NOT_APPLIED
 
-    scene = sample_tabletop_scene(np.random.default_rng(7), 64, 64, TabletopConfig(), split="test")
-    (single, *_) = unique_category_objects(scene)
+    scenes = (sample_tabletop_scene(np.random.default_rng(seed), 64, 64, TabletopConfig(), split="test")
+              for seed in range(7, 40))
+    scene, single = next((s, u[0]) for s in scenes if (u := unique_category_objects(s)))
     msgs = _referring_findings(scene, _remove_row(scene, single.instance_id, "", CheckThresholds().to_json(), math.inf))
     assert any("fewer than min_remove_instances = 2" in m for m in msgs), msgs
     old = {k: v for k, v in json.loads(CheckThresholds().to_json()).items() if k not in NOT_APPLIED}

@@ -106,8 +106,13 @@ def rotation_decision(delta_deg: float, instructed_deg: float, period_deg: float
     (1, 0)
     >>> rotation_decision(-90.0, 90.0, period_deg=180.0).ic  # 2-fold symmetric: the same image
     1
+    >>> rotation_decision(0.0, 90.0, period_deg=0.0).error  # rotationally symmetric: any yaw
+    0.0
     """
-    err = min(abs(wrap_deg(delta_deg + k * period_deg - instructed_deg)) for k in range(-4, 5))
+    if period_deg <= 0.0:
+        err = 0.0
+    else:
+        err = min(abs(wrap_deg(delta_deg + k * period_deg - instructed_deg)) for k in range(-4, 5))
     tol = min(abs(instructed_deg) / 2.0, ROTATE_TOL_MAX_DEG)
     return Decision(int(err <= tol), gaussian_score(err, SIGMA_ROT_DEG), float(err))
 

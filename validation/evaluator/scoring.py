@@ -66,7 +66,7 @@ import math
 import numpy as np
 
 from gsi_bench.geometry import ground_direction
-from gsi_bench.operations import SYMMETRY_PERIOD_DEG
+from gsi_bench.operations import symmetry_period_deg
 from validation.evaluator.synthesis import _wrap
 
 from validation.evaluator.metrics import (EL_PSNR_CAP_DB, MOVE_ANGLE_TOL_DEG, RATIO_RANGE, ROTATE_TOL_MAX_DEG,
@@ -81,8 +81,6 @@ SCORING_CONSTANTS = {
     "sigma_log_scale": SIGMA_LOG_SCALE, "el_psnr_cap_db": EL_PSNR_CAP_DB,
     "mask_dilation_fraction": MASK_DILATION, "rotate_tolerance_deg": "min(theta/2, 20)",
 }
-
-_SYMMETRY_PERIOD = SYMMETRY_PERIOD_DEG
 
 
 def score_translation(record, src_scene, tgt_scene, realised) -> dict:
@@ -180,10 +178,12 @@ def _recorded_thresholds(record):
 
 
 def symmetry_period(asset_id: str) -> float:
+    """Yaw period (deg) of an asset's shape: 360 without symmetry (also for unknown assets), 180 /
+    90 for 2- / 4-fold symmetry, 0 for a rotationally symmetric shape (every yaw looks the same)."""
     try:
         from gsi_syn.assets import get_library
 
-        return _SYMMETRY_PERIOD.get(get_library().entry(asset_id).symmetry, 360.0) or 360.0
+        return symmetry_period_deg(get_library().entry(asset_id).symmetry)
     except Exception:  # noqa: BLE001 - unknown assets: no symmetry assumed
         return 360.0
 

@@ -312,7 +312,7 @@ def pose_recovered(record, truth, realised, src) -> dict[str, bool] | None:
     disp = float(np.linalg.norm(np.asarray(truth.position) - p0))
     pos = float(np.linalg.norm(np.asarray(obj.position) - np.asarray(truth.position))) <= max(0.05, 0.1 * disp)
     period = symmetry_period(truth.asset_id)
-    yaw = min(abs(_wrap(obj.yaw_deg - truth.yaw_deg + k * period)) for k in range(-4, 5)) <= 10.0
+    yaw = period <= 0.0 or min(abs(_wrap(obj.yaw_deg - truth.yaw_deg + k * period)) for k in range(-4, 5)) <= 10.0
     scale = abs(obj.scale / truth.scale - 1.0) <= 0.10
     return {"position": bool(pos), "yaw": bool(yaw), "scale": bool(scale), "all": bool(pos and yaw and scale)}
 
