@@ -155,8 +155,12 @@ def _move_row(rows) -> dict:
     return next(r for r in rows if OPERATIONS[r["operation"]] == "camera_relative_move")
 
 
+#: every English phrasing of a camera-relative direction (the ``dir`` and ``dir_adv`` vocabularies)
+#: → the opposite one
 _OPPOSITE = {"to the left": "to the right", "to the right": "to the left",
-             "away from the camera": "toward the camera", "toward the camera": "away from the camera"}
+             "away from the camera": "toward the camera", "toward the camera": "away from the camera",
+             "leftward": "rightward", "rightward": "leftward",
+             "farther from the viewer": "closer to the viewer", "closer to the viewer": "farther from the viewer"}
 
 
 def test_wrong_direction_in_instruction(copy):

@@ -107,12 +107,23 @@ def translation_direction(t: Sequence[float] | None) -> str:
     return "forward" if z - y > 0 else "backward"
 
 
+#: Operations with an instructed-vs-realised confusion, and the axis it is over.
+_CONFUSION_KIND = {"camera_relative_move": "direction", "rotate": "sense", "scale": "sense",
+                   "perspective": "camera_motion"}
+
+
 def _realised_label(s: Mapping) -> tuple[str, str] | None:
-    """(kind, realised label) of one scored sample, or None when it has no such axis."""
+    """(kind, realised label) of one scored sample, or None when it has no such axis.
+
+    >>> _realised_label({"status": "ok", "operation": "receptacle_place", "realised": {"absent": True}}) is None
+    True
+    >>> _realised_label({"status": "ok", "operation": "rotate", "realised": {"absent": True}})
+    ('sense', 'absent')
+    """
     r = s.get("realised") or {}
-    if s["status"] != "ok":
-        return None
     op = s["operation"]
+    if s["status"] != "ok" or op not in _CONFUSION_KIND:
+        return None
     if r.get("absent"):
         label = "absent"
     elif op == "camera_relative_move":
@@ -125,10 +136,7 @@ def _realised_label(s: Mapping) -> tuple[str, str] | None:
         label = "unchanged" if abs(np.log(max(f, 1e-9))) < 0.05 else ("larger" if f > 1 else "smaller")
     elif op == "perspective":
         label = "none" if r.get("motion") in (None, "none") else f"{r['motion']} {r.get('direction', '')}".strip()
-    else:
-        return None
-    kind = {"camera_relative_move": "direction", "rotate": "sense", "scale": "sense", "perspective": "camera_motion"}[op]
-    return kind, label
+    return _CONFUSION_KIND[op], label
 
 
 def _instructed_label(op: str, p: Mapping) -> str:
