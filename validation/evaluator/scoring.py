@@ -162,19 +162,15 @@ def _receptacle_ic(record, src_scene, p: np.ndarray) -> tuple[int, str, dict]:
 
 
 def _recorded_thresholds(record):
-    """The record's ``checks.thresholds`` as :class:`gsi_bench.checks.CheckThresholds` (defaults
-    for fields it does not state)."""
-    import dataclasses
-    import json
-
+    """The record's ``checks.thresholds`` as :class:`gsi_bench.checks.CheckThresholds`
+    (:meth:`~gsi_bench.checks.CheckThresholds.from_json`, unknown keys ignored); the defaults when
+    the record states none or they cannot be read."""
     from gsi_bench.checks import CheckThresholds
 
     try:
-        stated = json.loads(record.checks.thresholds or "{}")
-    except (ValueError, AttributeError):
-        stated = {}
-    known = {f.name for f in dataclasses.fields(CheckThresholds)}
-    return CheckThresholds(**{k: v for k, v in stated.items() if k in known})
+        return CheckThresholds.from_json(record.checks.thresholds or "{}", strict=False)
+    except (ValueError, TypeError, AttributeError):
+        return CheckThresholds()
 
 
 def symmetry_period(asset_id: str) -> float:
