@@ -65,7 +65,7 @@ _K, _D, _L, _O, _B = GROUPS
 VOCABULARY: dict[str, Role] = {
     **_table("object", "", """
         butter: kitchen; coffee cup: kitchen dining office; cup: kitchen dining; milk: kitchen;
-        yogurt bottle: kitchen; beer glass: dining living; bread: kitchen dining; coffee brewer=coffee maker: kitchen;
+        yogurt bottle: kitchen; beer glass=beer mug: dining living; bread: kitchen dining; coffee brewer=coffee maker: kitchen;
         coffee maker: kitchen office; cup cake=cupcake: kitchen dining; hot dog: kitchen; beer bottle: kitchen living;
         fork: dining; glass: kitchen dining; blender: kitchen; kitchen knife: kitchen; knife: dining;
         pan: kitchen; microwave: kitchen; spoon: dining kitchen; bread box: kitchen; kitchen scale: kitchen;
