@@ -123,8 +123,10 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 # -- assets ----------------------------------------------------------------------------------------
 def _add_assets(p: argparse.ArgumentParser) -> None:
     p.description = ("Prepare the versioned asset library (extracts the packaged robosuite meshes and "
-                     "textures into the cache at first use) and optionally list it.")
-    p.add_argument("--list", action="store_true", help="list every asset with its source and licence")
+                     "textures into the cache at first use) and optionally list it: the core assets and "
+                     "the Sweet Home 3D models scenes draw from.")
+    p.add_argument("--list", action="store_true",
+                   help="list every asset (core and Sweet Home 3D) with its role, source and licence")
     p.set_defaults(func=_cmd_assets)
 
 
@@ -133,12 +135,16 @@ def _cmd_assets(args: argparse.Namespace) -> int:
 
     path = ensure_robosuite_assets()
     lib = get_library()
-    cats = lib.categories()
-    print(f"assets ready: robosuite files in {path}; manifest sha256 {lib.manifest_sha256[:16]}…; "
-          f"{len(cats)} object categories")
+    core, sh3d = lib.entries(), lib.entries(source="sweethome3d")
+    pool = [e for e in core + sh3d if e.scenes]  # what scenes draw from (the rest: unused models)
+    print(f"assets ready: robosuite files in {path}; pool sha256 {lib.pool_sha256[:16]}… "
+          f"(core manifest {lib.manifest_sha256[:16]}…)")
+    print(f"scene pool: {len(pool)} models ({sum(e.source != 'sweethome3d' for e in pool)} core, "
+          f"{sum(e.source == 'sweethome3d' for e in pool)} Sweet Home 3D, extracted on first use), "
+          f"{len({e.category for e in pool})} categories; {len(sh3d)} Sweet Home 3D models catalogued")
     if args.list:
-        for e in lib.entries():
-            print(f"{e.id:32s} {e.category:16s} {e.role:10s} {e.source:14s} {e.license}")
+        for e in core + sh3d:
+            print(f"{e.id:40s} {e.category:24s} {e.role:10s} {e.source:14s} {e.license}")
     return 0
 
 

@@ -246,3 +246,21 @@ def test_no_object_noun_is_read_as_another_operation_by_the_official_scorer():
     misrouted = sorted({r.noun for r in roles.VOCABULARY.values()
                         if route_prompt(f"Resize the {r.noun} to 200% of its current size.", strict=True) != "scale"})
     assert misrouted == []
+
+
+def test_assets_command_lists_both_pools(capsys):
+    """`gsi-bench assets --list` names every core asset and every Sweet Home 3D model with its
+    licence, and its summary counts the models scenes draw from."""
+    from gsi_bench.cli import main
+    from gsi_syn.assets import get_library
+
+    assert main(["assets", "--list"]) == 0
+    out = capsys.readouterr().out
+    lib = get_library()
+    sh3d = lib.entries(source="sweethome3d")
+    rows = {line.split()[0]: line for line in out.splitlines()[2:]}
+    assert set(rows) == {e.id for e in lib.entries()} | {e.id for e in sh3d}
+    some = sh3d[len(sh3d) // 2]
+    assert rows[some.id].rstrip().endswith(some.license)
+    pool = [e for e in lib.entries() + sh3d if e.scenes]
+    assert f"scene pool: {len(pool)} models" in out
