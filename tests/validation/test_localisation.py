@@ -148,3 +148,18 @@ def test_background_explanation_keeps_the_object_and_drops_what_the_background_e
     raw = np.abs(other - bg).mean(2)  # 0.2 on the table, 0.55 on the panel
     for cols in (slice(0, 8), slice(38, 48)):  # … the background does not
         assert np.median(change[:, cols]) < 0.15 * np.median(raw[:, cols])
+
+
+def test_only_a_prediction_in_another_look_is_explained():
+    """:func:`foreign_look`: our own render after tone normalisation, with a little residual tone
+    error and compression noise, keeps its look (0: the prediction is compared as it is); a
+    re-render without the texture, in other colours, is another look (1)."""
+    from validation.evaluator.synthesis import foreign_look
+
+    bg = _blur(_table())
+    noise = 0.003 * np.random.default_rng(1).standard_normal(bg.shape).astype(np.float32)
+    ours = _with_box(bg * 1.005 + noise, 19, 10, 0.8)
+    assert foreign_look(ours, bg) == 0.0
+    other = _blur(_with_box(np.full_like(bg, 0.45), 19, 10, 0.8))
+    other[..., 0] += 0.04
+    assert foreign_look(other, bg) == 1.0

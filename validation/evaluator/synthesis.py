@@ -33,8 +33,9 @@ hypothesis explains) + ``0.5·|W(P) − W(H)|₁ / 3`` with a 9×9 box blur ``W`
 decreasing as a hypothesis approaches the object) + ``min(|S(P) − S(H)|₁, 0.25)`` on the luma
 gradients in doubled-angle form ``S`` (:func:`_structure`: edges and their orientation, insensitive
 to the smooth shading and tone differences between renderers and to an edge's contrast polarity).
-The prediction is first "explained" by the scene without the target (:func:`explain`): what a
-local gain/offset of that render accounts for is replaced by the render, so another renderer's or
+A prediction whose background does not look like our render (:func:`foreign_look`: another
+renderer, an editor's regeneration) is first "explained" by the scene without the target
+(:func:`explain`): what a local gain/offset of that render accounts for is replaced by the render, so another renderer's or
 editor's look of the background (untextured walls, other materials, a panel darker or paler) is
 not taken for the object; the object, small against the windows, stays. Removal decisions compare
 the prediction explained the same way by the render without the instance.
@@ -136,6 +137,10 @@ LOW_CONFIDENCE_MARGIN = 0.03
 EXPLAIN_WINDOW = 1.5
 EXPLAIN_MIN_RADIUS = 6
 EXPLAIN_EPS = 0.05 ** 2
+#: Median per-pixel |ΔRGB| between a prediction and the background render below which the
+#: prediction is taken as in our look (not explained), and above which it is fully explained
+#: (:func:`foreign_look`).
+FOREIGN_RESIDUAL = (0.008, 0.016)
 
 
 def explain(pred: np.ndarray, bg: np.ndarray, radius: int) -> np.ndarray:
@@ -162,6 +167,27 @@ def explain(pred: np.ndarray, bg: np.ndarray, radius: int) -> np.ndarray:
     a_self = var / (var + EXPLAIN_EPS)  # the same fit of B on itself: what the regulariser loses
     q_self = box(a_self) * B + box(mb - a_self * mb)
     return (P - q + q_self).astype(np.float32)
+
+
+def foreign_look(pred: np.ndarray, bg: np.ndarray) -> float:
+    """How much ``pred``'s background differs from our render ``bg`` (both float ``(h, w, 3)``,
+    blurred): 0 when the median pixel differs by at most :data:`FOREIGN_RESIDUAL` [0], 1 from
+    :data:`FOREIGN_RESIDUAL` [1] on, linear between. Our own renders under photometric and
+    geometric nuisances (JPEG, tone, blur, aligned shifts and zooms) stay below 0.007; another
+    renderer's re-render is at 0.018–0.053 (untextured walls and floors, other materials)."""
+    m = float(np.median(np.abs(pred - bg).mean(axis=2)))
+    lo, hi = FOREIGN_RESIDUAL
+    return float(np.clip((m - lo) / (hi - lo), 0.0, 1.0))
+
+
+def explained(pred: np.ndarray, bg: np.ndarray, radius: int) -> np.ndarray:
+    """``pred`` blended towards :func:`explain` by :func:`foreign_look`: unchanged for a prediction
+    in our renderer's look (the local fit would only blur its object's details), fully explained
+    for one whose whole background looks different."""
+    alpha = foreign_look(pred, bg)
+    if alpha <= 0.0:
+        return pred
+    return (pred + alpha * (explain(pred, bg, radius) - pred)).astype(np.float32)
 
 
 def _wide(img: np.ndarray) -> np.ndarray:
@@ -475,7 +501,7 @@ class Synthesizer:
             # the prediction with what the scene without the instance explains locally replaced
             # by that render (another renderer's background is not taken for the instance)
             r = int(np.clip(round(EXPLAIN_WINDOW * np.sqrt(region.sum())), EXPLAIN_MIN_RADIUS, max(region.shape) // 4))
-            seen = explain(pred, _blur(without), r)
+            seen = explained(pred, _blur(without), r)
             dp, da = distance(seen, full, region), distance(seen, without, region)
             out[i] = dp <= da
             total_present += dp
@@ -589,12 +615,13 @@ class _ObjectSearch:
         """The prediction with its background explained (:meth:`_explain`) and its change map
         (:meth:`_change`), computed once per prediction array."""
         if getattr(self, "_pred_id", None) is not pred:
-            explained = self._explain(pred)
-            self._pred_id, self._pred_explained, self._pred_change = pred, explained, self._change(explained)
+            seen = self._explain(pred)
+            self._pred_id, self._pred_explained, self._pred_change = pred, seen, self._change(seen)
         return self._pred_explained, self._pred_change
 
     def _explain(self, pred: np.ndarray) -> np.ndarray:
-        """The blurred prediction ``P`` (float32 ``(h, w, 3)`` at search size) with what the scene
+        """The blurred prediction ``P`` (float32 ``(h, w, 3)`` at search size), when its background
+        does not look like ours (:func:`foreign_look`; else ``P`` as it is), with what the scene
         without the target ``B`` explains locally replaced by ``B`` itself: ``B + (P − q) − (B − q_B)``,
         where ``q = a·B + b`` is a per-channel local affine fit of ``P`` on ``B`` and ``q_B`` the
         same fit of ``B`` on itself (:func:`explain`, windows of :meth:`_window` px).
@@ -607,7 +634,9 @@ class _ObjectSearch:
         hypothesised object there explains the difference (a dark object "explains" a drawer front
         that the other renderer made dark). For a prediction in our own look ``q ≈ P`` away from
         the object, so it changes nothing there."""
-        return explain(pred, self.bg_blur, self._window())
+        if foreign_look(pred, self.bg_blur) <= 0.0:
+            return pred  # in our look: as it is (and no render for the window)
+        return explained(pred, self.bg_blur, self._window())
 
     def _window(self) -> int:
         """Half-width (px at search size) of :meth:`_explain`'s windows: :data:`EXPLAIN_WINDOW` ×
@@ -717,8 +746,8 @@ class _ObjectSearch:
         region = np.abs(_blur(a) - _blur(b)).mean(axis=2) > 0.02
         if region.sum() < MIN_VISIBLE_PX:
             return False
-        explained = self._prepared(pred)[0]
-        da, db = distance(explained, a, region), distance(explained, b, region)
+        seen = self._prepared(pred)[0]
+        da, db = distance(seen, a, region), distance(seen, b, region)
         return da * (1.0 + TIE_RELATIVE) < db
 
     def _distinguishable(self, a: np.ndarray, b: np.ndarray) -> bool:
