@@ -116,6 +116,7 @@ def test_recoloured_object_is_found_where_it_is_not_hidden():
     S = _ObjectSearch.__new__(_ObjectSearch)
     S.bg_rgb, S.bg_blur = bg, _blur(bg)
     S.cache, S.count, S.tid = {}, 0, 5
+    S._radius = 12  # the windows of the background explanation: 1.5 × the 10-px box (no renderer here)
     at_truth, elsewhere = _with_box(bg, 19, 19, 0.2), _with_box(bg, 2, 30, 0.2)
     hidden = _with_box(bg, 44, 2, 0.2)[:, :]  # a sliver at the image border
     hidden[44:, :] = bg[44:, :]
@@ -124,3 +125,41 @@ def test_recoloured_object_is_found_where_it_is_not_hidden():
     d = {name: S.distance(pred, img) for name, img in
          (("truth", at_truth), ("elsewhere", elsewhere), ("hidden", hidden), ("absent", bg))}
     assert d["truth"] < min(d["elsewhere"], d["hidden"], d["absent"])
+
+
+def test_background_explanation_keeps_the_object_and_drops_what_the_background_explains():
+    """:func:`explain`: a prediction equal to the background is returned as it is; another
+    renderer's look of the background (re-toned, its texture gone, a panel darkened) is replaced by
+    our background, while an object the background lacks stays where it is."""
+    from validation.evaluator.synthesis import explain
+
+    table = _table()
+    table[:, 36:] += 0.15  # a paler panel
+    bg = _blur(table)
+    assert np.allclose(explain(bg, bg, 12), bg, atol=1e-5)
+    other = np.full_like(bg, 0.3)  # untextured and darker
+    other[:, 36:] = 0.1  # the panel, which the other renderer made darker than the rest
+    other = _blur(_with_box(other, 19, 10, 0.8))  # the object, pale
+    seen = explain(other, bg, 12)
+    change = np.abs(seen - bg).mean(2)
+    inside = np.zeros(change.shape, bool)
+    inside[21:27, 12:18] = True
+    assert change[inside].mean() > 0.2  # the object stands out …
+    raw = np.abs(other - bg).mean(2)  # 0.2 on the table, 0.55 on the panel
+    for cols in (slice(0, 8), slice(38, 48)):  # … the background does not
+        assert np.median(change[:, cols]) < 0.15 * np.median(raw[:, cols])
+
+
+def test_only_a_prediction_in_another_look_is_explained():
+    """:func:`foreign_look`: our own render after tone normalisation, with a little residual tone
+    error and compression noise, keeps its look (0: the prediction is compared as it is); a
+    re-render without the texture, in other colours, is another look (1)."""
+    from validation.evaluator.synthesis import foreign_look
+
+    bg = _blur(_table())
+    noise = 0.003 * np.random.default_rng(1).standard_normal(bg.shape).astype(np.float32)
+    ours = _with_box(bg * 1.005 + noise, 19, 10, 0.8)
+    assert foreign_look(ours, bg) == 0.0
+    other = _blur(_with_box(np.full_like(bg, 0.45), 19, 10, 0.8))
+    other[..., 0] += 0.04
+    assert foreign_look(other, bg) == 1.0

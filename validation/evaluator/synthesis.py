@@ -33,6 +33,12 @@ hypothesis explains) + ``0.5·|W(P) − W(H)|₁ / 3`` with a 9×9 box blur ``W`
 decreasing as a hypothesis approaches the object) + ``min(|S(P) − S(H)|₁, 0.25)`` on the luma
 gradients in doubled-angle form ``S`` (:func:`_structure`: edges and their orientation, insensitive
 to the smooth shading and tone differences between renderers and to an edge's contrast polarity).
+A prediction whose background does not look like our render (:func:`foreign_look`: another
+renderer, an editor's regeneration) is first "explained" by the scene without the target
+(:func:`explain`): what a local gain/offset of that render accounts for is replaced by the render, so another renderer's or
+editor's look of the background (untextured walls, other materials, a panel darker or paler) is
+not taken for the object; the object, small against the windows, stays. Removal decisions compare
+the prediction explained the same way by the render without the instance.
 """
 
 from __future__ import annotations
@@ -123,6 +129,65 @@ TIE_RELATIVE = 0.05
 #: A decision is low-confidence when the best hypothesis beats the unchanged scene (or, when the
 #: unchanged scene wins, the best edited hypothesis) by less than this relative margin.
 LOW_CONFIDENCE_MARGIN = 0.03
+
+
+#: :meth:`_ObjectSearch._explain`: window half-width in units of the target's extent, its
+#: minimum (px at search size) and the regulariser of the local fit (variance, [0, 1]² units: a
+#: background flatter than ±5 % is fitted by its mean).
+EXPLAIN_WINDOW = 1.5
+EXPLAIN_MIN_RADIUS = 6
+EXPLAIN_EPS = 0.05 ** 2
+#: Median per-pixel |ΔRGB| between a prediction and the background render below which the
+#: prediction is taken as in our look (not explained), and above which it is fully explained
+#: (:func:`foreign_look`).
+FOREIGN_RESIDUAL = (0.008, 0.016)
+
+
+def explain(pred: np.ndarray, bg: np.ndarray, radius: int) -> np.ndarray:
+    """``pred`` (float32 ``(h, w, 3)``, blurred) with what ``bg`` (same shape, blurred) explains
+    locally replaced by ``bg``: ``P − q + q_B``, where ``q = a·B + b`` is a per-channel local affine
+    fit of ``P`` on ``B`` over ``(2·radius + 1)²`` windows (a guided filter regularised by
+    :data:`EXPLAIN_EPS`; gain bounded to [−2, 2]: another look may reverse a contrast) and ``q_B``
+    the same fit of ``B`` on itself (so ``P = B`` gives ``B`` exactly, whatever the regulariser
+    smooths). What ``bg`` lacks and that is
+    small against the window (an object) stays as the residual ``P − q``."""
+    import cv2
+
+    k = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.blur(np.ascontiguousarray(x, dtype=np.float32), k, borderType=cv2.BORDER_REPLICATE)
+
+    B, P = bg.astype(np.float32), pred.astype(np.float32)
+    mb, mp = box(B), box(P)
+    var = box(B * B) - mb * mb
+    cov = box(B * P) - mb * mp
+    a = np.clip(cov / (var + EXPLAIN_EPS), -2.0, 2.0)
+    q = box(a) * B + box(mp - a * mb)
+    a_self = var / (var + EXPLAIN_EPS)  # the same fit of B on itself: what the regulariser loses
+    q_self = box(a_self) * B + box(mb - a_self * mb)
+    return (P - q + q_self).astype(np.float32)
+
+
+def foreign_look(pred: np.ndarray, bg: np.ndarray) -> float:
+    """How much ``pred``'s background differs from our render ``bg`` (both float ``(h, w, 3)``,
+    blurred): 0 when the median pixel differs by at most :data:`FOREIGN_RESIDUAL` [0], 1 from
+    :data:`FOREIGN_RESIDUAL` [1] on, linear between. Our own renders under photometric and
+    geometric nuisances (JPEG, tone, blur, aligned shifts and zooms) stay below 0.007; another
+    renderer's re-render is at 0.018–0.053 (untextured walls and floors, other materials)."""
+    m = float(np.median(np.abs(pred - bg).mean(axis=2)))
+    lo, hi = FOREIGN_RESIDUAL
+    return float(np.clip((m - lo) / (hi - lo), 0.0, 1.0))
+
+
+def explained(pred: np.ndarray, bg: np.ndarray, radius: int) -> np.ndarray:
+    """``pred`` blended towards :func:`explain` by :func:`foreign_look`: unchanged for a prediction
+    in our renderer's look (the local fit would only blur its object's details), fully explained
+    for one whose whole background looks different."""
+    alpha = foreign_look(pred, bg)
+    if alpha <= 0.0:
+        return pred
+    return (pred + alpha * (explain(pred, bg, radius) - pred)).astype(np.float32)
 
 
 def _wide(img: np.ndarray) -> np.ndarray:
@@ -433,7 +498,11 @@ class Synthesizer:
             if not region.any():
                 out[i] = True
                 continue
-            dp, da = distance(pred, full, region), distance(pred, without, region)
+            # the prediction with what the scene without the instance explains locally replaced
+            # by that render (another renderer's background is not taken for the instance)
+            r = int(np.clip(round(EXPLAIN_WINDOW * np.sqrt(region.sum())), EXPLAIN_MIN_RADIUS, max(region.shape) // 4))
+            seen = explained(pred, _blur(without), r)
+            dp, da = distance(seen, full, region), distance(seen, without, region)
             out[i] = dp <= da
             total_present += dp
             total_absent += da
@@ -536,12 +605,50 @@ class _ObjectSearch:
         where the object is, so the hypothesis that puts the object there is not beaten by one
         that hides it (both pay the same clipped colour difference on the object)."""
         hb = _blur(hyp)
-        base = _distance_blurred(pred, hb)
         if getattr(self, "bg_blur", None) is None:
-            return base
+            return _distance_blurred(pred, hb)
+        explained, change = self._prepared(pred)
+        base = _distance_blurred(explained, hb)
+        return base + SILHOUETTE_WEIGHT * float(np.abs(change - self._change(hb)).mean())
+
+    def _prepared(self, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The prediction with its background explained (:meth:`_explain`) and its change map
+        (:meth:`_change`), computed once per prediction array."""
         if getattr(self, "_pred_id", None) is not pred:
-            self._pred_id, self._pred_change = pred, self._change(pred)
-        return base + SILHOUETTE_WEIGHT * float(np.abs(self._pred_change - self._change(hb)).mean())
+            seen = self._explain(pred)
+            self._pred_id, self._pred_explained, self._pred_change = pred, seen, self._change(seen)
+        return self._pred_explained, self._pred_change
+
+    def _explain(self, pred: np.ndarray) -> np.ndarray:
+        """The blurred prediction ``P`` (float32 ``(h, w, 3)`` at search size), when its background
+        does not look like ours (:func:`foreign_look`; else ``P`` as it is), with what the scene
+        without the target ``B`` explains locally replaced by ``B`` itself: ``B + (P − q) − (B − q_B)``,
+        where ``q = a·B + b`` is a per-channel local affine fit of ``P`` on ``B`` and ``q_B`` the
+        same fit of ``B`` on itself (:func:`explain`, windows of :meth:`_window` px).
+
+        A prediction made by another renderer or editor differs from our renders over the whole
+        background (untextured walls, other materials, other shadows); those differences are
+        smooth, or large regions, that a local gain/offset of our background absorbs, whereas an
+        object much smaller than the window is not absorbed and stays as the residual ``P − q``.
+        Without this, the hypotheses are drawn to where the background happens to differ and a
+        hypothesised object there explains the difference (a dark object "explains" a drawer front
+        that the other renderer made dark). For a prediction in our own look ``q ≈ P`` away from
+        the object, so it changes nothing there."""
+        if foreign_look(pred, self.bg_blur) <= 0.0:
+            return pred  # in our look: as it is (and no render for the window)
+        return explained(pred, self.bg_blur, self._window())
+
+    def _window(self) -> int:
+        """Half-width (px at search size) of :meth:`_explain`'s windows: :data:`EXPLAIN_WINDOW` ×
+        the target's extent (square root of its visible area at the source pose), within
+        [:data:`EXPLAIN_MIN_RADIUS`, a quarter of the image side]."""
+        if getattr(self, "_radius", None) is None:
+            alone = self.flat.render(self.small, only=[self.tid])
+            area = int(((alone.instances == self.tid) & (alone.depth < self.bg_depth)).sum())
+            h, w = self.bg_rgb.shape[:2]
+            self._radius = int(np.clip(round(EXPLAIN_WINDOW * np.sqrt(max(area, 1))), EXPLAIN_MIN_RADIUS,
+                                       max(EXPLAIN_MIN_RADIUS, min(h, w) // 4)))
+        return self._radius
 
     def _change(self, blurred: np.ndarray) -> np.ndarray:
         """Soft change map ``(H, W)`` in [0, 1] of a blurred image against the blurred empty scene."""
@@ -603,7 +710,7 @@ class _ObjectSearch:
         """World points on the plane ``z`` below blobs where ``pred`` differs from the scene
         without the target (the object, wherever it went): for each of the largest blobs, the
         rays through its centroid and through its bottom-centre pixel."""
-        diff = np.abs(pred - _blur(self.bg_rgb)).mean(axis=2) > 0.06
+        diff = np.abs(self._prepared(pred)[0] - self.bg_blur).mean(axis=2) > 0.06
         lab, n = ndimage.label(diff)
         if n == 0:
             return []
@@ -639,7 +746,8 @@ class _ObjectSearch:
         region = np.abs(_blur(a) - _blur(b)).mean(axis=2) > 0.02
         if region.sum() < MIN_VISIBLE_PX:
             return False
-        da, db = distance(pred, a, region), distance(pred, b, region)
+        seen = self._prepared(pred)[0]
+        da, db = distance(seen, a, region), distance(seen, b, region)
         return da * (1.0 + TIE_RELATIVE) < db
 
     def _distinguishable(self, a: np.ndarray, b: np.ndarray) -> bool:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -367,7 +368,9 @@ def run_check(cfg: CheckConfig, progress: bool = True) -> list[dict]:
             names = cfg.nuisances if v.kind == "correct" else (
                 ["none"] + ([str(rng.choice(extra))] if extra else []))
             for nz in names:
-                img = NUISANCES[nz](np.ascontiguousarray(v.image), np.random.default_rng([cfg.seed, n, hash(nz) % 997]))
+                # the nuisance's own draw (shift direction, tone signs): seeded by a stable hash of its
+                # name (``hash(str)`` is salted per process, so two runs drew different shifts)
+                img = NUISANCES[nz](np.ascontiguousarray(v.image), np.random.default_rng([cfg.seed, n, zlib.crc32(nz.encode()) % 997]))
                 pred = imageops.fit_to(img, w, h, "stretch")
                 res = score_default(record, pred, ecfg)
                 realised = res.pop("_realised")
