@@ -124,3 +124,18 @@ def test_recoloured_object_is_found_where_it_is_not_hidden():
     d = {name: S.distance(pred, img) for name, img in
          (("truth", at_truth), ("elsewhere", elsewhere), ("hidden", hidden), ("absent", bg))}
     assert d["truth"] < min(d["elsewhere"], d["hidden"], d["absent"])
+
+
+def test_fast_distance_equals_distance_bit_for_bit():
+    """:meth:`_ObjectSearch.fast_distance` (filters only around the changed pixels) gives exactly
+    :meth:`_ObjectSearch.distance`, for blobs inside the image and against its borders."""
+    rng = np.random.default_rng(3)
+    bg = rng.random((48, 64, 3), dtype=np.float32)
+    S = _ObjectSearch.__new__(_ObjectSearch)
+    S.bg_rgb, S.bg_blur = bg, _blur(bg)
+    pred = _blur(rng.random((48, 64, 3), dtype=np.float32))
+    for y0, y1, x0, x1 in [(20, 26, 30, 37), (0, 5, 0, 9), (40, 48, 55, 64), (3, 45, 1, 63), (24, 25, 12, 13)]:
+        hyp = bg.copy()
+        hyp[y0:y1, x0:x1] = rng.random((y1 - y0, x1 - x0, 3), dtype=np.float32)
+        assert S.fast_distance(pred, hyp) == S.distance(pred, hyp)
+    assert S.fast_distance(pred, bg) == S.distance(pred, bg)

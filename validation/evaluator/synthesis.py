@@ -46,6 +46,7 @@ from scipy import ndimage
 
 from gsi_bench.geometry import ground_direction
 from gsi_bench.scene import Camera, Scene, SceneObject
+from validation.evaluator.imageops import bbox_of
 
 #: Clip of the per-pixel L1 distance (mean over RGB, [0, 1] units).
 CLIP = 0.25
@@ -67,13 +68,25 @@ def distance(pred_blurred: np.ndarray, hyp: np.ndarray, region: np.ndarray | Non
 
 def _distance_blurred(pred_blurred: np.ndarray, hb: np.ndarray, region: np.ndarray | None = None) -> float:
     """:func:`distance` of an already blurred hypothesis ``hb``."""
-    d = np.minimum(np.abs(pred_blurred - hb).mean(axis=2), CLIP)
-    soft = np.abs(_wide(pred_blurred) - _wide(hb)).mean(axis=2)
-    grad = np.minimum(np.abs(_structure(pred_blurred) - _structure(hb)).sum(axis=2), CLIP)
-    total = d + SOFT_WEIGHT * soft + GRAD_WEIGHT * grad
+    total = _distance_map(_features(pred_blurred), _features(hb))
     if region is not None:
         return float(total[region].mean()) if region.any() else 0.0
     return float(total.mean())
+
+
+def _features(blurred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`_distance_map` compares of a blurred image ``(H, W, 3)`` float32: the image,
+    its :func:`_wide` blur ``(H, W, 3)`` and its :func:`_structure` ``(H, W, 2)``."""
+    return blurred, _wide(blurred), _structure(blurred)
+
+
+def _distance_map(pf: tuple, hf: tuple) -> np.ndarray:
+    """Per-pixel distance ``(H, W)`` float32 of :func:`_distance_blurred` between the
+    :func:`_features` of a prediction and of a hypothesis (or of equal crops of them)."""
+    d = np.minimum(np.abs(pf[0] - hf[0]).mean(axis=2), CLIP)
+    soft = np.abs(pf[1] - hf[1]).mean(axis=2)
+    grad = np.minimum(np.abs(pf[2] - hf[2]).sum(axis=2), CLIP)
+    return d + SOFT_WEIGHT * soft + GRAD_WEIGHT * grad
 
 
 def _luma_grad(img: np.ndarray) -> np.ndarray:
@@ -98,6 +111,10 @@ def _structure(img: np.ndarray) -> np.ndarray:
     mag = np.sqrt(gx * gx + gy * gy) + 1e-12
     return np.stack([(gx * gx - gy * gy) / mag, 2.0 * gx * gy / mag], -1)
 
+
+#: Pixels beyond a fast composite's changed box that its distance terms reach (1 for the 3×3 blur
+#: + 4 for the 9×9 wide blur of :func:`_distance_blurred`; the structure term reaches 1 + 1).
+_REACH = 5
 
 #: Weight of the silhouette term of :meth:`_ObjectSearch.distance` (a pixel whose change is wholly
 #: misexplained costs as much as the clipped colour term's maximum, :data:`CLIP`).
@@ -543,13 +560,58 @@ class _ObjectSearch:
             self._pred_id, self._pred_change = pred, self._change(pred)
         return base + SILHOUETTE_WEIGHT * float(np.abs(self._pred_change - self._change(hb)).mean())
 
+    def fast_distance(self, pred: np.ndarray, hyp: np.ndarray) -> float:
+        """:meth:`distance`, bit for bit, at the cost of filtering only around the pixels where
+        ``hyp`` (float32 ``(H, W, 3)``, a fast composite) differs from the scene without the
+        target: elsewhere its blurred image, wide blur and structure are those of that scene, and
+        the prediction's features and per-pixel distance to that scene are computed once per
+        prediction (``pred``: blurred, at search size; cached by identity)."""
+        if getattr(self, "bg_blur", None) is None:
+            return self.distance(pred, hyp)
+        box = bbox_of(np.any(hyp != self.bg_rgb, axis=2), pad=_REACH)
+        if box is None:
+            return self.distance(pred, hyp)
+        pf, bg_map = self._prediction_features(pred)
+        y0, y1, x0, x1 = box  # every pixel whose distance terms can differ from the empty scene's
+        h, w = bg_map.shape
+        cy, cx = max(0, y0 - _REACH), max(0, x0 - _REACH)  # the crop the filters need around it
+        crop = hyp[cy:min(h, y1 + _REACH), cx:min(w, x1 + _REACH)]
+        inner = (slice(y0 - cy, y1 - cy), slice(x0 - cx, x1 - cx))
+        hf = [f[inner] for f in _features(_blur(crop))]
+        total = bg_map.copy()
+        total[y0:y1, x0:x1] = _distance_map(tuple(f[y0:y1, x0:x1] for f in pf), tuple(hf))
+        hb = self.bg_blur.copy()
+        hb[y0:y1, x0:x1] = hf[0]
+        if getattr(self, "_pred_id", None) is not pred:
+            self._pred_id, self._pred_change = pred, self._change(pred)
+        return float(total.mean()) + SILHOUETTE_WEIGHT * float(np.abs(self._pred_change - self._change(hb)).mean())
+
+    def _prediction_features(self, pred: np.ndarray) -> tuple[tuple, np.ndarray]:
+        """The :func:`_features` of the blurred prediction and its per-pixel :func:`_distance_map`
+        ``(H, W)`` to the blurred scene without the target (cached for the last ``pred``)."""
+        if getattr(self, "_features_of", None) is not pred:
+            pf = _features(pred)
+            self._features_of, self._pred_features = pred, (pf, _distance_map(pf, _features(self.bg_blur)))
+        return self._pred_features
+
     def _change(self, blurred: np.ndarray) -> np.ndarray:
         """Soft change map ``(H, W)`` in [0, 1] of a blurred image against the blurred empty scene."""
         return np.minimum(np.abs(blurred - self.bg_blur).mean(axis=2) / SILHOUETTE_CHANGE, 1.0)
 
+    def _alone(self, obj: SceneObject):
+        """The target rendered alone at pose ``obj`` (the flat renderer's output at search size);
+        the last one is kept, so :meth:`calibrate_light` and :meth:`render` of the same pose
+        share it."""
+        k = _key(obj)
+        last = getattr(self, "_last_alone", None)
+        if last is None or last[0] != k:
+            last = self._last_alone = (k, self.flat.render(self.small.replace_object(obj), only=[self.tid]))
+        return last[1]
+
     def render(self, obj: SceneObject) -> tuple[np.ndarray, int]:
+        """Fast composite of pose ``obj``: float32 ``(H, W, 3)`` and the number of target pixels."""
         self.count += 1
-        alone = self.flat.render(self.small.replace_object(obj), only=[self.tid])
+        alone = self._alone(obj)
         m = (alone.instances == self.tid) & (alone.depth < self.bg_depth)
         out = self.bg_rgb.copy()
         out[m] = alone.rgb[m].astype(np.float32) / 255.0 * getattr(self, "light_gain", 1.0)
@@ -572,7 +634,7 @@ class _ObjectSearch:
         edits that keep the object in place (rotate, scale) it makes the fast composites as bright
         as full renders; one full render (reused by :meth:`decide` when ``obj`` is the unchanged
         pose). The ratio of medians, over ≥ :data:`MIN_VISIBLE_PX` pixels, bounded to [0.25, 2]."""
-        alone = self.flat.render(self.small.replace_object(obj), only=[self.tid])
+        alone = self._alone(obj)
         m = (alone.instances == self.tid) & (alone.depth < self.bg_depth)
         if m.sum() < MIN_VISIBLE_PX:
             return
@@ -587,7 +649,7 @@ class _ObjectSearch:
         if k not in self.cache:
             img, n = self.render(obj)
             vis = n >= MIN_VISIBLE_PX
-            self.cache[k] = (self.distance(pred, img) if vis else float("inf"), vis, obj)
+            self.cache[k] = (self.fast_distance(pred, img) if vis else float("inf"), vis, obj)
         return self.cache[k][0]
 
     def evaluate(self, pred: np.ndarray, cands: list[SceneObject]) -> None:
