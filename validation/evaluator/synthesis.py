@@ -472,12 +472,12 @@ class Synthesizer:
                 cache[key] = distance(pred, self.shaded.render(self._small(scene, C2)).rgb.astype(np.float32) / 255.0)
             return cache[key]
 
-        cands: list[tuple[str, str, float]] = [("none", "", 0.0), gt_motion]
-        cands += [("move", d, a) for d in ("left", "right", "forward", "backward") for a in MOVE_AMOUNTS_M]
-        cands += [(m, s, a) for m, senses in (("yaw", ("left", "right")), ("pitch", ("up", "down")))
-                  for s in senses for a in TURN_AMOUNTS_DEG]
+        cands = [("none", "", 0.0), gt_motion] + _coarse_camera_motions()
         d = [dist_of(c) for c in cands]
-        best = int(np.argmin(d))
+        for motion in _camera_grid_neighbours(cands, d, CAMERA_EXPANDED):
+            cands.append(motion)
+            d.append(dist_of(motion))
+        best = min(range(len(cands)), key=lambda i: (d[i], i))  # np.argmin's tie-break: the first
         cur, best_d, unchanged = cands[best], d[best], d[0]
         if cur[0] != "none":
             step = 0.1 if cur[0] == "move" else 10.0
@@ -512,6 +512,56 @@ MOVE_AMOUNTS_M = (0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0)
 TURN_AMOUNTS_DEG = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0)
 #: Scale factors searched (beyond: the best value sits at the end of the range, flagged out of range).
 SCALE_RANGE = (0.2, 5.0)
+
+
+#: Every other amount of the camera grids (both ends kept) is searched first; the missing amounts
+#: next to the best coarse amount of the :data:`CAMERA_EXPANDED` best directions are then added.
+#: For a distance that is unimodal along each direction this finds the full grid's best amount
+#: (the best fine amount lies between the coarse amounts around the best coarse one) with about
+#: 35 full renders instead of 54.
+CAMERA_EXPANDED = 2
+
+
+def _coarse(amounts: tuple[float, ...]) -> tuple[float, ...]:
+    """Every other amount of a grid, the last one always included."""
+    return tuple(a for i, a in enumerate(amounts) if i % 2 == 0 or i == len(amounts) - 1)
+
+
+def _camera_directions() -> list[tuple[str, str, tuple[float, ...]]]:
+    """``(kind, sense, amounts)`` of the camera motions searched: moves along the four ground
+    directions (:data:`MOVE_AMOUNTS_M`), yaw and pitch turns both ways (:data:`TURN_AMOUNTS_DEG`)."""
+    return [("move", s, MOVE_AMOUNTS_M) for s in ("left", "right", "forward", "backward")] + \
+        [(m, s, TURN_AMOUNTS_DEG) for m, senses in (("yaw", ("left", "right")), ("pitch", ("up", "down")))
+         for s in senses]
+
+
+def _coarse_camera_motions() -> list[tuple[str, str, float]]:
+    """The coarse camera grid: every direction at the :func:`_coarse` amounts."""
+    return [(k, s, a) for k, s, amounts in _camera_directions() for a in _coarse(amounts)]
+
+
+def _camera_grid_neighbours(cands: list[tuple[str, str, float]], dists: list[float],
+                            n_dirs: int) -> list[tuple[str, str, float]]:
+    """Grid amounts not yet searched next to the best searched amount of each of the ``n_dirs``
+    directions whose best distance is lowest (ties: grid order): the grid amounts just below and
+    just above that best amount."""
+    best: dict[tuple[str, str], tuple[float, float]] = {}
+    for (k, s, a), dv in zip(cands, dists):
+        if k != "none" and ((k, s) not in best or dv < best[(k, s)][0]):
+            best[(k, s)] = (dv, a)
+    order = [(k, s, amounts) for k, s, amounts in _camera_directions() if (k, s) in best]
+    order.sort(key=lambda t: best[(t[0], t[1])][0])  # stable: grid order among equals
+    seen = {(k, s, round(float(a), 6)) for k, s, a in cands}
+    out = []
+    for k, s, amounts in order[:n_dirs]:
+        a = best[(k, s)][1]  # a grid amount, or the instructed one between two
+        below = [x for x in amounts if x < a - 1e-9]
+        above = [x for x in amounts if x > a + 1e-9]
+        for x in ([below[-1]] if below else []) + ([above[0]] if above else []):
+            if (k, s, round(float(x), 6)) not in seen:
+                seen.add((k, s, round(float(x), 6)))
+                out.append((k, s, float(x)))
+    return out
 
 
 def _far(a: SceneObject, b: SceneObject) -> bool:
