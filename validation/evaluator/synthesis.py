@@ -11,7 +11,12 @@ whose render is closest to the prediction (downsampled with a box filter to the 
 * removal: for the target and every other instance of its category, "present" versus "absent",
   decided on the pixels where the two renders differ;
 * perspective: the camera at candidate poses (moves along the ground directions, yaw, pitch),
-  full renders.
+  full renders: every other amount of each direction first, then the amounts next to the best of
+  the two best directions (:data:`CAMERA_EXPANDED`), then two halving refinements.
+
+A fast composite differs from the scene without the target only around the target, so its
+distance is filtered only there (:meth:`_ObjectSearch.fast_distance`, bit-identical to the whole
+image's); the prediction's filtered images are computed once per search.
 
 Hypotheses are rendered in the look of the record's published images (:func:`render_style`): a
 record whose scene JSON carries the generator's ``"render"`` settings was published as GL photos
