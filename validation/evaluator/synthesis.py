@@ -254,6 +254,18 @@ class PhotoRenderer:
         rgb = self.gl.photo(scene, only=only)
         return RenderOutput(rgb=np.asarray(rgb), instances=labels.instances, depth=labels.depth)
 
+    def rgb(self, scene: Scene, *, only=None) -> np.ndarray:
+        """:meth:`render`'s RGB alone (:meth:`GLRenderer.photo`: the same pixels, no labels pass)."""
+        return np.asarray(self.gl.photo(scene, only=only))
+
+
+def rgb_of(renderer, scene: Scene) -> np.ndarray:
+    """uint8 ``(H, W, 3)``: the RGB of ``renderer.render(scene)``, bit for bit, without the
+    instance ids and depth where the renderer can skip them (:meth:`PhotoRenderer.rgb`: no labels
+    pass)."""
+    rgb = getattr(renderer, "rgb", None)
+    return np.asarray(rgb(scene)) if callable(rgb) else renderer.render(scene).rgb
+
 
 class Synthesizer:
     """Renders hypotheses for one record. ``shaded`` renders full scenes (with shadows), ``flat``
@@ -444,12 +456,12 @@ class Synthesizer:
         """For each instance in ``ids``: does the prediction look more like the scene with it or
         without it (judged on the pixels where those two renders differ)?"""
         small = self._small(scene)
-        full = self.shaded.render(small).rgb.astype(np.float32) / 255.0
+        full = rgb_of(self.shaded, small).astype(np.float32) / 255.0
         out: dict[int, bool] = {}
         n = 1
         total_present = total_absent = 0.0
         for i in ids:
-            without = self.shaded.render(small.without(i)).rgb.astype(np.float32) / 255.0
+            without = rgb_of(self.shaded, small.without(i)).astype(np.float32) / 255.0
             n += 1
             region = np.abs(_blur(full) - _blur(without)).mean(axis=2) > 0.02
             if not region.any():
@@ -474,7 +486,7 @@ class Synthesizer:
             key = (motion[0], motion[1], round(float(motion[2]), 6))
             if key not in cache:
                 C2 = C if motion[0] == "none" or motion[2] == 0 else moved_camera(C, *motion)
-                cache[key] = distance(pred, self.shaded.render(self._small(scene, C2)).rgb.astype(np.float32) / 255.0)
+                cache[key] = distance(pred, rgb_of(self.shaded, self._small(scene, C2)).astype(np.float32) / 255.0)
             return cache[key]
 
         cands = [("none", "", 0.0), gt_motion] + _coarse_camera_motions()
@@ -679,7 +691,7 @@ class _ObjectSearch:
         k = _key(obj)
         if k not in images:
             self.count += 1
-            images[k] = self.shaded.render(self.small.replace_object(obj)).rgb.astype(np.float32) / 255.0
+            images[k] = rgb_of(self.shaded, self.small.replace_object(obj)).astype(np.float32) / 255.0
         return images[k]
 
     def calibrate_light(self, obj: SceneObject) -> None:

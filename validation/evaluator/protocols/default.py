@@ -20,7 +20,7 @@ import numpy as np
 
 from gsi_bench.schema import EditRecord
 from validation.evaluator import imageops, metrics, scoring
-from validation.evaluator.synthesis import Realised, Synthesizer
+from validation.evaluator.synthesis import Realised, Synthesizer, rgb_of
 
 OBJECT_TRANSLATIONS = ("camera_relative_move", "object_relative_place", "receptacle_place")
 
@@ -118,7 +118,7 @@ def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth
         import dataclasses
 
         cam = dataclasses.replace(src.camera, cam_from_world=realised.cam_from_world.tolist())
-        ref = imageops.to_float(_exact_renderer(synth).render(src.with_camera(cam)).rgb)
+        ref = imageops.to_float(rgb_of(_exact_renderer(synth), src.with_camera(cam)))
         out = []
         for p, sg in zip(preds, sigmas):
             ssim = imageops.masked_ssim(p, smooth(ref, sg))
