@@ -139,3 +139,27 @@ def test_fast_distance_equals_distance_bit_for_bit():
         hyp[y0:y1, x0:x1] = rng.random((y1 - y0, x1 - x0, 3), dtype=np.float32)
         assert S.fast_distance(pred, hyp) == S.distance(pred, hyp)
     assert S.fast_distance(pred, bg) == S.distance(pred, bg)
+
+
+def test_camera_coarse_grid_finds_the_full_grids_best_for_unimodal_distances():
+    """The coarse camera grid plus the amounts next to the best coarse ones of the two best
+    directions reach the full grid's best motion whenever the distance is unimodal along each
+    direction (here: |amount − truth| plus a per-direction offset, for every grid motion as truth)."""
+    from validation.evaluator.synthesis import (CAMERA_EXPANDED, _camera_directions, _camera_grid_neighbours,
+                                                _coarse_camera_motions)
+
+    full = [(k, s, a) for k, s, amounts in _camera_directions() for a in amounts]
+    for truth in full:
+        def dist(m, truth=truth):
+            if m[0] == "none":
+                return 10.0
+            scale = 1.0 if m[0] == "move" else 0.01
+            return abs(m[2] - truth[2]) * scale + (0.0 if m[:2] == truth[:2] else 0.3)
+
+        cands = [("none", "", 0.0)] + _coarse_camera_motions()
+        d = [dist(c) for c in cands]
+        extra = _camera_grid_neighbours(cands, d, CAMERA_EXPANDED)
+        cands += extra
+        d += [dist(c) for c in extra]
+        assert cands[min(range(len(cands)), key=lambda i: (d[i], i))] == truth
+        assert len(cands) <= 1 + 32 + 2 * CAMERA_EXPANDED
