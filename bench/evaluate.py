@@ -6,6 +6,7 @@ Also prints the CPU seconds of the evaluation (driver + workers): on a shared ma
 that a same-session comparison of two versions can rely on.
 
     python bench/evaluate.py --num 70 --resolution 512 --workers 2
+    python bench/evaluate.py --num 28 --subset room     # rooms: costlier renders and searches
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--baseline", default="oracle")
     ap.add_argument("--protocol", default="default", choices=["default", "official"])
+    ap.add_argument("--subset", default="tabletop", choices=["tabletop", "room"], help="GSI-Syn subset generated")
     ap.add_argument("--work", default=None, help="folder for data / predictions (default: a temp dir)")
     args = ap.parse_args(argv)
 
@@ -46,19 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     from validation.evaluator import EvalConfig, evaluate
 
     work = Path(args.work or tempfile.mkdtemp(prefix="gsi-bench-eval-"))
-    data, preds, out = work / "data", work / f"pred_{args.baseline}", work / "report"
+    tag = f"{args.subset}_{args.num}_{args.resolution}"
+    data, preds, out = work / f"data_{tag}", work / f"pred_{tag}_{args.baseline}", work / "report"
     t0 = time.perf_counter()
-    generate(GenerationConfig(subset="tabletop", split="test", num=args.num, seed=0, resolution=args.resolution),
-             data, workers=args.workers, progress=False)
-    run_baseline(args.baseline, str(data), str(preds))
+    if not (data / "gsi_generation.json").exists():  # a --work folder keeps its data between runs
+        generate(GenerationConfig(subset=args.subset, split="test", num=args.num, seed=0, resolution=args.resolution),
+                 data, workers=args.workers, progress=False)
+    if not preds.exists():
+        run_baseline(args.baseline, str(data), str(preds), config=args.subset)
     print(f"setup (generate + {args.baseline}): {time.perf_counter() - t0:.1f} s", flush=True)
-    cfg = EvalConfig(data=str(data), predictions=str(preds), out=str(out), workers=args.workers, protocol=args.protocol)
+    cfg = EvalConfig(data=str(data), predictions=str(preds), out=str(out), workers=args.workers, protocol=args.protocol,
+                     config=args.subset)
     t0, c0 = time.perf_counter(), _cpu_s()
     summary = evaluate(cfg)
     dt, cpu = time.perf_counter() - t0, _cpu_s() - c0
     n = summary["counts"]["total"]
     o = summary["overall"]
-    print(f"evaluated {n} samples at {args.resolution}² with {args.workers} worker(s) in {dt:.1f} s: "
+    print(f"evaluated {n} {args.subset} samples at {args.resolution}² with {args.workers} worker(s) in {dt:.1f} s: "
           f"{n / dt:.2f} samples/s; {cpu:.1f} CPU s ({cpu / n:.2f} per sample: {args.workers * n / cpu:.2f} samples/s "
           f"if the workers had their cores to themselves); peak RSS {_peak_rss_mib():.0f} MiB")
     print(f"{args.baseline}: IC {o['ic']:.1f} SA {o['sa']:.1f} EL {o['el']:.1f} AC {o['ac']:.1f}")

@@ -163,3 +163,52 @@ def test_only_a_prediction_in_another_look_is_explained():
     other = _blur(_with_box(np.full_like(bg, 0.45), 19, 10, 0.8))
     other[..., 0] += 0.04
     assert foreign_look(other, bg) == 1.0
+
+
+def test_fast_distance_equals_distance_bit_for_bit():
+    """:meth:`_ObjectSearch.fast_distance` (filters only around the changed pixels) gives exactly
+    :meth:`_ObjectSearch.distance`, for blobs inside the image and against its borders, for a
+    prediction in our look (compared as it is) and one in another look (explained first), whatever
+    the order the two are asked in."""
+    from validation.evaluator.synthesis import foreign_look
+
+    rng = np.random.default_rng(3)
+    bg = rng.random((48, 64, 3), dtype=np.float32)
+    S = _ObjectSearch.__new__(_ObjectSearch)
+    S.bg_rgb, S.bg_blur, S._radius = bg, _blur(bg), 6  # the explanation window, set (no renderer here)
+    ours = _blur(bg + 0.002 * rng.standard_normal(bg.shape).astype(np.float32))
+    other = _blur(rng.random((48, 64, 3), dtype=np.float32))
+    assert foreign_look(ours, S.bg_blur) == 0.0 and foreign_look(other, S.bg_blur) == 1.0
+    for y0, y1, x0, x1 in [(20, 26, 30, 37), (0, 5, 0, 9), (40, 48, 55, 64), (3, 45, 1, 63), (24, 25, 12, 13)]:
+        hyp = bg.copy()
+        hyp[y0:y1, x0:x1] = rng.random((y1 - y0, x1 - x0, 3), dtype=np.float32)
+        for pred in (ours, other):
+            assert S.fast_distance(pred, hyp) == S.distance(pred, hyp)
+        for pred in (other, ours):
+            assert S.distance(pred, hyp) == S.fast_distance(pred, hyp)
+    for pred in (ours, other):
+        assert S.fast_distance(pred, bg) == S.distance(pred, bg)
+
+
+def test_camera_coarse_grid_finds_the_full_grids_best_for_unimodal_distances():
+    """The coarse camera grid plus the amounts next to the best coarse ones of the two best
+    directions reach the full grid's best motion whenever the distance is unimodal along each
+    direction (here: |amount − truth| plus a per-direction offset, for every grid motion as truth)."""
+    from validation.evaluator.synthesis import (CAMERA_EXPANDED, _camera_directions, _camera_grid_neighbours,
+                                                _coarse_camera_motions)
+
+    full = [(k, s, a) for k, s, amounts in _camera_directions() for a in amounts]
+    for truth in full:
+        def dist(m, truth=truth):
+            if m[0] == "none":
+                return 10.0
+            scale = 1.0 if m[0] == "move" else 0.01
+            return abs(m[2] - truth[2]) * scale + (0.0 if m[:2] == truth[:2] else 0.3)
+
+        cands = [("none", "", 0.0)] + _coarse_camera_motions()
+        d = [dist(c) for c in cands]
+        extra = _camera_grid_neighbours(cands, d, CAMERA_EXPANDED)
+        cands += extra
+        d += [dist(c) for c in extra]
+        assert cands[min(range(len(cands)), key=lambda i: (d[i], i))] == truth
+        assert len(cands) <= 1 + 32 + 2 * CAMERA_EXPANDED

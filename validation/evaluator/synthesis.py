@@ -11,7 +11,12 @@ whose render is closest to the prediction (downsampled with a box filter to the 
 * removal: for the target and every other instance of its category, "present" versus "absent",
   decided on the pixels where the two renders differ;
 * perspective: the camera at candidate poses (moves along the ground directions, yaw, pitch),
-  full renders.
+  full renders: every other amount of each direction first, then the amounts next to the best of
+  the two best directions (:data:`CAMERA_EXPANDED`), then two halving refinements.
+
+A fast composite differs from the scene without the target only around the target, so its
+distance is filtered only there (:meth:`_ObjectSearch.fast_distance`, bit-identical to the whole
+image's); the prediction's filtered images are computed once per search.
 
 Hypotheses are rendered in the look of the record's published images (:func:`render_style`): a
 record whose scene JSON carries the generator's ``"render"`` settings was published as GL photos
@@ -52,6 +57,7 @@ from scipy import ndimage
 
 from gsi_bench.geometry import ground_direction
 from gsi_bench.scene import Camera, Scene, SceneObject
+from validation.evaluator.imageops import bbox_of
 
 #: Clip of the per-pixel L1 distance (mean over RGB, [0, 1] units).
 CLIP = 0.25
@@ -73,13 +79,25 @@ def distance(pred_blurred: np.ndarray, hyp: np.ndarray, region: np.ndarray | Non
 
 def _distance_blurred(pred_blurred: np.ndarray, hb: np.ndarray, region: np.ndarray | None = None) -> float:
     """:func:`distance` of an already blurred hypothesis ``hb``."""
-    d = np.minimum(np.abs(pred_blurred - hb).mean(axis=2), CLIP)
-    soft = np.abs(_wide(pred_blurred) - _wide(hb)).mean(axis=2)
-    grad = np.minimum(np.abs(_structure(pred_blurred) - _structure(hb)).sum(axis=2), CLIP)
-    total = d + SOFT_WEIGHT * soft + GRAD_WEIGHT * grad
+    total = _distance_map(_features(pred_blurred), _features(hb))
     if region is not None:
         return float(total[region].mean()) if region.any() else 0.0
     return float(total.mean())
+
+
+def _features(blurred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`_distance_map` compares of a blurred image ``(H, W, 3)`` float32: the image,
+    its :func:`_wide` blur ``(H, W, 3)`` and its :func:`_structure` ``(H, W, 2)``."""
+    return blurred, _wide(blurred), _structure(blurred)
+
+
+def _distance_map(pf: tuple, hf: tuple) -> np.ndarray:
+    """Per-pixel distance ``(H, W)`` float32 of :func:`_distance_blurred` between the
+    :func:`_features` of a prediction and of a hypothesis (or of equal crops of them)."""
+    d = np.minimum(np.abs(pf[0] - hf[0]).mean(axis=2), CLIP)
+    soft = np.abs(pf[1] - hf[1]).mean(axis=2)
+    grad = np.minimum(np.abs(pf[2] - hf[2]).sum(axis=2), CLIP)
+    return d + SOFT_WEIGHT * soft + GRAD_WEIGHT * grad
 
 
 def _luma_grad(img: np.ndarray) -> np.ndarray:
@@ -104,6 +122,10 @@ def _structure(img: np.ndarray) -> np.ndarray:
     mag = np.sqrt(gx * gx + gy * gy) + 1e-12
     return np.stack([(gx * gx - gy * gy) / mag, 2.0 * gx * gy / mag], -1)
 
+
+#: Pixels beyond a fast composite's changed box that its distance terms reach (1 for the 3×3 blur
+#: + 4 for the 9×9 wide blur of :func:`_distance_blurred`; the structure term reaches 1 + 1).
+_REACH = 5
 
 #: Weight of the silhouette term of :meth:`_ObjectSearch.distance` (a pixel whose change is wholly
 #: misexplained costs as much as the clipped colour term's maximum, :data:`CLIP`).
@@ -297,6 +319,18 @@ class PhotoRenderer:
         rgb = self.gl.photo(scene, only=only)
         return RenderOutput(rgb=np.asarray(rgb), instances=labels.instances, depth=labels.depth)
 
+    def rgb(self, scene: Scene, *, only=None) -> np.ndarray:
+        """:meth:`render`'s RGB alone (:meth:`GLRenderer.photo`: the same pixels, no labels pass)."""
+        return np.asarray(self.gl.photo(scene, only=only))
+
+
+def rgb_of(renderer, scene: Scene) -> np.ndarray:
+    """uint8 ``(H, W, 3)``: the RGB of ``renderer.render(scene)``, bit for bit, without the
+    instance ids and depth where the renderer can skip them (:meth:`PhotoRenderer.rgb`: no labels
+    pass)."""
+    rgb = getattr(renderer, "rgb", None)
+    return np.asarray(rgb(scene)) if callable(rgb) else renderer.render(scene).rgb
+
 
 class Synthesizer:
     """Renders hypotheses for one record. ``shaded`` renders full scenes (with shadows), ``flat``
@@ -487,12 +521,12 @@ class Synthesizer:
         """For each instance in ``ids``: does the prediction look more like the scene with it or
         without it (judged on the pixels where those two renders differ)?"""
         small = self._small(scene)
-        full = self.shaded.render(small).rgb.astype(np.float32) / 255.0
+        full = rgb_of(self.shaded, small).astype(np.float32) / 255.0
         out: dict[int, bool] = {}
         n = 1
         total_present = total_absent = 0.0
         for i in ids:
-            without = self.shaded.render(small.without(i)).rgb.astype(np.float32) / 255.0
+            without = rgb_of(self.shaded, small.without(i)).astype(np.float32) / 255.0
             n += 1
             region = np.abs(_blur(full) - _blur(without)).mean(axis=2) > 0.02
             if not region.any():
@@ -521,15 +555,15 @@ class Synthesizer:
             key = (motion[0], motion[1], round(float(motion[2]), 6))
             if key not in cache:
                 C2 = C if motion[0] == "none" or motion[2] == 0 else moved_camera(C, *motion)
-                cache[key] = distance(pred, self.shaded.render(self._small(scene, C2)).rgb.astype(np.float32) / 255.0)
+                cache[key] = distance(pred, rgb_of(self.shaded, self._small(scene, C2)).astype(np.float32) / 255.0)
             return cache[key]
 
-        cands: list[tuple[str, str, float]] = [("none", "", 0.0), gt_motion]
-        cands += [("move", d, a) for d in ("left", "right", "forward", "backward") for a in MOVE_AMOUNTS_M]
-        cands += [(m, s, a) for m, senses in (("yaw", ("left", "right")), ("pitch", ("up", "down")))
-                  for s in senses for a in TURN_AMOUNTS_DEG]
+        cands = [("none", "", 0.0), gt_motion] + _coarse_camera_motions()
         d = [dist_of(c) for c in cands]
-        best = int(np.argmin(d))
+        for motion in _camera_grid_neighbours(cands, d, CAMERA_EXPANDED):
+            cands.append(motion)
+            d.append(dist_of(motion))
+        best = min(range(len(cands)), key=lambda i: (d[i], i))  # np.argmin's tie-break: the first
         cur, best_d, unchanged = cands[best], d[best], d[0]
         if cur[0] != "none":
             step = 0.1 if cur[0] == "move" else 10.0
@@ -564,6 +598,56 @@ MOVE_AMOUNTS_M = (0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0)
 TURN_AMOUNTS_DEG = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0)
 #: Scale factors searched (beyond: the best value sits at the end of the range, flagged out of range).
 SCALE_RANGE = (0.2, 5.0)
+
+
+#: Every other amount of the camera grids (both ends kept) is searched first; the missing amounts
+#: next to the best coarse amount of the :data:`CAMERA_EXPANDED` best directions are then added.
+#: For a distance that is unimodal along each direction this finds the full grid's best amount
+#: (the best fine amount lies between the coarse amounts around the best coarse one) with about
+#: 35 full renders instead of 54.
+CAMERA_EXPANDED = 2
+
+
+def _coarse(amounts: tuple[float, ...]) -> tuple[float, ...]:
+    """Every other amount of a grid, the last one always included."""
+    return tuple(a for i, a in enumerate(amounts) if i % 2 == 0 or i == len(amounts) - 1)
+
+
+def _camera_directions() -> list[tuple[str, str, tuple[float, ...]]]:
+    """``(kind, sense, amounts)`` of the camera motions searched: moves along the four ground
+    directions (:data:`MOVE_AMOUNTS_M`), yaw and pitch turns both ways (:data:`TURN_AMOUNTS_DEG`)."""
+    return [("move", s, MOVE_AMOUNTS_M) for s in ("left", "right", "forward", "backward")] + \
+        [(m, s, TURN_AMOUNTS_DEG) for m, senses in (("yaw", ("left", "right")), ("pitch", ("up", "down")))
+         for s in senses]
+
+
+def _coarse_camera_motions() -> list[tuple[str, str, float]]:
+    """The coarse camera grid: every direction at the :func:`_coarse` amounts."""
+    return [(k, s, a) for k, s, amounts in _camera_directions() for a in _coarse(amounts)]
+
+
+def _camera_grid_neighbours(cands: list[tuple[str, str, float]], dists: list[float],
+                            n_dirs: int) -> list[tuple[str, str, float]]:
+    """Grid amounts not yet searched next to the best searched amount of each of the ``n_dirs``
+    directions whose best distance is lowest (ties: grid order): the grid amounts just below and
+    just above that best amount."""
+    best: dict[tuple[str, str], tuple[float, float]] = {}
+    for (k, s, a), dv in zip(cands, dists):
+        if k != "none" and ((k, s) not in best or dv < best[(k, s)][0]):
+            best[(k, s)] = (dv, a)
+    order = [(k, s, amounts) for k, s, amounts in _camera_directions() if (k, s) in best]
+    order.sort(key=lambda t: best[(t[0], t[1])][0])  # stable: grid order among equals
+    seen = {(k, s, round(float(a), 6)) for k, s, a in cands}
+    out = []
+    for k, s, amounts in order[:n_dirs]:
+        a = best[(k, s)][1]  # a grid amount, or the instructed one between two
+        below = [x for x in amounts if x < a - 1e-9]
+        above = [x for x in amounts if x > a + 1e-9]
+        for x in ([below[-1]] if below else []) + ([above[0]] if above else []):
+            if (k, s, round(float(x), 6)) not in seen:
+                seen.add((k, s, round(float(x), 6)))
+                out.append((k, s, float(x)))
+    return out
 
 
 def _far(a: SceneObject, b: SceneObject) -> bool:
@@ -650,13 +734,58 @@ class _ObjectSearch:
                                        max(EXPLAIN_MIN_RADIUS, min(h, w) // 4)))
         return self._radius
 
+    def fast_distance(self, pred: np.ndarray, hyp: np.ndarray) -> float:
+        """:meth:`distance`, bit for bit, at the cost of filtering only around the pixels where
+        ``hyp`` (float32 ``(H, W, 3)``, a fast composite) differs from the scene without the
+        target: elsewhere its blurred image, wide blur and structure are those of that scene, and
+        the prediction's features and per-pixel distance to that scene are computed once per
+        prediction (``pred``: blurred, at search size; cached by identity). Like :meth:`distance`
+        it compares the prediction as :meth:`_prepared` gives it (explained when in another look)."""
+        if getattr(self, "bg_blur", None) is None:
+            return self.distance(pred, hyp)
+        box = bbox_of(np.any(hyp != self.bg_rgb, axis=2), pad=_REACH)
+        if box is None:
+            return self.distance(pred, hyp)
+        seen, pred_change = self._prepared(pred)
+        pf, bg_map = self._prediction_features(seen)
+        y0, y1, x0, x1 = box  # every pixel whose distance terms can differ from the empty scene's
+        h, w = bg_map.shape
+        cy, cx = max(0, y0 - _REACH), max(0, x0 - _REACH)  # the crop the filters need around it
+        crop = hyp[cy:min(h, y1 + _REACH), cx:min(w, x1 + _REACH)]
+        inner = (slice(y0 - cy, y1 - cy), slice(x0 - cx, x1 - cx))
+        hf = [f[inner] for f in _features(_blur(crop))]
+        total = bg_map.copy()
+        total[y0:y1, x0:x1] = _distance_map(tuple(f[y0:y1, x0:x1] for f in pf), tuple(hf))
+        hb = self.bg_blur.copy()
+        hb[y0:y1, x0:x1] = hf[0]
+        return float(total.mean()) + SILHOUETTE_WEIGHT * float(np.abs(pred_change - self._change(hb)).mean())
+
+    def _prediction_features(self, pred: np.ndarray) -> tuple[tuple, np.ndarray]:
+        """The :func:`_features` of the blurred prediction and its per-pixel :func:`_distance_map`
+        ``(H, W)`` to the blurred scene without the target (cached for the last ``pred``)."""
+        if getattr(self, "_features_of", None) is not pred:
+            pf = _features(pred)
+            self._features_of, self._pred_features = pred, (pf, _distance_map(pf, _features(self.bg_blur)))
+        return self._pred_features
+
     def _change(self, blurred: np.ndarray) -> np.ndarray:
         """Soft change map ``(H, W)`` in [0, 1] of a blurred image against the blurred empty scene."""
         return np.minimum(np.abs(blurred - self.bg_blur).mean(axis=2) / SILHOUETTE_CHANGE, 1.0)
 
+    def _alone(self, obj: SceneObject):
+        """The target rendered alone at pose ``obj`` (the flat renderer's output at search size);
+        the last one is kept, so :meth:`calibrate_light` and :meth:`render` of the same pose
+        share it."""
+        k = _key(obj)
+        last = getattr(self, "_last_alone", None)
+        if last is None or last[0] != k:
+            last = self._last_alone = (k, self.flat.render(self.small.replace_object(obj), only=[self.tid]))
+        return last[1]
+
     def render(self, obj: SceneObject) -> tuple[np.ndarray, int]:
+        """Fast composite of pose ``obj``: float32 ``(H, W, 3)`` and the number of target pixels."""
         self.count += 1
-        alone = self.flat.render(self.small.replace_object(obj), only=[self.tid])
+        alone = self._alone(obj)
         m = (alone.instances == self.tid) & (alone.depth < self.bg_depth)
         out = self.bg_rgb.copy()
         out[m] = alone.rgb[m].astype(np.float32) / 255.0 * getattr(self, "light_gain", 1.0)
@@ -669,7 +798,7 @@ class _ObjectSearch:
         k = _key(obj)
         if k not in images:
             self.count += 1
-            images[k] = self.shaded.render(self.small.replace_object(obj)).rgb.astype(np.float32) / 255.0
+            images[k] = rgb_of(self.shaded, self.small.replace_object(obj)).astype(np.float32) / 255.0
         return images[k]
 
     def calibrate_light(self, obj: SceneObject) -> None:
@@ -679,7 +808,7 @@ class _ObjectSearch:
         edits that keep the object in place (rotate, scale) it makes the fast composites as bright
         as full renders; one full render (reused by :meth:`decide` when ``obj`` is the unchanged
         pose). The ratio of medians, over ≥ :data:`MIN_VISIBLE_PX` pixels, bounded to [0.25, 2]."""
-        alone = self.flat.render(self.small.replace_object(obj), only=[self.tid])
+        alone = self._alone(obj)
         m = (alone.instances == self.tid) & (alone.depth < self.bg_depth)
         if m.sum() < MIN_VISIBLE_PX:
             return
@@ -694,7 +823,7 @@ class _ObjectSearch:
         if k not in self.cache:
             img, n = self.render(obj)
             vis = n >= MIN_VISIBLE_PX
-            self.cache[k] = (self.distance(pred, img) if vis else float("inf"), vis, obj)
+            self.cache[k] = (self.fast_distance(pred, img) if vis else float("inf"), vis, obj)
         return self.cache[k][0]
 
     def evaluate(self, pred: np.ndarray, cands: list[SceneObject]) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from gsi_bench.schema import EditRecord
 from validation.evaluator import imageops, metrics, scoring
-from validation.evaluator.synthesis import Realised, Synthesizer
+from validation.evaluator.synthesis import Realised, Synthesizer, rgb_of
 
 OBJECT_TRANSLATIONS = ("camera_relative_move", "object_relative_place", "receptacle_place")
 
@@ -91,10 +91,11 @@ def comparison_sigma(record: EditRecord) -> float:
 
 
 def edit_locality(pred: np.ndarray, record: EditRecord, valid: np.ndarray | None = None,
-                  sigma: float = 0.0) -> tuple[float, float, float]:
+                  sigma: float = 0.0, background: np.ndarray | None = None) -> tuple[float, float, float]:
     """(EL 0–100, masked SSIM, masked PSNR dB) of ``pred`` (uint8 or float [0, 1]) against the
-    ground-truth target outside the dilated union of the object masks (and inside ``valid``)."""
-    keep = background_mask(record)
+    ground-truth target outside the dilated union of the object masks (and inside ``valid``).
+    ``background``: the record's :func:`background_mask` when already computed."""
+    keep = background_mask(record) if background is None else background
     if valid is not None:
         keep = keep & valid
     loc = metrics.edit_locality(smooth(pred, sigma), smooth(record.target_image, sigma), keep)
@@ -118,7 +119,7 @@ def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth
         import dataclasses
 
         cam = dataclasses.replace(src.camera, cam_from_world=realised.cam_from_world.tolist())
-        ref = imageops.to_float(_exact_renderer(synth).render(src.with_camera(cam)).rgb)
+        ref = imageops.to_float(rgb_of(_exact_renderer(synth), src.with_camera(cam)))
         out = []
         for p, sg in zip(preds, sigmas):
             ssim = imageops.masked_ssim(p, smooth(ref, sg))
@@ -190,17 +191,18 @@ def score(record: EditRecord, pred: np.ndarray, synth: Synthesizer) -> dict:
     if op not in SCORERS:
         raise ValueError(f"operation {op!r} has no default-protocol scorer")
     raw = imageops.to_float(pred)
+    background = background_mask(record)
     if op in UNALIGNED:
         norm, work, valid = None, pred, None
     else:
-        norm = alignment.normalise(pred, record.source_image, background_mask(record))
+        norm = alignment.normalise(pred, record.source_image, background)
         work = (norm.image * 255.0 + 0.5).astype(np.uint8)
         valid = norm.valid
     synth = synth.for_record(record).at_size(search_size_for(record, synth.search_size))
     realised, res = SCORERS[op](record, synth.prediction(work, src), src, tgt, synth)
     sg = comparison_sigma(record)
-    el, el_ssim, el_psnr = edit_locality(work, record, valid, sg)
-    el_raw = edit_locality(pred, record)[0]
+    el, el_ssim, el_psnr = edit_locality(work, record, valid, sg, background)
+    el_raw = edit_locality(pred, record, background=background)[0]
     acs, ac_note = appearance([imageops.to_float(work), raw], record, src, realised, synth, [sg, 0.0])
     res.update(el=el, el_ssim=el_ssim, el_psnr=el_psnr, ac=acs[0], ac_region=ac_note, el_raw=el_raw, ac_raw=acs[-1],
                alignment=norm.alignment.to_json() if norm is not None else {"method": "none (camera edit)", "reliable": True},
