@@ -29,6 +29,7 @@ from gsi_bench.checks import (
 from gsi_bench.config import HashedConfig
 from gsi_bench.operations import OPERATION_SPECS, OPERATIONS, drawn_for_reference, num_templates, operation_spec
 from gsi_bench.scene import Scene, SceneObject, encode_scene_pair
+from gsi_bench.geometry import project_points
 from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
 from gsi_syn.edits import (
@@ -216,6 +217,40 @@ def _scene_can_host(op: str, state: _SceneState, targets: set[int], plan: Mappin
         state.scene, th, candidates, state.visible, dict(plan))
 
 
+def _pixel_bound(scene: Scene, obj: SceneObject) -> float:
+    """An upper bound (px) of the pixels ``obj`` can cover in the scene camera's image, before
+    any render: the convex hull of its projected 3D box corners grown by one pixel (pixel
+    centres near the hull's edges), clipped to the image; ``inf`` when a corner lies behind
+    the near plane."""
+    from shapely.geometry import MultiPoint, box
+
+    cam = scene.camera
+    uv, z = project_points(cam.K_array, cam.cam_from_world_array, object_box_world(obj).corners())
+    if not (z > cam.near).all():
+        return float("inf")
+    return float(MultiPoint(uv).convex_hull.buffer(1.0).intersection(box(0, 0, cam.width, cam.height)).area)
+
+
+def _may_host(op: str, scene: Scene, plan: Mapping | None, th: CheckThresholds, min_pixels: float,
+              target_pixels: float) -> bool:
+    """Pre-render relaxation of :func:`_scene_can_host`: False only where the rendered scene
+    would fail it too, so a scene that cannot host ``op`` is dropped without rendering (and the
+    records drawn are the same). Every object's pixels are bounded by :func:`_pixel_bound`
+    (``min_pixels``: the visible floor, ``target_pixels``: the edited object's floor, px)."""
+    entry = PROPOSERS[op]
+    if not entry.picks_target:
+        return True
+    bound = {o.instance_id: _pixel_bound(scene, o) for o in scene.objects
+             if o.role in ("object", "receptacle", "support")}
+    visible = {i for i, b in bound.items() if b >= min_pixels}
+    targets = {i for i, b in bound.items() if b >= target_pixels}
+    candidates = _target_candidates(op, scene, targets & visible)
+    if not candidates:
+        return False
+    return plan is None or entry.plan_feasible is None or entry.plan_feasible(
+        scene, th, candidates, visible, dict(plan))
+
+
 def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None,
              area: int, th: CheckThresholds) -> Measurements:
     """Every check quantity of a proposal (see :data:`gsi_bench.checks.Measurements`)."""
@@ -377,16 +412,20 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
     records: list[EditRecord] = []
     state: _SceneState | None = None
     target_pixels = min_visible_pixels(area, cfg.thresholds, edited=True)
+    min_pixels = cfg.thresholds.min_visible_area * area
     for index in cfg.unit_record_indices(unit):
         op = cfg.operations[index % len(cfg.operations)]
         entry = PROPOSERS[op]
         plan = entry.plan(rng) if entry.plan is not None else None
         record = None
         for attempt in range(cfg.max_scene_attempts):
-            if state is None:
-                state = _SceneState(_sample_scene(cfg, rng), renderer, cfg.thresholds.min_visible_area * area)
-            targets = {i for i, c in state.pixels.items() if c >= target_pixels}
             live_plan = plan if attempt < cfg.max_plan_scene_attempts else None
+            if state is None:
+                scene = _sample_scene(cfg, rng)
+                if not _may_host(op, scene, live_plan, cfg.thresholds, min_pixels, target_pixels):
+                    continue  # it cannot host the operation whatever the render shows
+                state = _SceneState(scene, renderer, min_pixels)
+            targets = {i for i, c in state.pixels.items() if c >= target_pixels}
             if not _scene_can_host(op, state, targets, live_plan, cfg.thresholds):
                 state = None
                 continue
