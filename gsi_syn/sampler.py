@@ -20,6 +20,7 @@ from gsi_bench.assembly import EditView, Transform, assemble_record, render_inst
 from gsi_bench.checks import (
     CheckThresholds,
     Measurements,
+    placement_ok,
     changed_fraction,
     failed_checks,
     min_visible_pixels,
@@ -32,13 +33,18 @@ from gsi_bench.scene import Scene, SceneObject, encode_scene_pair
 from gsi_bench.geometry import project_points
 from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
+from gsi_syn.checks import placement_measurements
 from gsi_syn.edits import (
     PROPOSERS,
     Proposal,
+    already_there,
     camera_frame_transform,
+    in_view,
     projected_area_bound,
+    receptacle_candidates,
     unique_category_objects,
 )
+from gsi_syn.edits import _vocabulary as receptacle_vocabulary  # cached per scene, shared with the proposer
 from gsi_syn.physics import settle
 from gsi_syn.placement import (
     box_in_camera,
@@ -217,6 +223,47 @@ def _scene_can_host(op: str, state: _SceneState, targets: set[int], plan: Mappin
         state.scene, th, candidates, state.visible, dict(plan))
 
 
+def _receptacle_realisable(scene: Scene, th: CheckThresholds, target: SceneObject, visible: set[int],
+                           plan: dict) -> bool:
+    """Whether :func:`~gsi_syn.edits.propose_receptacle_place` can realise the planned placement
+    with ``target`` in ``scene``: some visible receptacle names it, the target is not already
+    there, and the moved target stays in view with its clearance and support margin. These are
+    the proposer's deterministic tests, so a target failing them fails every draw."""
+    placement = plan["placement"]
+    for rec in receptacle_candidates(scene, target):
+        if rec.instance_id not in visible:
+            continue
+        points, gaps = receptacle_vocabulary(scene, rec, target, th)
+        if placement not in gaps:
+            continue
+        if rec.instance_id == target.support_id and already_there(target, placement, points, gaps, th):
+            continue
+        xyz = points[placement]
+        new = dataclasses.replace(target, position=tuple(float(round(v, 6)) for v in xyz), support_id=rec.instance_id)
+        out = scene.replace_object(new)
+        if in_view(out, new) and placement_ok(*placement_measurements(out, target.instance_id), th):
+            return True
+    return False
+
+
+#: operation → ``(scene, thresholds, target, visible ids, plan) → bool``: whether the record's
+#: plan can be realised with that target (the sampler draws targets only among those that can,
+#: and drops a scene where none can, rendered or not)
+PLAN_REALISABLE: dict[str, Callable[[Scene, CheckThresholds, SceneObject, set[int], dict], bool]] = {
+    "receptacle_place": _receptacle_realisable,
+}
+
+
+def _plan_targets(op: str, scene: Scene, candidates: list[SceneObject], visible: set[int], plan: Mapping | None,
+                  th: CheckThresholds) -> list[SceneObject]:
+    """The ``candidates`` with which the record's ``plan`` can be realised (all of them when the
+    operation has no plan or no :data:`PLAN_REALISABLE` test)."""
+    test = PLAN_REALISABLE.get(op)
+    if plan is None or test is None:
+        return candidates
+    return [t for t in candidates if test(scene, th, t, visible, dict(plan))]
+
+
 def _pixel_bound(scene: Scene, obj: SceneObject) -> float:
     """An upper bound (px) of the pixels ``obj`` can cover in the scene camera's image, before
     any render: the convex hull of its projected 3D box corners grown by one pixel (pixel
@@ -247,8 +294,10 @@ def _may_host(op: str, scene: Scene, plan: Mapping | None, th: CheckThresholds, 
     candidates = _target_candidates(op, scene, targets & visible)
     if not candidates:
         return False
-    return plan is None or entry.plan_feasible is None or entry.plan_feasible(
-        scene, th, candidates, visible, dict(plan))
+    if plan is not None and entry.plan_feasible is not None and not entry.plan_feasible(
+            scene, th, candidates, visible, dict(plan)):
+        return False
+    return bool(_plan_targets(op, scene, candidates, visible, plan, th))
 
 
 def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None,
@@ -429,6 +478,13 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
             if not _scene_can_host(op, state, targets, live_plan, cfg.thresholds):
                 state = None
                 continue
+            if live_plan is not None and op in PLAN_REALISABLE:
+                targets = {t.instance_id for t in _plan_targets(
+                    op, state.scene, _target_candidates(op, state.scene, targets & state.visible),
+                    state.visible, live_plan, cfg.thresholds)}
+                if not targets:
+                    state = None
+                    continue
             rendered = 0
             for _ in range(cfg.max_proposals):
                 if rendered >= cfg.max_param_attempts:
