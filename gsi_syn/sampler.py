@@ -210,17 +210,23 @@ def _target_candidates(op: str, scene: Scene, pool: set[int]) -> list[SceneObjec
 
 
 def _scene_can_host(op: str, state: _SceneState, targets: set[int], plan: Mapping | None,
-                    th: CheckThresholds) -> bool:
-    """Cheap test before any proposal: an operation that picks its target needs a candidate large
-    enough to edit (``targets``), and a record's plan must be possible in the scene."""
+                    th: CheckThresholds) -> set[int]:
+    """Cheap test before any proposal: the ids the sampler may draw ``op``'s target from in the
+    rendered scene (empty: the scene cannot host the record). An operation that picks its target
+    needs a candidate large enough to edit (``targets``), and a record's plan must be possible in
+    the scene: realisable with the target where the operation has a :data:`PLAN_REALISABLE` test
+    (only such targets are returned), else ``plan_feasible``. Operations that pick no target get
+    ``targets`` back whole (any set that is non-empty means "go")."""
     entry = PROPOSERS[op]
     if not entry.picks_target:
-        return True
+        return targets | {0}
     candidates = _target_candidates(op, state.scene, targets & state.visible)
-    if not candidates:
-        return False
-    return plan is None or entry.plan_feasible is None or entry.plan_feasible(
-        state.scene, th, candidates, state.visible, dict(plan))
+    if plan is not None and op in PLAN_REALISABLE:
+        candidates = _plan_targets(op, state.scene, candidates, state.visible, plan, th)
+    elif candidates and plan is not None and entry.plan_feasible is not None and not entry.plan_feasible(
+            state.scene, th, candidates, state.visible, dict(plan)):
+        return set()
+    return {t.instance_id for t in candidates}
 
 
 def _receptacle_realisable(scene: Scene, th: CheckThresholds, target: SceneObject, visible: set[int],
@@ -294,10 +300,11 @@ def _may_host(op: str, scene: Scene, plan: Mapping | None, th: CheckThresholds, 
     candidates = _target_candidates(op, scene, targets & visible)
     if not candidates:
         return False
-    if plan is not None and entry.plan_feasible is not None and not entry.plan_feasible(
-            scene, th, candidates, visible, dict(plan)):
-        return False
-    return bool(_plan_targets(op, scene, candidates, visible, plan, th))
+    if plan is None:
+        return True
+    if op in PLAN_REALISABLE:  # stricter than plan_feasible, and stops at the first realisable target
+        return any(PLAN_REALISABLE[op](scene, th, t, visible, dict(plan)) for t in candidates)
+    return entry.plan_feasible is None or entry.plan_feasible(scene, th, candidates, visible, dict(plan))
 
 
 def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None,
@@ -475,16 +482,12 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                     continue  # it cannot host the operation whatever the render shows
                 state = _SceneState(scene, renderer, min_pixels)
             targets = {i for i, c in state.pixels.items() if c >= target_pixels}
-            if not _scene_can_host(op, state, targets, live_plan, cfg.thresholds):
+            hosted = _scene_can_host(op, state, targets, live_plan, cfg.thresholds)
+            if not hosted:
                 state = None
                 continue
-            if live_plan is not None and op in PLAN_REALISABLE:
-                targets = {t.instance_id for t in _plan_targets(
-                    op, state.scene, _target_candidates(op, state.scene, targets & state.visible),
-                    state.visible, live_plan, cfg.thresholds)}
-                if not targets:
-                    state = None
-                    continue
+            if PROPOSERS[op].picks_target:
+                targets = hosted
             rendered = 0
             for _ in range(cfg.max_proposals):
                 if rendered >= cfg.max_param_attempts:
