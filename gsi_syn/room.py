@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import shapely
 from shapely.geometry import Polygon
 
 from gsi_bench.geometry import intrinsics_from_fov, look_at, rot_z
@@ -214,14 +215,12 @@ def _camera(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float, furni
             objects: list[SceneObject], width: int, height: int) -> Camera:
     """Eye-height camera in front of one piece of furniture (the focus), aimed at the objects on
     it from ``cfg.view_distance`` away, within ``cfg.view_azimuth`` of the piece's front."""
-    from shapely.geometry import Point
-
     holders = [f for f in furniture if any(o.support_id == f.instance_id for o in objects)] or furniture
     focus = holders[int(rng.integers(len(holders)))]
     on_it = [o for o in objects if o.support_id == focus.instance_id] or [focus]
     pts = np.concatenate([object_box_world(o).corners() for o in on_it])
     look = (pts.min(axis=0) + pts.max(axis=0)) / 2
-    blocked = [footprint(f).buffer(0.25) for f in furniture]
+    blocked = np.array([footprint(f).buffer(0.25) for f in furniture], dtype=object)
     fov = _u(rng, cfg.fov_x)
     eye = None
     for _ in range(40):
@@ -229,7 +228,7 @@ def _camera(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float, furni
         r = _u(rng, cfg.view_distance)
         cand = np.array([look[0] + r * math.cos(az), look[1] + r * math.sin(az), _u(rng, cfg.camera_height)])
         inside = -W / 2 + 0.2 < cand[0] < W / 2 - 0.2 and -D / 2 - 0.3 < cand[1] < D / 2 - 0.2
-        if inside and not any(b.contains(Point(cand[:2])) for b in blocked):
+        if inside and not shapely.contains_xy(blocked, cand[0], cand[1]).any():
             eye = cand
             break
     if eye is None:  # fall back to the open side of the room
