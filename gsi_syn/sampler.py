@@ -163,9 +163,9 @@ class _SceneState:
         self.source = _labels(renderer, scene)
         self.source_depth_mm = depth_to_mm(self.source.depth)
         self._alone: dict[int, RenderOutput] = {}
-        ids, n = np.unique(self.source.instances, return_counts=True)
+        counts = np.bincount(self.source.instances.ravel())  # uint16 ids: a short histogram
         #: instance id → its visible pixels in the source image
-        self.pixels = {int(i): int(c) for i, c in zip(ids, n) if i != 0}
+        self.pixels = {int(i): int(counts[i]) for i in np.flatnonzero(counts) if i != 0}
         #: ids with at least ``min_pixels`` visible pixels in the source image
         self.visible = {i for i, c in self.pixels.items() if c >= min_pixels}
 
