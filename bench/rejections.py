@@ -60,7 +60,7 @@ def rejection_table(cfg: S.GenerationConfig) -> tuple[dict[str, collections.Coun
 
     def worth(p, targets, target_pixels):
         ok = orig["_worth_rendering"](p, targets, target_pixels)
-        counts[p.operation]["rendered" if ok else "not worth rendering"] += 1
+        counts[p.operation]["worth rendering (repeats incl.)" if ok else "not worth rendering"] += 1
         return ok
 
     def on_reject(op: str, failed: list[str]) -> None:
@@ -97,7 +97,7 @@ def main() -> None:
                              resolution=args.resolution, operations=ops)
     counts, cpu = rejection_table(cfg)
     first = ["records", "scenes", "dropped before render", "dropped after render", "hosted", "proposals",
-             "empty proposals", "not worth rendering", "rendered"]
+             "empty proposals", "not worth rendering", "worth rendering (repeats incl.)"]
     keys = first + sorted({k for c in counts.values() for k in c} - set(first))
     print(f"{args.subset} seed={args.seed} num={args.num} resolution={args.resolution}: {cpu:.1f} CPU s, "
           f"{cpu / args.num:.3f} CPU s per record (one process)")

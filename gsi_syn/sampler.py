@@ -354,6 +354,13 @@ def _worth_rendering(p: Proposal, targets: set[int], target_pixels: float) -> bo
         projected_area_bound(p.target_scene, p.target_scene.get(p.target_id)) >= target_pixels
 
 
+def _proposal_key(p: Proposal) -> tuple:
+    """What makes two proposals on one scene the same edit (then the same renders and checks):
+    operation, named objects, parameters, referring expression and the edited scene's camera."""
+    return (p.operation, p.target_id, p.reference_id, repr(p.params), p.referring,
+            repr(p.world_transform.round(9).tolist()), repr(p.camera_delta.round(9).tolist()))
+
+
 def _drawn_template(op: str, p: Proposal, scene: Scene, rng: np.random.Generator) -> int:
     """The drawn phrasing index of an accepted proposal: uniform over the operation's phrasings;
     a receptacle placement is phrased "on" a surface and "in" a container."""
@@ -489,11 +496,16 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
             if PROPOSERS[op].picks_target:
                 targets = hosted
             rendered = 0
+            rejected: set[tuple] = set()  # proposals already rendered and rejected on this scene
             for _ in range(cfg.max_proposals):
                 if rendered >= cfg.max_param_attempts:
                     break
                 p = _propose(op, state.scene, rng, cfg.thresholds, state.visible, targets, live_plan)
                 if p is None or not _worth_rendering(p, targets, target_pixels):
+                    continue
+                # the same edit of the same scene renders and fails the same way: never twice
+                key = _proposal_key(p)
+                if key in rejected:
                     continue
                 rendered += 1
                 target_render = _labels(renderer, p.target_scene)
@@ -504,6 +516,7 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                                        object_edit=spec.names_target,
                                        perspective="view_overlap" in spec.extra_checks)
                 if failed:
+                    rejected.add(key)
                     if on_reject:
                         on_reject(op, failed)
                     continue
