@@ -7,6 +7,7 @@ run metadata (key ``gsi_bench``), so ``load_dataset(root)`` restores the feature
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -31,8 +32,43 @@ def shard_path(root: str | Path, config: str, split: str, index: int, total: int
     return Path(root) / "data" / config / f"{split}-{index:05d}-of-{total:05d}.parquet"
 
 
-def arrow_schema(run_metadata: dict[str, Any] | None = None) -> pa.Schema:
+def _schema_cache_file() -> Path:
+    """Where the Arrow form of :func:`gsi_bench.schema.features` is cached: named by a hash of
+    everything it is built from (``schema.py``'s source, the operation names, the ``datasets``
+    and ``pyarrow`` versions), under ``$GSI_BENCH_CACHE`` or ``~/.cache/gsi-bench``."""
+    from importlib.metadata import version
+
+    from gsi_bench import schema as schema_module
+    from gsi_bench.operations import OPERATIONS
+
+    h = hashlib.sha256(Path(schema_module.__file__).read_bytes())
+    h.update(json.dumps([list(OPERATIONS), version("datasets"), pa.__version__]).encode())
+    env = os.environ.get("GSI_BENCH_CACHE")
+    root = Path(env).expanduser() if env else Path.home() / ".cache" / "gsi-bench"
+    return root / "schema" / f"arrow-{h.hexdigest()[:24]}.schema"
+
+
+def features_arrow_schema() -> pa.Schema:
+    """``features().arrow_schema`` (with its ``huggingface`` metadata), read from a cache file
+    when one was written for the same inputs (:func:`_schema_cache_file`): importing
+    ``datasets`` to build it costs about a CPU second per process. An unreadable or unwritable
+    cache just means building it."""
+    path = _schema_cache_file()
+    try:
+        return pa.ipc.read_schema(pa.py_buffer(path.read_bytes()))
+    except (OSError, pa.ArrowException):
+        pass
     schema = features().arrow_schema
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, schema.serialize().to_pybytes())
+    except OSError:  # OutputError included
+        pass
+    return schema
+
+
+def arrow_schema(run_metadata: dict[str, Any] | None = None) -> pa.Schema:
+    schema = features_arrow_schema()
     if run_metadata is not None:
         meta = dict(schema.metadata or {})
         meta[b"gsi_bench"] = canonical_json(run_metadata).encode()

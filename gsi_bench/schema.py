@@ -468,9 +468,16 @@ def mask_to_uint8(mask: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(mask) > 0, 255, 0).astype(np.uint8)
 
 
+#: zlib's run-length strategy: on uint8 renders, masks and instance maps at the fast levels
+#: (1–3) it is as fast as the default strategy and smaller (rendered RGB −8 %, masks and
+#: instance maps −45 to −55 %); 16-bit depth compresses better with the default strategy
+_Z_RLE = 3
+
+
 def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
     """Lossless PNG bytes for uint8 ``(H, W)`` / ``(H, W, 3)`` or uint16 ``(H, W)`` arrays.
-    Deterministic: the same array gives the same bytes."""
+    Deterministic: the same array gives the same bytes. uint8 arrays at ``compress_level`` 1–3
+    use zlib's run-length strategy (:data:`_Z_RLE`)."""
     a = np.ascontiguousarray(array)
     if a.dtype == np.uint16:
         img = PILImage.fromarray(a) if a.ndim == 2 else None
@@ -483,7 +490,8 @@ def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
     if img is None:
         raise ValueError(f"cannot encode array of dtype {a.dtype} and shape {a.shape} as PNG")
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=compress_level)
+    rle = a.dtype == np.uint8 and 1 <= compress_level <= 3
+    img.save(buf, format="PNG", compress_level=compress_level, **({"compress_type": _Z_RLE} if rle else {}))
     return buf.getvalue()
 
 

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gsi_bench.geometry import intrinsics_from_fov, look_at
+import shapely
+from shapely.geometry import Polygon
+
+from gsi_bench.geometry import intrinsics_from_fov, look_at, rot_z
 from gsi_bench.scene import Camera, Light, Scene, SceneObject
 from gsi_bench.scene import Material
 from gsi_syn.assets import get_library, pool
@@ -124,14 +127,16 @@ def _furniture_params(rng: np.random.Generator, asset_id: str, cfg: RoomConfig) 
     return out
 
 
-def _rectangle(x: float, y: float, w: float, d: float, yaw_deg: float):
-    """A ``w × d`` rectangle centred at (x, y), rotated by ``yaw_deg`` (shapely Polygon)."""
-    from shapely.geometry import Polygon
-
-    from gsi_bench.geometry import rot_z
-
+def _rectangle_xy(x: float, y: float, w: float, d: float, yaw_deg: float) -> np.ndarray:
+    """float64 ``(4, 2)`` corners (world xy, m) of a ``w × d`` rectangle centred at (x, y),
+    rotated by ``yaw_deg``."""
     corners = np.array([[-w / 2, -d / 2], [w / 2, -d / 2], [w / 2, d / 2], [-w / 2, d / 2]])
-    return Polygon(corners @ rot_z(yaw_deg)[:2, :2].T + [x, y])
+    return corners @ rot_z(yaw_deg)[:2, :2].T + [x, y]
+
+
+def _rectangle(x: float, y: float, w: float, d: float, yaw_deg: float) -> Polygon:
+    """A ``w × d`` rectangle centred at (x, y), rotated by ``yaw_deg`` (shapely Polygon)."""
+    return Polygon(_rectangle_xy(x, y, w, d, yaw_deg))
 
 
 def _piece(rng: np.random.Generator, item: PoolItem, cfg: RoomConfig) -> tuple[dict[str, float], float, float] | None:
@@ -190,14 +195,16 @@ def _place_furniture(rng: np.random.Generator, cfg: RoomConfig, W: float, D: flo
             zh = FURNITURE_ZH.get(e.id, e.category_zh)
             material = (sample_surface_material(rng, list(e.textures)) if e.is_parametric
                         else Material(color=(1.0, 1.0, 1.0)))
-            obj = SceneObject(first_id + len(placed), e.id, e.category, (round(x, 4), round(y, 4), 0.0),
-                              yaw, category_zh=zh, params=params, role=e.role,
-                              description=e.category, description_zh=zh, material=material)
-            fp = _rectangle(x, y, w, d, yaw)  # the piece's nominal footprint: no mesh needed yet
-            inside = fp.bounds[0] > -W / 2 and fp.bounds[2] < W / 2 and fp.bounds[1] > -D / 2 + cfg.viewer_clearance \
-                and fp.bounds[3] < D / 2
-            if inside and not polygons_overlap_any(fp, polys, 0.25):
-                placed.append(obj)
+            xy = _rectangle_xy(x, y, w, d, yaw)  # the piece's nominal footprint: no mesh needed yet
+            (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+            inside = x0 > -W / 2 and x1 < W / 2 and y0 > -D / 2 + cfg.viewer_clearance and y1 < D / 2
+            if not inside:
+                continue
+            fp = Polygon(xy)
+            if not polygons_overlap_any(fp, polys, 0.25):
+                placed.append(SceneObject(first_id + len(placed), e.id, e.category, (round(x, 4), round(y, 4), 0.0),
+                                          yaw, category_zh=zh, params=params, role=e.role,
+                                          description=e.category, description_zh=zh, material=material))
                 polys.append(fp)
                 used.add(e.category)
                 break
@@ -208,14 +215,12 @@ def _camera(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float, furni
             objects: list[SceneObject], width: int, height: int) -> Camera:
     """Eye-height camera in front of one piece of furniture (the focus), aimed at the objects on
     it from ``cfg.view_distance`` away, within ``cfg.view_azimuth`` of the piece's front."""
-    from shapely.geometry import Point
-
     holders = [f for f in furniture if any(o.support_id == f.instance_id for o in objects)] or furniture
     focus = holders[int(rng.integers(len(holders)))]
     on_it = [o for o in objects if o.support_id == focus.instance_id] or [focus]
     pts = np.concatenate([object_box_world(o).corners() for o in on_it])
     look = (pts.min(axis=0) + pts.max(axis=0)) / 2
-    blocked = [footprint(f).buffer(0.25) for f in furniture]
+    blocked = np.array([footprint(f).buffer(0.25) for f in furniture], dtype=object)
     fov = _u(rng, cfg.fov_x)
     eye = None
     for _ in range(40):
@@ -223,7 +228,7 @@ def _camera(rng: np.random.Generator, cfg: RoomConfig, W: float, D: float, furni
         r = _u(rng, cfg.view_distance)
         cand = np.array([look[0] + r * math.cos(az), look[1] + r * math.sin(az), _u(rng, cfg.camera_height)])
         inside = -W / 2 + 0.2 < cand[0] < W / 2 - 0.2 and -D / 2 - 0.3 < cand[1] < D / 2 - 0.2
-        if inside and not any(b.contains(Point(cand[:2])) for b in blocked):
+        if inside and not shapely.contains_xy(blocked, cand[0], cand[1]).any():
             eye = cand
             break
     if eye is None:  # fall back to the open side of the room

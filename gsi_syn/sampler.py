@@ -20,6 +20,7 @@ from gsi_bench.assembly import EditView, Transform, assemble_record, render_inst
 from gsi_bench.checks import (
     CheckThresholds,
     Measurements,
+    placement_ok,
     changed_fraction,
     failed_checks,
     min_visible_pixels,
@@ -29,15 +30,21 @@ from gsi_bench.checks import (
 from gsi_bench.config import HashedConfig
 from gsi_bench.operations import OPERATION_SPECS, OPERATIONS, drawn_for_reference, num_templates, operation_spec
 from gsi_bench.scene import Scene, SceneObject, encode_scene_pair
+from gsi_bench.geometry import project_points
 from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
+from gsi_syn.checks import placement_measurements
 from gsi_syn.edits import (
     PROPOSERS,
     Proposal,
+    already_there,
     camera_frame_transform,
+    in_view,
     projected_area_bound,
+    receptacle_candidates,
     unique_category_objects,
 )
+from gsi_syn.edits import _vocabulary as receptacle_vocabulary  # cached per scene, shared with the proposer
 from gsi_syn.physics import settle
 from gsi_syn.placement import (
     box_in_camera,
@@ -156,9 +163,9 @@ class _SceneState:
         self.source = _labels(renderer, scene)
         self.source_depth_mm = depth_to_mm(self.source.depth)
         self._alone: dict[int, RenderOutput] = {}
-        ids, n = np.unique(self.source.instances, return_counts=True)
+        counts = np.bincount(self.source.instances.ravel())  # uint16 ids: a short histogram
         #: instance id → its visible pixels in the source image
-        self.pixels = {int(i): int(c) for i, c in zip(ids, n) if i != 0}
+        self.pixels = {int(i): int(counts[i]) for i in np.flatnonzero(counts) if i != 0}
         #: ids with at least ``min_pixels`` visible pixels in the source image
         self.visible = {i for i, c in self.pixels.items() if c >= min_pixels}
 
@@ -203,17 +210,101 @@ def _target_candidates(op: str, scene: Scene, pool: set[int]) -> list[SceneObjec
 
 
 def _scene_can_host(op: str, state: _SceneState, targets: set[int], plan: Mapping | None,
-                    th: CheckThresholds) -> bool:
-    """Cheap test before any proposal: an operation that picks its target needs a candidate large
-    enough to edit (``targets``), and a record's plan must be possible in the scene."""
+                    th: CheckThresholds) -> set[int]:
+    """Cheap test before any proposal: the ids the sampler may draw ``op``'s target from in the
+    rendered scene (empty: the scene cannot host the record). An operation that picks its target
+    needs a candidate large enough to edit (``targets``), and a record's plan must be possible in
+    the scene: realisable with the target where the operation has a :data:`PLAN_REALISABLE` test
+    (only such targets are returned), else ``plan_feasible``. Operations that pick no target get
+    ``targets`` back whole (any set that is non-empty means "go")."""
+    entry = PROPOSERS[op]
+    if not entry.picks_target:
+        return targets | {0}
+    candidates = _target_candidates(op, state.scene, targets & state.visible)
+    if plan is not None and op in PLAN_REALISABLE:
+        candidates = _plan_targets(op, state.scene, candidates, state.visible, plan, th)
+    elif candidates and plan is not None and entry.plan_feasible is not None and not entry.plan_feasible(
+            state.scene, th, candidates, state.visible, dict(plan)):
+        return set()
+    return {t.instance_id for t in candidates}
+
+
+def _receptacle_realisable(scene: Scene, th: CheckThresholds, target: SceneObject, visible: set[int],
+                           plan: dict) -> bool:
+    """Whether :func:`~gsi_syn.edits.propose_receptacle_place` can realise the planned placement
+    with ``target`` in ``scene``: some visible receptacle names it, the target is not already
+    there, and the moved target stays in view with its clearance and support margin. These are
+    the proposer's deterministic tests, so a target failing them fails every draw."""
+    placement = plan["placement"]
+    for rec in receptacle_candidates(scene, target):
+        if rec.instance_id not in visible:
+            continue
+        points, gaps = receptacle_vocabulary(scene, rec, target, th)
+        if placement not in gaps:
+            continue
+        if rec.instance_id == target.support_id and already_there(target, placement, points, gaps, th):
+            continue
+        xyz = points[placement]
+        new = dataclasses.replace(target, position=tuple(float(round(v, 6)) for v in xyz), support_id=rec.instance_id)
+        out = scene.replace_object(new)
+        if in_view(out, new) and placement_ok(*placement_measurements(out, target.instance_id), th):
+            return True
+    return False
+
+
+#: operation → ``(scene, thresholds, target, visible ids, plan) → bool``: whether the record's
+#: plan can be realised with that target (the sampler draws targets only among those that can,
+#: and drops a scene where none can, rendered or not)
+PLAN_REALISABLE: dict[str, Callable[[Scene, CheckThresholds, SceneObject, set[int], dict], bool]] = {
+    "receptacle_place": _receptacle_realisable,
+}
+
+
+def _plan_targets(op: str, scene: Scene, candidates: list[SceneObject], visible: set[int], plan: Mapping | None,
+                  th: CheckThresholds) -> list[SceneObject]:
+    """The ``candidates`` with which the record's ``plan`` can be realised (all of them when the
+    operation has no plan or no :data:`PLAN_REALISABLE` test)."""
+    test = PLAN_REALISABLE.get(op)
+    if plan is None or test is None:
+        return candidates
+    return [t for t in candidates if test(scene, th, t, visible, dict(plan))]
+
+
+def _pixel_bound(scene: Scene, obj: SceneObject) -> float:
+    """An upper bound (px) of the pixels ``obj`` can cover in the scene camera's image, before
+    any render: the convex hull of its projected 3D box corners grown by one pixel (pixel
+    centres near the hull's edges), clipped to the image; ``inf`` when a corner lies behind
+    the near plane."""
+    from shapely.geometry import MultiPoint, box
+
+    cam = scene.camera
+    uv, z = project_points(cam.K_array, cam.cam_from_world_array, object_box_world(obj).corners())
+    if not (z > cam.near).all():
+        return float("inf")
+    return float(MultiPoint(uv).convex_hull.buffer(1.0).intersection(box(0, 0, cam.width, cam.height)).area)
+
+
+def _may_host(op: str, scene: Scene, plan: Mapping | None, th: CheckThresholds, min_pixels: float,
+              target_pixels: float) -> bool:
+    """Pre-render relaxation of :func:`_scene_can_host`: False only where the rendered scene
+    would fail it too, so a scene that cannot host ``op`` is dropped without rendering (and the
+    records drawn are the same). Every object's pixels are bounded by :func:`_pixel_bound`
+    (``min_pixels``: the visible floor, ``target_pixels``: the edited object's floor, px)."""
     entry = PROPOSERS[op]
     if not entry.picks_target:
         return True
-    candidates = _target_candidates(op, state.scene, targets & state.visible)
+    bound = {o.instance_id: _pixel_bound(scene, o) for o in scene.objects
+             if o.role in ("object", "receptacle", "support")}
+    visible = {i for i, b in bound.items() if b >= min_pixels}
+    targets = {i for i, b in bound.items() if b >= target_pixels}
+    candidates = _target_candidates(op, scene, targets & visible)
     if not candidates:
         return False
-    return plan is None or entry.plan_feasible is None or entry.plan_feasible(
-        state.scene, th, candidates, state.visible, dict(plan))
+    if plan is None:
+        return True
+    if op in PLAN_REALISABLE:  # stricter than plan_feasible, and stops at the first realisable target
+        return any(PLAN_REALISABLE[op](scene, th, t, visible, dict(plan)) for t in candidates)
+    return entry.plan_feasible is None or entry.plan_feasible(scene, th, candidates, visible, dict(plan))
 
 
 def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None,
@@ -261,6 +352,13 @@ def _worth_rendering(p: Proposal, targets: set[int], target_pixels: float) -> bo
         return False
     return not p.target_present or \
         projected_area_bound(p.target_scene, p.target_scene.get(p.target_id)) >= target_pixels
+
+
+def _proposal_key(p: Proposal) -> tuple:
+    """What makes two proposals on one scene the same edit (then the same renders and checks):
+    operation, named objects, parameters, referring expression and the edited scene's camera."""
+    return (p.operation, p.target_id, p.reference_id, repr(p.params), p.referring,
+            repr(p.world_transform.round(9).tolist()), repr(p.camera_delta.round(9).tolist()))
 
 
 def _drawn_template(op: str, p: Proposal, scene: Scene, rng: np.random.Generator) -> int:
@@ -377,25 +475,37 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
     records: list[EditRecord] = []
     state: _SceneState | None = None
     target_pixels = min_visible_pixels(area, cfg.thresholds, edited=True)
+    min_pixels = cfg.thresholds.min_visible_area * area
     for index in cfg.unit_record_indices(unit):
         op = cfg.operations[index % len(cfg.operations)]
         entry = PROPOSERS[op]
         plan = entry.plan(rng) if entry.plan is not None else None
         record = None
         for attempt in range(cfg.max_scene_attempts):
-            if state is None:
-                state = _SceneState(_sample_scene(cfg, rng), renderer, cfg.thresholds.min_visible_area * area)
-            targets = {i for i, c in state.pixels.items() if c >= target_pixels}
             live_plan = plan if attempt < cfg.max_plan_scene_attempts else None
-            if not _scene_can_host(op, state, targets, live_plan, cfg.thresholds):
+            if state is None:
+                scene = _sample_scene(cfg, rng)
+                if not _may_host(op, scene, live_plan, cfg.thresholds, min_pixels, target_pixels):
+                    continue  # it cannot host the operation whatever the render shows
+                state = _SceneState(scene, renderer, min_pixels)
+            targets = {i for i, c in state.pixels.items() if c >= target_pixels}
+            hosted = _scene_can_host(op, state, targets, live_plan, cfg.thresholds)
+            if not hosted:
                 state = None
                 continue
+            if PROPOSERS[op].picks_target:
+                targets = hosted
             rendered = 0
+            rejected: set[tuple] = set()  # proposals already rendered and rejected on this scene
             for _ in range(cfg.max_proposals):
                 if rendered >= cfg.max_param_attempts:
                     break
                 p = _propose(op, state.scene, rng, cfg.thresholds, state.visible, targets, live_plan)
                 if p is None or not _worth_rendering(p, targets, target_pixels):
+                    continue
+                # the same edit of the same scene renders and fails the same way: never twice
+                key = _proposal_key(p)
+                if key in rejected:
                     continue
                 rendered += 1
                 target_render = _labels(renderer, p.target_scene)
@@ -406,6 +516,7 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
                                        object_edit=spec.names_target,
                                        perspective="view_overlap" in spec.extra_checks)
                 if failed:
+                    rejected.add(key)
                     if on_reject:
                         on_reject(op, failed)
                     continue

@@ -9,7 +9,9 @@ import numpy as np
 from gsi_bench.scene import SceneObject
 from gsi_syn.assets import AssetEntry
 from gsi_syn.materials import sample_object_material
-from gsi_syn.placement import footprint, polygons_overlap_any, support_region
+from shapely.geometry import Polygon
+
+from gsi_syn.placement import polygons_overlap_any, posed_hull_xy, support_region
 
 
 def object_description(colour: str | None, category: str) -> str:
@@ -48,6 +50,7 @@ half of the attempt budget lasts).
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     hx, hy = (maxx - minx) / 2 * extent, (maxy - miny) / 2 * extent
     inner = region.buffer(-edge_margin)
+    inner_box = np.asarray(inner.bounds) if not inner.is_empty else np.array([np.inf, np.inf, -np.inf, -np.inf])
     placed: list[SceneObject] = []
     polys = []
     attempts = 0
@@ -69,17 +72,21 @@ half of the attempt budget lasts).
         pos = (float(rng.uniform(cx - hx, cx + hx)), float(rng.uniform(cy - hy, cy + hy)), z)
         material, colour, colour_zh = sample_object_material(rng, entry.recolorable, list(entry.textures),
                                                              entry.category, entry.id, split)
-        obj = SceneObject(
+        yaw, scale = round(yaw, 3), round(scale, 4)
+        xy = posed_hull_xy(entry.id, {}, scale, yaw, pos[:2])
+        # a footprint whose box leaves the region's box is not inside it: no polygon needed
+        if (xy.min(axis=0) < inner_box[:2]).any() or (xy.max(axis=0) > inner_box[2:]).any():
+            continue
+        fp = Polygon(xy)
+        if not inner.contains(fp) or polygons_overlap_any(fp, polys, gap):
+            continue
+        placed.append(SceneObject(
             instance_id=first_id + len(placed), asset_id=entry.id, category=entry.category,
-            category_zh=entry.category_zh, position=pos, yaw_deg=round(yaw, 3), scale=round(scale, 4),
+            category_zh=entry.category_zh, position=pos, yaw_deg=yaw, scale=scale,
             material=material, role=entry.role, support_id=support.instance_id,
             description=object_description(colour, entry.category),
             description_zh=f"{colour_zh}的{entry.category_zh}" if colour and colour_zh not in entry.category_zh
-            else entry.category_zh)
-        fp = footprint(obj)
-        if not inner.contains(fp) or polygons_overlap_any(fp, polys, gap):
-            continue
-        placed.append(obj)
+            else entry.category_zh))
         polys.append(fp)
         counts[entry.category] = counts.get(entry.category, 0) + 1
     return placed

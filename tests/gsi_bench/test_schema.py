@@ -87,6 +87,31 @@ def test_png_round_trip_is_lossless_for_uint16():
     assert encode_png(a) == encode_png(a.copy())
 
 
+@pytest.mark.parametrize("level", [1, 3, 6])
+def test_png_round_trip_is_lossless_for_uint8(level):
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (17, 23, 3), dtype=np.uint8)
+    mask = np.where(rng.random((17, 23)) > 0.7, 255, 0).astype(np.uint8)
+    for a, mode in ((rgb, "RGB"), (mask, "L")):
+        np.testing.assert_array_equal(decode_image(encode_png(a, level), mode), a)
+        assert encode_png(a, level) == encode_png(a.copy(), level)
+
+
+def test_arrow_schema_is_cached_with_its_metadata(tmp_path, monkeypatch):
+    from gsi_bench import hub_io
+
+    monkeypatch.setenv("GSI_BENCH_CACHE", str(tmp_path))
+    path = hub_io._schema_cache_file()
+    assert tmp_path in path.parents and not path.exists()
+    built = hub_io.features_arrow_schema()
+    assert path.is_file()
+    cached = hub_io.features_arrow_schema()  # read back from the file
+    expected = features().arrow_schema
+    assert built.equals(expected, check_metadata=True) and cached.equals(expected, check_metadata=True)
+    path.write_bytes(b"not a schema")  # a damaged cache file is rebuilt, not trusted
+    assert hub_io.features_arrow_schema().equals(expected, check_metadata=True)
+
+
 def test_depth_to_mm():
     d = np.array([[0.0, 1.2344, 70.0, np.nan]], dtype=np.float32)
     assert depth_to_mm(d).tolist() == [[0, 1234, 65535, 0]]
