@@ -72,8 +72,9 @@ def _moved(obj: SceneObject, position: np.ndarray | None = None, yaw_deg: float 
 
 def projected_area_bound(scene: Scene, obj: SceneObject) -> float:
     """An upper bound (px) of the pixels ``obj`` can cover in the scene camera's image: the area
-    of the convex hull of its projected 3D box corners, clipped to the image; ``inf`` (no bound)
-    when a corner lies behind the camera's near plane."""
+    of the convex hull of its projected 3D box corners grown by one pixel (a pixel counts when its
+    centre is covered, and centres near the hull's edges may lie just outside it), clipped to the
+    image; ``inf`` (no bound) when a corner lies behind the camera's near plane."""
     from shapely.geometry import MultiPoint, box
 
     from gsi_syn.placement import object_box_world
@@ -82,7 +83,7 @@ def projected_area_bound(scene: Scene, obj: SceneObject) -> float:
     uv, z = project_points(cam.K_array, cam.cam_from_world_array, object_box_world(obj).corners())
     if not (z > cam.near).all():
         return float("inf")
-    return float(MultiPoint(uv).convex_hull.intersection(box(0, 0, cam.width, cam.height)).area)
+    return float(MultiPoint(uv).convex_hull.buffer(1.0).intersection(box(0, 0, cam.width, cam.height)).area)
 
 
 def in_view(scene: Scene, obj: SceneObject, margin_px: float = 2.0) -> bool:
@@ -315,21 +316,39 @@ def propose_receptacle_place(scene: Scene, rng: np.random.Generator, th: CheckTh
     if not options:
         return None
     rec = options[int(rng.integers(len(options)))]
-    points, gaps = _vocabulary(scene, rec, target, th)
+    gaps = _vocabulary(scene, rec, target, th)[1]
     if not gaps:
         return None  # the object fits nowhere on it
     if placement is None:
         placement = str(rng.choice(list(gaps)))
-    xyz = points[placement]
-    if rec.instance_id == target.support_id and already_there(target, placement, points, gaps, th):
-        return None  # an unchanged image would already satisfy the instruction: undecidable
-    new = dataclasses.replace(_moved(target, position=xyz), support_id=rec.instance_id)
+    realised = realise_placement(scene, rec, target, placement, th)
+    if realised is None:
+        return None
+    out, new, gap = realised
+    W = make_transform(translation=np.asarray(new.position) - np.asarray(target.position))
+    return Proposal("receptacle_place", EditParams(placement=placement), target.instance_id, out, W,
+                    reference_id=rec.instance_id, measured={"placement_gap": gap})
+
+
+def realise_placement(scene: Scene, receptacle: SceneObject, target: SceneObject, placement: str,
+                      th: CheckThresholds) -> tuple[Scene, SceneObject, float] | None:
+    """``target`` moved to ``placement`` (a name of :func:`placement_vocabulary`) on
+    ``receptacle``: ``(scene after, target after, the placement's gap)``, or None where the
+    deterministic tests of a receptacle placement fail — the receptacle does not offer that
+    placement decidably, the target already stands there on its own support (an unchanged image
+    would satisfy the instruction), or the moved target leaves the view or breaks its clearance
+    / support margin. No randomness: the sampler uses it to draw only targets that can realise a
+    record's planned placement."""
+    points, gaps = _vocabulary(scene, receptacle, target, th)
+    if placement not in gaps:
+        return None
+    if receptacle.instance_id == target.support_id and already_there(target, placement, points, gaps, th):
+        return None
+    new = dataclasses.replace(_moved(target, position=points[placement]), support_id=receptacle.instance_id)
     out = scene.replace_object(new)
     if not in_view(out, new) or not placement_ok(*placement_measurements(out, target.instance_id), th):
         return None
-    W = make_transform(translation=np.asarray(new.position) - np.asarray(target.position))
-    return Proposal("receptacle_place", EditParams(placement=placement), target.instance_id, out, W,
-                    reference_id=rec.instance_id, measured={"placement_gap": gaps[placement]})
+    return out, new, gaps[placement]
 
 
 #: the vocabularies computed on the last source scene (proposals repeat them many times)

@@ -20,7 +20,6 @@ from gsi_bench.assembly import EditView, Transform, assemble_record, render_inst
 from gsi_bench.checks import (
     CheckThresholds,
     Measurements,
-    placement_ok,
     changed_fraction,
     failed_checks,
     min_visible_pixels,
@@ -30,21 +29,17 @@ from gsi_bench.checks import (
 from gsi_bench.config import HashedConfig
 from gsi_bench.operations import OPERATION_SPECS, OPERATIONS, drawn_for_reference, num_templates, operation_spec
 from gsi_bench.scene import Scene, SceneObject, encode_scene_pair
-from gsi_bench.geometry import project_points
 from gsi_bench.schema import Box3D, EditRecord, ObjectRef, Provenance, depth_to_mm
 from gsi_syn.assets import get_library
-from gsi_syn.checks import placement_measurements
 from gsi_syn.edits import (
     PROPOSERS,
     Proposal,
-    already_there,
     camera_frame_transform,
-    in_view,
     projected_area_bound,
+    realise_placement,
     receptacle_candidates,
     unique_category_objects,
 )
-from gsi_syn.edits import _vocabulary as receptacle_vocabulary  # cached per scene, shared with the proposer
 from gsi_syn.physics import settle
 from gsi_syn.placement import (
     box_in_camera,
@@ -232,24 +227,11 @@ def _scene_can_host(op: str, state: _SceneState, targets: set[int], plan: Mappin
 def _receptacle_realisable(scene: Scene, th: CheckThresholds, target: SceneObject, visible: set[int],
                            plan: dict) -> bool:
     """Whether :func:`~gsi_syn.edits.propose_receptacle_place` can realise the planned placement
-    with ``target`` in ``scene``: some visible receptacle names it, the target is not already
-    there, and the moved target stays in view with its clearance and support margin. These are
-    the proposer's deterministic tests, so a target failing them fails every draw."""
-    placement = plan["placement"]
-    for rec in receptacle_candidates(scene, target):
-        if rec.instance_id not in visible:
-            continue
-        points, gaps = receptacle_vocabulary(scene, rec, target, th)
-        if placement not in gaps:
-            continue
-        if rec.instance_id == target.support_id and already_there(target, placement, points, gaps, th):
-            continue
-        xyz = points[placement]
-        new = dataclasses.replace(target, position=tuple(float(round(v, 6)) for v in xyz), support_id=rec.instance_id)
-        out = scene.replace_object(new)
-        if in_view(out, new) and placement_ok(*placement_measurements(out, target.instance_id), th):
-            return True
-    return False
+    with ``target`` in ``scene``: some visible receptacle passes
+    :func:`~gsi_syn.edits.realise_placement` (the proposer's deterministic tests, so a target
+    failing them fails every draw)."""
+    return any(realise_placement(scene, rec, target, plan["placement"], th) is not None
+               for rec in receptacle_candidates(scene, target) if rec.instance_id in visible)
 
 
 #: operation → ``(scene, thresholds, target, visible ids, plan) → bool``: whether the record's
@@ -270,30 +252,16 @@ def _plan_targets(op: str, scene: Scene, candidates: list[SceneObject], visible:
     return [t for t in candidates if test(scene, th, t, visible, dict(plan))]
 
 
-def _pixel_bound(scene: Scene, obj: SceneObject) -> float:
-    """An upper bound (px) of the pixels ``obj`` can cover in the scene camera's image, before
-    any render: the convex hull of its projected 3D box corners grown by one pixel (pixel
-    centres near the hull's edges), clipped to the image; ``inf`` when a corner lies behind
-    the near plane."""
-    from shapely.geometry import MultiPoint, box
-
-    cam = scene.camera
-    uv, z = project_points(cam.K_array, cam.cam_from_world_array, object_box_world(obj).corners())
-    if not (z > cam.near).all():
-        return float("inf")
-    return float(MultiPoint(uv).convex_hull.buffer(1.0).intersection(box(0, 0, cam.width, cam.height)).area)
-
-
 def _may_host(op: str, scene: Scene, plan: Mapping | None, th: CheckThresholds, min_pixels: float,
               target_pixels: float) -> bool:
     """Pre-render relaxation of :func:`_scene_can_host`: False only where the rendered scene
     would fail it too, so a scene that cannot host ``op`` is dropped without rendering (and the
-    records drawn are the same). Every object's pixels are bounded by :func:`_pixel_bound`
+    records drawn are the same). Every object's pixels are bounded by :func:`~gsi_syn.edits.projected_area_bound`
     (``min_pixels``: the visible floor, ``target_pixels``: the edited object's floor, px)."""
     entry = PROPOSERS[op]
     if not entry.picks_target:
         return True
-    bound = {o.instance_id: _pixel_bound(scene, o) for o in scene.objects
+    bound = {o.instance_id: projected_area_bound(scene, o) for o in scene.objects
              if o.role in ("object", "receptacle", "support")}
     visible = {i for i, b in bound.items() if b >= min_pixels}
     targets = {i for i, b in bound.items() if b >= target_pixels}
