@@ -171,8 +171,8 @@ def explain(pred: np.ndarray, bg: np.ndarray, radius: int) -> np.ndarray:
     fit of ``P`` on ``B`` over ``(2·radius + 1)²`` windows (a guided filter regularised by
     :data:`EXPLAIN_EPS`; gain bounded to [−2, 2]: another look may reverse a contrast) and ``q_B``
     the same fit of ``B`` on itself (so ``P = B`` gives ``B`` exactly, whatever the regulariser
-    smooths). What ``bg`` lacks and that is
-    small against the window (an object) stays as the residual ``P − q``."""
+    smooths). What ``bg`` lacks and that is small against the window (an object) stays as the
+    residual ``P − q``."""
     import cv2
 
     k = (2 * radius + 1, 2 * radius + 1)
