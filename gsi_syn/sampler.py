@@ -9,6 +9,7 @@ Determinism: scene unit ``k`` of a run draws every random number from
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -204,24 +205,32 @@ def _target_candidates(op: str, scene: Scene, pool: set[int]) -> list[SceneObjec
             if o.instance_id in pool and entry.target_ok(o) and o.instance_id not in carriers]
 
 
+def _host_targets(op: str, scene: Scene, pool: set[int], visible: set[int], plan: Mapping | None,
+                  th: CheckThresholds, *, first_only: bool = False) -> list[SceneObject]:
+    """The targets ``op`` may be drawn with in ``scene`` (empty: the scene cannot host the
+    record): its :func:`_target_candidates` among ``pool & visible``, and, for a record's
+    ``plan``, only those that realise it where the operation has a :data:`PLAN_REALISABLE` test
+    (``first_only``: stop at the first one), else all of them when ``plan_feasible`` allows the
+    plan. For operations that pick their target."""
+    candidates = _target_candidates(op, scene, pool & visible)
+    if not candidates or plan is None:
+        return candidates
+    test = PLAN_REALISABLE.get(op)
+    if test is not None:
+        realisable = (t for t in candidates if test(scene, th, t, visible, dict(plan)))
+        return list(itertools.islice(realisable, 1)) if first_only else list(realisable)
+    feasible = PROPOSERS[op].plan_feasible
+    return candidates if feasible is None or feasible(scene, th, candidates, visible, dict(plan)) else []
+
+
 def _scene_can_host(op: str, state: _SceneState, targets: set[int], plan: Mapping | None,
                     th: CheckThresholds) -> set[int]:
     """Cheap test before any proposal: the ids the sampler may draw ``op``'s target from in the
-    rendered scene (empty: the scene cannot host the record). An operation that picks its target
-    needs a candidate large enough to edit (``targets``), and a record's plan must be possible in
-    the scene: realisable with the target where the operation has a :data:`PLAN_REALISABLE` test
-    (only such targets are returned), else ``plan_feasible``. Operations that pick no target get
-    ``targets`` back whole (any set that is non-empty means "go")."""
-    entry = PROPOSERS[op]
-    if not entry.picks_target:
+    rendered scene (:func:`_host_targets`; empty: the scene cannot host the record). Operations
+    that pick no target get ``targets`` back whole (any set that is non-empty means "go")."""
+    if not PROPOSERS[op].picks_target:
         return targets | {0}
-    candidates = _target_candidates(op, state.scene, targets & state.visible)
-    if plan is not None and op in PLAN_REALISABLE:
-        candidates = _plan_targets(op, state.scene, candidates, state.visible, plan, th)
-    elif candidates and plan is not None and entry.plan_feasible is not None and not entry.plan_feasible(
-            state.scene, th, candidates, state.visible, dict(plan)):
-        return set()
-    return {t.instance_id for t in candidates}
+    return {t.instance_id for t in _host_targets(op, state.scene, targets, state.visible, plan, th)}
 
 
 def _receptacle_realisable(scene: Scene, th: CheckThresholds, target: SceneObject, visible: set[int],
@@ -242,37 +251,20 @@ PLAN_REALISABLE: dict[str, Callable[[Scene, CheckThresholds, SceneObject, set[in
 }
 
 
-def _plan_targets(op: str, scene: Scene, candidates: list[SceneObject], visible: set[int], plan: Mapping | None,
-                  th: CheckThresholds) -> list[SceneObject]:
-    """The ``candidates`` with which the record's ``plan`` can be realised (all of them when the
-    operation has no plan or no :data:`PLAN_REALISABLE` test)."""
-    test = PLAN_REALISABLE.get(op)
-    if plan is None or test is None:
-        return candidates
-    return [t for t in candidates if test(scene, th, t, visible, dict(plan))]
-
-
 def _may_host(op: str, scene: Scene, plan: Mapping | None, th: CheckThresholds, min_pixels: float,
               target_pixels: float) -> bool:
     """Pre-render relaxation of :func:`_scene_can_host`: False only where the rendered scene
     would fail it too, so a scene that cannot host ``op`` is dropped without rendering (and the
-    records drawn are the same). Every object's pixels are bounded by :func:`~gsi_syn.edits.projected_area_bound`
-    (``min_pixels``: the visible floor, ``target_pixels``: the edited object's floor, px)."""
-    entry = PROPOSERS[op]
-    if not entry.picks_target:
+    records drawn are the same). Every object's pixels are bounded by
+    :func:`~gsi_syn.edits.projected_area_bound` (``min_pixels``: the visible floor,
+    ``target_pixels``: the edited object's floor, px)."""
+    if not PROPOSERS[op].picks_target:
         return True
     bound = {o.instance_id: projected_area_bound(scene, o) for o in scene.objects
              if o.role in ("object", "receptacle", "support")}
     visible = {i for i, b in bound.items() if b >= min_pixels}
     targets = {i for i, b in bound.items() if b >= target_pixels}
-    candidates = _target_candidates(op, scene, targets & visible)
-    if not candidates:
-        return False
-    if plan is None:
-        return True
-    if op in PLAN_REALISABLE:  # stricter than plan_feasible, and stops at the first realisable target
-        return any(PLAN_REALISABLE[op](scene, th, t, visible, dict(plan)) for t in candidates)
-    return entry.plan_feasible is None or entry.plan_feasible(scene, th, candidates, visible, dict(plan))
+    return bool(_host_targets(op, scene, targets, visible, plan, th, first_only=True))
 
 
 def _measure(state: _SceneState, p: Proposal, target_render: RenderOutput, target_alone: RenderOutput | None,
@@ -461,7 +453,7 @@ def generate_unit(cfg: GenerationConfig, unit: int, renderer: Renderer,
             if not hosted:
                 state = None
                 continue
-            if PROPOSERS[op].picks_target:
+            if entry.picks_target:
                 targets = hosted
             rendered = 0
             rejected: set[tuple] = set()  # proposals already rendered and rejected on this scene
