@@ -46,6 +46,7 @@ Determinism: same scene → same bytes, across calls, processes and llvmpipe thr
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -60,7 +61,7 @@ from gsi_syn.assets.mesh import AssetMesh
 from gsi_syn.materials import roughness_from_specular
 from gsi_syn.render import shaders
 from gsi_syn.render.base import RenderOutput
-from gsi_syn.render.environment import choose_hdri, env_rotation, irradiance_sh
+from gsi_syn.render.environment import IRRADIANCE_MONOMIALS, choose_hdri, irradiance_polynomial
 
 __all__ = [
     "GLRenderer",
@@ -342,6 +343,14 @@ def _world_corners(bounds: np.ndarray, world_from_object: np.ndarray) -> np.ndar
     """The 8 world corners (float64 (8, 3)) of an object's canonical bounding box."""
     corners = bounds[0] + _UNIT_BOX * (bounds[1] - bounds[0])
     return corners @ world_from_object[:3, :3].T + world_from_object[:3, 3]
+
+
+@functools.lru_cache(maxsize=64)
+def _irradiance_uniforms(hdri: str, rotation_deg: float) -> dict[str, bytes]:
+    """The photo shader's ``u_irr_*`` uniforms: the scene HDRI's irradiance polynomial of the
+    world normal (:func:`~gsi_syn.render.environment.irradiance_polynomial`)."""
+    coef = irradiance_polynomial(hdri, rotation_deg)
+    return {f"u_irr_{'1' if m == '1' else m}": _vec(c) for m, c in zip(IRRADIANCE_MONOMIALS, coef, strict=True)}
 
 
 def _mat4(m: np.ndarray) -> bytes:
@@ -1072,8 +1081,7 @@ class GLRenderer:
             "u_light_rgb": _vec(_srgb_to_linear(light.color) * float(light.intensity)),
             "u_ambient": float(light.ambient),
             "u_cam_pos": _vec(cam.position),
-            "u_sh": _vec(irradiance_sh(hdri)),
-            "u_env_rot": _mat4(env_rotation(rotation)),
+            **_irradiance_uniforms(hdri, rotation),
             "u_exposure": float(self.exposure),
         }
         if shadows:
