@@ -363,26 +363,37 @@ def _vec(v: np.ndarray) -> bytes:
     return np.asarray(v, np.float32).tobytes()
 
 
+def _weld(vertices: np.ndarray) -> np.ndarray:
+    """int64 ``(V,)`` ids of vertices welded by position on a 1 µm grid: equal ids exactly when the
+    grid points are equal (sorted by a packed integer key, not row-wise, which is far slower)."""
+    q = np.round(np.asarray(vertices, np.float64) * 1e6).astype(np.int64)
+    q -= q.min(axis=0)
+    span = q.max(axis=0) + 1
+    if float(span[0]) * float(span[1]) * float(span[2]) < 2.0 ** 62:
+        key = (q[:, 0] * span[1] + q[:, 1]) * span[2] + q[:, 2]
+    else:  # large extents: pack x and y first, then their rank with z
+        _, xy = np.unique(q[:, 0] * span[1] + q[:, 1], return_inverse=True)
+        key = xy.reshape(-1) * span[2] + q[:, 2]
+    _, ids = np.unique(key, return_inverse=True)
+    return ids.reshape(-1)
+
+
 def _is_closed_outward(vertices: np.ndarray, faces: np.ndarray) -> bool:
     """True if the mesh (vertices welded by position, 1 µm) is a closed, consistently oriented,
     outward-facing surface — every directed edge once, its reverse once, positive volume — so its
     back faces can never be seen from outside and may be culled."""
     if len(faces) == 0:
         return False
-    q = np.round(np.asarray(vertices, np.float64) * 1e6).astype(np.int64)
-    _, weld = np.unique(q, axis=0, return_inverse=True)
-    f = weld.reshape(-1)[np.asarray(faces, np.int64)]
+    weld = _weld(vertices)
+    f = weld[np.asarray(faces, np.int64)]
     if np.any((f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])):
         return False
-    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
     n = int(weld.max()) + 1
-    code = edges[:, 0] * n + edges[:, 1]
-    rev = edges[:, 1] * n + edges[:, 0]
-    code_sorted = np.sort(code)
-    if np.any(code_sorted[1:] == code_sorted[:-1]):
+    start, end = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)  # the directed edges
+    code = np.sort(start * n + end)
+    if np.any(code[1:] == code[:-1]):
         return False  # a directed edge used twice: non-manifold or inconsistent winding
-    pos = np.searchsorted(code_sorted, rev)
-    if np.any(pos >= len(code_sorted)) or np.any(code_sorted[np.minimum(pos, len(code_sorted) - 1)] != rev):
+    if not np.array_equal(code, np.sort(end * n + start)):
         return False  # an edge without its twin: open boundary
     tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)]
     volume = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0
@@ -440,7 +451,7 @@ class _PhotoTargets:
             self.ctx.copy_framebuffer(self.resolved, self.fbo)
         x, y, width, height = region or (0, 0, *self.size)
         data = self.resolved.read((x, y, width, height), components=3, dtype="f2")
-        return _HALF_TO_SRGB8[np.frombuffer(data, np.uint16).reshape(height, width, 3)]
+        return np.take(_HALF_TO_SRGB8, np.frombuffer(data, np.uint16).reshape(height, width, 3))
 
     def background(self, colour: Any) -> np.ndarray:
         """uint8 ``(3,)``: what :meth:`read` gives where the main pass's clear to the sRGB
@@ -516,6 +527,7 @@ class _GLState:
         self.targets: dict[tuple[int, int], _Targets] = {}
         self.photo_targets: dict[tuple[int, int, int], _PhotoTargets] = {}
         self.shadows: dict[int, _Shadow] = {}
+        self.resources = _Resources()
 
     def main(self, tex_mode: int, shadows: int, pbr: bool = False) -> _Program:
         """The main-pass program of one variant (``shaders.TEX_*``, ``shaders.SHADOWS_*``, PBR
@@ -591,6 +603,7 @@ class _GPUMesh:
     bounds: np.ndarray       # float64 (2, 3), canonical frame (m)
     base_color: np.ndarray   # float64 (3,), sRGB
     closed: bool             # back faces may be culled
+    nbytes: int = 0          # memory held (vertex + index buffers, own texture and its mipmaps)
     vaos: dict = field(default_factory=dict)
 
     def vao(self, program: _Program) -> Any:
@@ -623,6 +636,46 @@ def _upload_texture(ctx: Any, image: np.ndarray) -> Any:
     return tex
 
 
+def _texture_bytes(image: np.ndarray) -> int:
+    """Memory of an uploaded texture with its mipmaps (4 bytes a texel, as llvmpipe keeps RGB)."""
+    return int(image.shape[0]) * int(image.shape[1]) * 4 * 4 // 3
+
+
+class _Resources:
+    """The GPU meshes and material textures of one GL state (thread), shared by all its renderers
+    (the scorer's renderers draw the same assets): least-recently-used entries beyond a count or a
+    byte budget are released (:meth:`trim`). Keys start with the asset library's ``id``; the
+    libraries are kept alive here, so an id is never reused for another library."""
+
+    def __init__(self) -> None:
+        self.meshes: OrderedDict[tuple, _GPUMesh] = OrderedDict()
+        self.textures: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()  # key -> (texture, bytes)
+        self.nbytes = 0
+        self._libraries: dict[int, Any] = {}
+
+    def token(self, library: Any) -> int:
+        self._libraries.setdefault(id(library), library)
+        return id(library)
+
+    def trim(self, max_count: int, max_bytes: int, in_use: int) -> None:
+        """Release least-recently used meshes and textures while there are more than ``max_count``
+        of a kind or more than ``max_bytes`` in all, never one of the ``in_use`` most recent of a
+        kind (the render in progress uses those)."""
+        for cache, size in ((self.meshes, lambda e: e.nbytes), (self.textures, lambda e: e[1])):
+            while len(cache) > in_use and (len(cache) > max_count or self.nbytes > max_bytes):
+                entry = cache.popitem(last=False)[1]
+                self.nbytes -= size(entry)
+                (entry if isinstance(entry, _GPUMesh) else entry[0]).release()
+
+    def drop(self, token: int) -> None:
+        """Release every entry of the library ``token``."""
+        for cache in (self.meshes, self.textures):
+            for key in [k for k in cache if k[0] == token]:
+                entry = cache.pop(key)
+                self.nbytes -= entry.nbytes if isinstance(entry, _GPUMesh) else entry[1]
+                (entry if isinstance(entry, _GPUMesh) else entry[0]).release()
+
+
 _AXIS_COS = float(np.cos(np.radians(20.0)))
 
 
@@ -652,8 +705,9 @@ def _upload_mesh(state: _GLState, mesh: AssetMesh) -> _GPUMesh:
                                   index_buffer=ibo, index_element_size=index_size, skip_errors=True)
     own = mesh.uv is not None and mesh.texture is not None
     texture = _upload_texture(ctx, mesh.texture) if own else None
+    nbytes = vbo.size + ibo.size + (_texture_bytes(mesh.texture) if own else 0)
     return _GPUMesh(ctx, vbo, ibo, index_size, shadow_vao, len(faces), int(axis.sum()), texture, mesh.bounds,
-                    np.asarray(mesh.base_color, np.float64), _is_closed_outward(mesh.vertices, mesh.faces))
+                    np.asarray(mesh.base_color, np.float64), _is_closed_outward(mesh.vertices, mesh.faces), nbytes)
 
 
 def _set_culling(ctx: Any, cull: bool) -> None:
@@ -763,7 +817,10 @@ class GLRenderer:
         shadow_map_size: side (texels) of the square shadow map; ``0`` disables shadows.
         shadow_filter: ``"bilinear"`` (one hardware 2×2-texel percentage-closer tap) or ``"tent"``
             (four such taps: a 3×3-texel tent, softer edges, ~2 ms more per 512² frame here).
-        cache_size: how many distinct meshes (and material textures) stay on the GPU (LRU).
+        cache_size: how many distinct meshes (and as many material textures) stay on the GPU
+            (least recently used ones are released); the meshes and textures are shared by all
+            renderers of a thread that use the same asset library.
+        cache_bytes: the memory those may hold in all (bytes; the same LRU).
         exposure: linear colour multiplier before tone mapping.
         supersampling: :meth:`photo` anti-aliases colour with this many coverage samples per
             pixel side (multisampling, averaged in linear light); 1 = no anti-aliasing.
@@ -772,8 +829,8 @@ class GLRenderer:
     name = "gl"
 
     def __init__(self, library: MeshLibrary | None = None, *, shadow_map_size: int = 1024,
-                 shadow_filter: str = "bilinear", cache_size: int = 256, exposure: float = 1.6,
-                 supersampling: int = 2):
+                 shadow_filter: str = "bilinear", cache_size: int = 1024, cache_bytes: int = 384 << 20,
+                 exposure: float = 1.6, supersampling: int = 2):
         if shadow_map_size != 0 and not 16 <= shadow_map_size <= 8192:
             raise ValueError(f"shadow_map_size must be 0 (no shadows) or 16…8192, not {shadow_map_size}")
         if shadow_filter not in _SHADOW_FILTERS:
@@ -786,9 +843,8 @@ class GLRenderer:
         self.shadow_map_size = int(shadow_map_size)
         self.shadow_filter = shadow_filter
         self.cache_size = int(cache_size)
-        self._meshes: OrderedDict[tuple, _GPUMesh] = OrderedDict()
-        self._placed: OrderedDict[tuple, _Placed] = OrderedDict()  # LRU, 8 × cache_size entries
-        self._textures: OrderedDict[str, Any] = OrderedDict()
+        self.cache_bytes = int(cache_bytes)
+        self._placed: OrderedDict[tuple, _Placed] = OrderedDict()  # LRU, at most 2048 entries
         self._owner: _GLState | None = None  # the GL state (thread, process) its GPU objects live in
 
     # -- resources ------------------------------------------------------------------------------
@@ -810,23 +866,34 @@ class GLRenderer:
     def _state(self) -> _GLState:
         state = _gl_state()
         if self._owner is not state:  # new process or thread: the other context's GPU objects are unusable
-            self._meshes.clear()
-            self._textures.clear()
             self._placed.clear()
             self._owner = state
         return state
 
+    @property
+    def _meshes(self) -> dict[tuple, _GPUMesh]:
+        """The GPU meshes of this renderer's asset library now on the GPU, by ``(asset_id, sorted
+        params)`` (shared with the thread's other renderers of the library)."""
+        state = self._owner
+        if state is None:
+            return {}
+        token = id(self.library)
+        return {k[1:]: v for k, v in state.resources.meshes.items() if k[0] == token}
+
     def _mesh(self, state: _GLState, obj: SceneObject, key: tuple) -> _GPUMesh:
         """``obj``'s GPU mesh (``key``: its ``(asset_id, sorted params)``), uploaded on first use."""
-        entry = self._meshes.get(key)
+        res = state.resources
+        full_key = (res.token(self.library), *key)
+        entry = res.meshes.get(full_key)
         if entry is None:
             mesh = self.library.mesh(obj.asset_id, dict(obj.params))
             if len(mesh.faces) == 0:
                 raise ValueError(f"asset {obj.asset_id!r} {obj.params} has no triangles")
             entry = _upload_mesh(state, mesh)
-            self._meshes[key] = entry
+            res.meshes[full_key] = entry
+            res.nbytes += entry.nbytes
         else:
-            self._meshes.move_to_end(key)
+            res.meshes.move_to_end(full_key)
         return entry
 
     def _draw(self, state: _GLState, obj: SceneObject) -> _Draw:
@@ -837,39 +904,36 @@ class GLRenderer:
         placed = self._placed.get(key)
         if placed is None:
             placed = self._placed[key] = _Placed.of(obj, mesh)
-            while len(self._placed) > 8 * self.cache_size:
+            while len(self._placed) > 2048:
                 self._placed.popitem(last=False)
         else:
             self._placed.move_to_end(key)
         return _Draw(obj, mesh, placed)
 
     def _material_texture(self, state: _GLState, texture_id: str) -> Any:
-        tex = self._textures.get(texture_id)
-        if tex is None:
-            tex = _upload_texture(state.ctx, self.library.texture(texture_id))
-            self._textures[texture_id] = tex
+        res = state.resources
+        key = (res.token(self.library), "texture", texture_id)
+        entry = res.textures.get(key)
+        if entry is None:
+            image = self.library.texture(texture_id)
+            entry = res.textures[key] = (_upload_texture(state.ctx, image), _texture_bytes(image))
+            res.nbytes += entry[1]
         else:
-            self._textures.move_to_end(texture_id)
-        return tex
+            res.textures.move_to_end(key)
+        return entry[0]
 
     def _trim_caches(self, in_use: int) -> None:
-        """Release least-recently used meshes / textures beyond ``cache_size``, never one of the
-        ``in_use`` most recent (those the render in progress uses)."""
-        for cache in (self._meshes, self._textures):
-            while len(cache) > max(self.cache_size, in_use):
-                entry = cache.popitem(last=False)[1]
-                entry.release()
+        """Release least-recently used meshes / textures beyond ``cache_size`` (of each kind) or
+        ``cache_bytes`` (in all), never one of the ``in_use`` most recent of a kind (those the
+        render in progress uses)."""
+        self._state().resources.trim(self.cache_size, self.cache_bytes, in_use)
 
     def close(self) -> None:
-        """Release this renderer's GPU meshes and textures (the shared context stays)."""
+        """Release the GPU meshes and textures of this renderer's asset library (the shared
+        context stays; other renderers of the library upload them again when they need them)."""
         mine = getattr(_LOCAL, "state", None)
-        if self._owner is not None and self._owner is mine and mine.pid == os.getpid():
-            for entry in self._meshes.values():
-                entry.release()
-            for tex in self._textures.values():
-                tex.release()
-        self._meshes.clear()
-        self._textures.clear()
+        if self._owner is not None and self._owner is mine and mine.pid == os.getpid() and self._library is not None:
+            mine.resources.drop(id(self._library))
 
     # -- rendering ------------------------------------------------------------------------------
     def render(self, scene: Scene, *, only: Collection[int] | None = None) -> RenderOutput:
