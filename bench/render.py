@@ -20,6 +20,18 @@ process's per-frame time and the aggregate frame rate:
 
     python bench/render.py --backends gl --parallel 2
 
+``--record`` / ``--replay`` isolate the renderer's cost in the real workloads: ``--record
+WORKLOAD --out calls.pkl`` runs GSI-Syn generation (``gen-tabletop``, ``gen-room``: ``--num``
+edit pairs at 512², one process) or the default-protocol evaluation of oracle predictions
+(``eval``: ``--num`` tabletop samples) and saves every GL render call (method, renderer settings,
+scene, ``only``); ``--replay calls.pkl`` makes them again in this process and prints the CPU
+seconds (all threads) per kind of call and a digest of every output — equal digests mean
+byte-identical renders (versions, ``LP_NUM_THREADS`` settings, ``--no-reuse``):
+
+    python bench/render.py --record eval --num 14 --out /tmp/eval_calls.pkl
+    LP_NUM_THREADS=1 python bench/render.py --replay /tmp/eval_calls.pkl
+    LP_NUM_THREADS=1 python bench/render.py --replay /tmp/eval_calls.pkl --no-reuse
+
 ``--cycles`` times the Cycles photo backend on the same scene specs as GL (sampled tabletop and
 room scenes, ``--cycles-scenes`` of each): seconds per photo (CPU process seconds and wall-clock;
 on the GPU when Blender finds one) at each resolution with ``--cycles-samples`` paths per pixel,
@@ -223,6 +235,88 @@ def run_cycles(args: argparse.Namespace) -> None:
                   f"mean {np.mean(agree):.5f} ({len(scenes)} scenes)")
 
 
+_GL_CALLS = ("render", "labels", "photo", "photo_with_labels")
+
+
+def record(workload: str, num: int, out: str) -> None:
+    """Run ``workload`` in this process and pickle every GL render call it makes."""
+    import pickle
+    import tempfile
+
+    from gsi_syn.render import gl
+
+    calls: list = []
+    renderers: dict[int, int] = {}
+
+    def wrap(name: str):
+        inner = getattr(gl.GLRenderer, name)
+
+        def call(self, scene, *args, **kw):
+            settings = {"shadow_map_size": self.shadow_map_size, "shadow_filter": self.shadow_filter,
+                        "supersampling": self.supersampling, "exposure": self.exposure}
+            calls.append((name, settings, renderers.setdefault(id(self), len(renderers)), scene, kw.get("only")))
+            return inner(self, scene, *args, **kw)
+        return call
+
+    from gsi_syn.pipeline import generate
+    from gsi_syn.sampler import GenerationConfig
+
+    work = Path(tempfile.mkdtemp(prefix="gsi-bench-render-"))
+    if workload == "eval":
+        from validation.baselines import run_baseline
+        from validation.evaluator import EvalConfig, evaluate
+
+        generate(GenerationConfig(subset="tabletop", split="test", num=num, seed=0, resolution=512), work / "data",
+                 workers=1, progress=False)
+        run_baseline("oracle", str(work / "data"), str(work / "pred"))
+    for name in _GL_CALLS:
+        setattr(gl.GLRenderer, name, wrap(name))
+    if workload == "eval":
+        evaluate(EvalConfig(data=str(work / "data"), predictions=str(work / "pred"), out=str(work / "report"), workers=1))
+    else:
+        subset = workload.split("-", 1)[1]
+        generate(GenerationConfig(subset=subset, split="test", num=num, seed=123, resolution=512, shard_size=100),
+                 work / "data", workers=1, progress=False)
+    with open(out, "wb") as f:
+        pickle.dump(calls, f)
+    print(f"{workload}: {len(calls)} render calls by {len(renderers)} renderers -> {out}")
+
+
+def replay(path: str, reuse: bool, repeat: int) -> None:
+    """Make the recorded calls again; CPU seconds per kind of call and a digest of the outputs."""
+    import hashlib
+    import pickle
+    from collections import Counter, defaultdict
+
+    from gsi_syn.render.gl import GLRenderer
+
+    with open(path, "rb") as f:
+        calls = pickle.load(f)
+    for rep in range(repeat):
+        renderers: dict[int, GLRenderer] = {}
+        cpu: dict[tuple, float] = defaultdict(float)
+        count: Counter = Counter()
+        digest = hashlib.sha256()
+        t0, c0 = time.perf_counter(), time.process_time()
+        for name, settings, rid, scene, only in calls:
+            if rid not in renderers:
+                renderers[rid] = GLRenderer(**settings, reuse=reuse)
+            c = time.process_time()
+            out = getattr(renderers[rid], name)(scene, only=only)
+            kind = (name, f"{scene.camera.width}x{scene.camera.height}", "only" if only is not None else "whole")
+            cpu[kind] += time.process_time() - c
+            count[kind] += 1
+            for a in ((out,) if isinstance(out, np.ndarray) else (out.rgb, out.instances, out.depth)):
+                digest.update(np.ascontiguousarray(a).tobytes())
+        total = time.process_time() - c0
+        print(f"replay {rep}: {len(calls)} calls  {total:.2f} CPU s  {time.perf_counter() - t0:.2f} s wall  "
+              f"reuse={reuse}  LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', '(unset)')}  "
+              f"outputs sha256 {digest.hexdigest()[:16]}")
+        for kind in sorted(cpu, key=lambda k: -cpu[k]):
+            print(f"    {' '.join(kind):42s} {count[kind]:5d} calls {cpu[kind]:7.2f} CPU s "
+                  f"{1e3 * cpu[kind] / count[kind]:7.2f} ms/call")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backends", nargs="+", default=["gl", "raycast"])
@@ -236,7 +330,20 @@ def main() -> None:
     ap.add_argument("--cycles", action="store_true", help="also time the Cycles photo backend (needs bpy)")
     ap.add_argument("--cycles-samples", type=int, default=16)
     ap.add_argument("--cycles-scenes", type=int, default=3, help="sampled scenes per subset for --cycles")
+    ap.add_argument("--record", choices=["gen-tabletop", "gen-room", "eval"],
+                    help="run this workload and save its GL render calls to --out")
+    ap.add_argument("--num", type=int, default=14, help="--record: edit pairs / evaluation samples")
+    ap.add_argument("--out", default="render_calls.pkl", help="--record: where to save the calls")
+    ap.add_argument("--replay", help="make the render calls saved by --record again, timed")
+    ap.add_argument("--no-reuse", action="store_true", help="--replay with GLRenderer(reuse=False)")
+    ap.add_argument("--repeat", type=int, default=1, help="--replay this many times (fresh renderers)")
     args = ap.parse_args()
+    if args.record:
+        record(args.record, args.num, args.out)
+        return
+    if args.replay:
+        replay(args.replay, not args.no_reuse, args.repeat)
+        return
     print(f"cpus={os.cpu_count()} LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', '(unset)')} "
           f"scene={'tabletop' if args.tabletop else f'primitives, {args.objects} objects'}")
     for backend in args.backends:

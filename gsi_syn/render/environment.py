@@ -26,8 +26,8 @@ import numpy as np
 
 from gsi_bench.scene import Scene
 
-__all__ = ["HDRI_CHOICES", "choose_hdri", "compute_sh_table", "env_rotation", "irradiance",
-           "irradiance_sh", "load_sh_table"]
+__all__ = ["HDRI_CHOICES", "IRRADIANCE_MONOMIALS", "choose_hdri", "compute_sh_table", "env_rotation",
+           "irradiance", "irradiance_polynomial", "irradiance_sh", "load_sh_table"]
 
 #: HDRIs (file stems in the bpy wheel) scenes are lit by: daylight and interior ones (not "night").
 HDRI_CHOICES = ("city", "courtyard", "forest", "interior", "studio", "sunrise", "sunset")
@@ -95,6 +95,31 @@ def irradiance(name: str, rotation_deg: float, normals: np.ndarray) -> np.ndarra
     (N, 3) for an HDRI rotated by ``rotation_deg``."""
     d = np.asarray(normals, np.float64) @ env_rotation(rotation_deg).T
     return (_basis(d) / _Y) @ irradiance_sh(name)
+
+
+#: the monomials of world normal ``(x, y, z)`` that :func:`irradiance_polynomial` weights
+IRRADIANCE_MONOMIALS = ("1", "x", "y", "z", "xx", "yy", "zz", "xy", "xz", "yz")
+
+
+def _monomials(n: np.ndarray) -> np.ndarray:
+    """float64 (N, 10): :data:`IRRADIANCE_MONOMIALS` at world directions ``n`` (N, 3)."""
+    x, y, z = n[:, 0], n[:, 1], n[:, 2]
+    return np.stack([np.ones_like(x), x, y, z, x * x, y * y, z * z, x * y, x * z, y * z], axis=1)
+
+
+@functools.lru_cache(maxsize=64)
+def irradiance_polynomial(name: str, rotation_deg: float) -> np.ndarray:
+    """float64 (10, 3): :func:`irradiance` as a quadratic polynomial of the *world* normal — the
+    RGB weights of :data:`IRRADIANCE_MONOMIALS` — with the environment rotation folded in (the SH
+    basis up to band 2 is a quadratic polynomial of the direction, and a rotation keeps it one), so
+    a shader evaluates it without rotating the normal. Read-only (cached)."""
+    # ten directions in general position determine the ten weights exactly
+    rng = np.random.default_rng(0)
+    n = rng.normal(size=(10, 3))
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    coef = np.linalg.solve(_monomials(n), irradiance(name, rotation_deg, n))
+    coef.setflags(write=False)
+    return coef
 
 
 def compute_sh_table(folder: Path | None = None) -> dict[str, list[list[float]]]:

@@ -46,6 +46,7 @@ Determinism: same scene → same bytes, across calls, processes and llvmpipe thr
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -60,7 +61,7 @@ from gsi_syn.assets.mesh import AssetMesh
 from gsi_syn.materials import roughness_from_specular
 from gsi_syn.render import shaders
 from gsi_syn.render.base import RenderOutput
-from gsi_syn.render.environment import choose_hdri, env_rotation, irradiance_sh
+from gsi_syn.render.environment import IRRADIANCE_MONOMIALS, choose_hdri, irradiance_polynomial
 
 __all__ = [
     "GLRenderer",
@@ -344,6 +345,14 @@ def _world_corners(bounds: np.ndarray, world_from_object: np.ndarray) -> np.ndar
     return corners @ world_from_object[:3, :3].T + world_from_object[:3, 3]
 
 
+@functools.lru_cache(maxsize=64)
+def _irradiance_uniforms(hdri: str, rotation_deg: float) -> dict[str, bytes]:
+    """The photo shader's ``u_irr_*`` uniforms: the scene HDRI's irradiance polynomial of the
+    world normal (:func:`~gsi_syn.render.environment.irradiance_polynomial`)."""
+    coef = irradiance_polynomial(hdri, rotation_deg)
+    return {f"u_irr_{'1' if m == '1' else m}": _vec(c) for m, c in zip(IRRADIANCE_MONOMIALS, coef, strict=True)}
+
+
 def _mat4(m: np.ndarray) -> bytes:
     """A 4×4 (or 3×3) numpy matrix as GLSL column-major float32 bytes."""
     return np.ascontiguousarray(np.asarray(m, np.float64).T, dtype=np.float32).tobytes()
@@ -354,26 +363,37 @@ def _vec(v: np.ndarray) -> bytes:
     return np.asarray(v, np.float32).tobytes()
 
 
+def _weld(vertices: np.ndarray) -> np.ndarray:
+    """int64 ``(V,)`` ids of vertices welded by position on a 1 µm grid: equal ids exactly when the
+    grid points are equal (sorted by a packed integer key, not row-wise, which is far slower)."""
+    q = np.round(np.asarray(vertices, np.float64) * 1e6).astype(np.int64)
+    q -= q.min(axis=0)
+    span = q.max(axis=0) + 1
+    if float(span[0]) * float(span[1]) * float(span[2]) < 2.0 ** 62:
+        key = (q[:, 0] * span[1] + q[:, 1]) * span[2] + q[:, 2]
+    else:  # large extents: pack x and y first, then their rank with z
+        _, xy = np.unique(q[:, 0] * span[1] + q[:, 1], return_inverse=True)
+        key = xy.reshape(-1) * span[2] + q[:, 2]
+    _, ids = np.unique(key, return_inverse=True)
+    return ids.reshape(-1)
+
+
 def _is_closed_outward(vertices: np.ndarray, faces: np.ndarray) -> bool:
     """True if the mesh (vertices welded by position, 1 µm) is a closed, consistently oriented,
     outward-facing surface — every directed edge once, its reverse once, positive volume — so its
     back faces can never be seen from outside and may be culled."""
     if len(faces) == 0:
         return False
-    q = np.round(np.asarray(vertices, np.float64) * 1e6).astype(np.int64)
-    _, weld = np.unique(q, axis=0, return_inverse=True)
-    f = weld.reshape(-1)[np.asarray(faces, np.int64)]
+    weld = _weld(vertices)
+    f = weld[np.asarray(faces, np.int64)]
     if np.any((f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])):
         return False
-    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
     n = int(weld.max()) + 1
-    code = edges[:, 0] * n + edges[:, 1]
-    rev = edges[:, 1] * n + edges[:, 0]
-    code_sorted = np.sort(code)
-    if np.any(code_sorted[1:] == code_sorted[:-1]):
+    start, end = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)  # the directed edges
+    code = np.sort(start * n + end)
+    if np.any(code[1:] == code[:-1]):
         return False  # a directed edge used twice: non-manifold or inconsistent winding
-    pos = np.searchsorted(code_sorted, rev)
-    if np.any(pos >= len(code_sorted)) or np.any(code_sorted[np.minimum(pos, len(code_sorted) - 1)] != rev):
+    if not np.array_equal(code, np.sort(end * n + start)):
         return False  # an edge without its twin: open boundary
     tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)]
     volume = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0
@@ -431,7 +451,7 @@ class _PhotoTargets:
             self.ctx.copy_framebuffer(self.resolved, self.fbo)
         x, y, width, height = region or (0, 0, *self.size)
         data = self.resolved.read((x, y, width, height), components=3, dtype="f2")
-        return _HALF_TO_SRGB8[np.frombuffer(data, np.uint16).reshape(height, width, 3)]
+        return np.take(_HALF_TO_SRGB8, np.frombuffer(data, np.uint16).reshape(height, width, 3))
 
     def background(self, colour: Any) -> np.ndarray:
         """uint8 ``(3,)``: what :meth:`read` gives where the main pass's clear to the sRGB
@@ -507,6 +527,7 @@ class _GLState:
         self.targets: dict[tuple[int, int], _Targets] = {}
         self.photo_targets: dict[tuple[int, int, int], _PhotoTargets] = {}
         self.shadows: dict[int, _Shadow] = {}
+        self.resources = _Resources()
 
     def main(self, tex_mode: int, shadows: int, pbr: bool = False) -> _Program:
         """The main-pass program of one variant (``shaders.TEX_*``, ``shaders.SHADOWS_*``, PBR
@@ -582,6 +603,7 @@ class _GPUMesh:
     bounds: np.ndarray       # float64 (2, 3), canonical frame (m)
     base_color: np.ndarray   # float64 (3,), sRGB
     closed: bool             # back faces may be culled
+    nbytes: int = 0          # memory held (vertex + index buffers, own texture and its mipmaps)
     vaos: dict = field(default_factory=dict)
 
     def vao(self, program: _Program) -> Any:
@@ -614,6 +636,46 @@ def _upload_texture(ctx: Any, image: np.ndarray) -> Any:
     return tex
 
 
+def _texture_bytes(image: np.ndarray) -> int:
+    """Memory of an uploaded texture with its mipmaps (4 bytes a texel, as llvmpipe keeps RGB)."""
+    return int(image.shape[0]) * int(image.shape[1]) * 4 * 4 // 3
+
+
+class _Resources:
+    """The GPU meshes and material textures of one GL state (thread), shared by all its renderers
+    (the scorer's renderers draw the same assets): least-recently-used entries beyond a count or a
+    byte budget are released (:meth:`trim`). Keys start with the asset library's ``id``; the
+    libraries are kept alive here, so an id is never reused for another library."""
+
+    def __init__(self) -> None:
+        self.meshes: OrderedDict[tuple, _GPUMesh] = OrderedDict()
+        self.textures: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()  # key -> (texture, bytes)
+        self.nbytes = 0
+        self._libraries: dict[int, Any] = {}
+
+    def token(self, library: Any) -> int:
+        self._libraries.setdefault(id(library), library)
+        return id(library)
+
+    def trim(self, max_count: int, max_bytes: int, in_use: int) -> None:
+        """Release least-recently used meshes and textures while there are more than ``max_count``
+        of a kind or more than ``max_bytes`` in all, never one of the ``in_use`` most recent of a
+        kind (the render in progress uses those)."""
+        for cache, size in ((self.meshes, lambda e: e.nbytes), (self.textures, lambda e: e[1])):
+            while len(cache) > in_use and (len(cache) > max_count or self.nbytes > max_bytes):
+                entry = cache.popitem(last=False)[1]
+                self.nbytes -= size(entry)
+                (entry if isinstance(entry, _GPUMesh) else entry[0]).release()
+
+    def drop(self, token: int) -> None:
+        """Release every entry of the library ``token``."""
+        for cache in (self.meshes, self.textures):
+            for key in [k for k in cache if k[0] == token]:
+                entry = cache.pop(key)
+                self.nbytes -= entry.nbytes if isinstance(entry, _GPUMesh) else entry[1]
+                (entry if isinstance(entry, _GPUMesh) else entry[0]).release()
+
+
 _AXIS_COS = float(np.cos(np.radians(20.0)))
 
 
@@ -643,8 +705,9 @@ def _upload_mesh(state: _GLState, mesh: AssetMesh) -> _GPUMesh:
                                   index_buffer=ibo, index_element_size=index_size, skip_errors=True)
     own = mesh.uv is not None and mesh.texture is not None
     texture = _upload_texture(ctx, mesh.texture) if own else None
+    nbytes = vbo.size + ibo.size + (_texture_bytes(mesh.texture) if own else 0)
     return _GPUMesh(ctx, vbo, ibo, index_size, shadow_vao, len(faces), int(axis.sum()), texture, mesh.bounds,
-                    np.asarray(mesh.base_color, np.float64), _is_closed_outward(mesh.vertices, mesh.faces))
+                    np.asarray(mesh.base_color, np.float64), _is_closed_outward(mesh.vertices, mesh.faces), nbytes)
 
 
 def _set_culling(ctx: Any, cull: bool) -> None:
@@ -725,17 +788,142 @@ class _Frame:
     #: ``(x, y, w, h)`` (image column, row, width, height, px): the rectangle outside which nothing
     #: drawn can appear (:func:`drawn_region`), or ``None`` for the whole image
     region: tuple[int, int, int, int] | None = None
+    #: a whole-scene render (no ``only``): one that may reuse kept renders and be kept
+    whole: bool = False
+    #: (keys, pixel rectangles, box corners) by instance id (:meth:`GLRenderer._object_table`)
+    table: tuple | None = None
 
     def paste(self, inside: np.ndarray, outside: Any) -> np.ndarray:
-        """The full ``(H, W, …)`` image: ``inside`` (the region's pixels) over a fill of ``outside``
-        (what the cleared buffers hold)."""
+        """The full ``(H, W, …)`` image: ``inside`` (the region's pixels) over ``outside`` — a fill
+        value (what the cleared buffers hold) or a whole image (a kept render, see
+        :meth:`GLRenderer._reusable`), which is copied."""
         if self.region is None:
             return inside
         x, y, w, h = self.region
-        full = np.empty((self.height, self.width) + inside.shape[2:], inside.dtype)
-        full[...] = outside
+        if isinstance(outside, np.ndarray) and outside.shape[:2] == (self.height, self.width):
+            full = outside.copy()
+        else:
+            full = np.empty((self.height, self.width) + inside.shape[2:], inside.dtype)
+            full[...] = outside
         full[y:y + h, x:x + w] = inside
         return full
+
+
+def _paste(frame: "_Frame", region: tuple[int, int, int, int] | None, inside: np.ndarray, outside: Any) -> np.ndarray:
+    """:meth:`_Frame.paste` for the rectangle ``region``."""
+    saved, frame.region = frame.region, region
+    try:
+        return frame.paste(inside, outside)
+    finally:
+        frame.region = saved
+
+
+@dataclass
+class _ShadowPlan:
+    """Where a render's shadow map lies: the light's ``clip_from_world`` (float64 (4, 4)), its
+    texel side (m), the light frame (float64 (3, 3) ``light_from_world``) and the casters."""
+
+    light_clip: np.ndarray
+    texel: float
+    rotation: np.ndarray
+    casters: list[_Draw]
+
+
+def _object_key(obj: SceneObject) -> tuple:
+    """Everything about ``obj`` that a render depends on (pose, asset, material, role, id)."""
+    return (obj.asset_id, tuple(sorted(obj.params.items())), tuple(float(v) for v in obj.position),
+            float(obj.yaw_deg), float(obj.scale), repr(obj.material), obj.role)
+
+
+def _drawn_regions(camera: Camera, corners: np.ndarray, pad: int = 2) -> list[tuple[int, int, int, int] | None]:
+    """:func:`drawn_region` of each of N objects at once (``corners`` float64 ``(N, 8, 3)``), with no
+    size limit: ``None`` where a corner lies at or behind the near plane (unbounded)."""
+    t = camera.cam_from_world_array
+    pts = corners @ t[:3, :3].T + t[:3, 3]
+    z = pts[..., 2]
+    uv = (pts @ camera.K_array.T)[..., :2] / np.where(z > camera.near, z, 1.0)[..., None]
+    lo = np.floor(uv.min(axis=1)).astype(np.int64) - pad
+    hi = np.ceil(uv.max(axis=1)).astype(np.int64) + pad + 1
+    x0, y0 = np.maximum(lo[:, 0], 0), np.maximum(lo[:, 1], 0)
+    x1, y1 = np.minimum(hi[:, 0], camera.width), np.minimum(hi[:, 1], camera.height)
+    behind = (z <= camera.near).any(axis=1)
+    out: list[tuple[int, int, int, int] | None] = []
+    for k in range(len(corners)):
+        if behind[k]:
+            out.append(None)
+        elif x1[k] <= x0[k] or y1[k] <= y0[k]:
+            out.append((0, 0, 0, 0))  # out of view: no pixel
+        else:
+            out.append((int(x0[k]), int(y0[k]), int(x1[k] - x0[k]), int(y1[k] - y0[k])))
+    return out
+
+
+def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
+    """The bounding rectangle of two ``(x, y, w, h)`` rectangles (empty ones, ``w·h = 0``, ignored)."""
+    if a is None or a[2] * a[3] == 0:
+        return b
+    if b is None or b[2] * b[3] == 0:
+        return a
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
+
+
+def _overlaps(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int]) -> bool:
+    """Whether rectangle ``a`` (``None``: unbounded) shares a pixel with ``b``."""
+    if a is None:
+        return True
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _shadow_footprint(camera: Camera, plan: _ShadowPlan, boxes: list[np.ndarray], z_range: tuple[float, float],
+                      margin_texels: float = 6.0) -> tuple[int, int, int, int] | None:
+    """The pixel rectangle holding every receiver whose shadow lookup can read a shadow-map texel
+    that objects with world box corners ``boxes`` cover: the prism along the light through their
+    light-space rectangle (``margin_texels`` wider: the lookup's normal offset and filter reach),
+    between the lowest and the highest receiver ``z_range`` (m). ``None``: unbounded (or a light
+    too close to the horizon)."""
+    if not boxes:
+        return (0, 0, 0, 0)
+    rot = plan.rotation
+    if abs(rot[2, 2]) < 0.05:
+        return None
+    lo, hi = _footprint(np.concatenate(boxes), rot)
+    m = margin_texels * plan.texel
+    pts = []
+    for xl in (lo[0] - m, hi[0] + m):
+        for yl in (lo[1] - m, hi[1] + m):
+            base = xl * rot[0] + yl * rot[1]
+            for z in z_range:
+                pts.append(base + (z - base[2]) / rot[2, 2] * rot[2])
+    return drawn_region(camera, np.asarray(pts), pad=2, max_fraction=1.0)
+
+
+@dataclass
+class _Kept:
+    """A whole-scene render kept for reuse (:meth:`GLRenderer._reusable`): per instance id, the
+    object's key (:func:`_object_key`), pixel rectangle (:func:`_drawn_regions`) and world box
+    corners; the outputs it has (read-only), and for a photo, its shadow map's placement and
+    casters (``shadow``: ``(light_clip bytes, texel, caster ids)``, or ``None`` without one)."""
+
+    keys: dict[int, tuple]
+    regions: dict[int, tuple[int, int, int, int] | None]
+    boxes: dict[int, np.ndarray]
+    instances: np.ndarray | None = None
+    depth: np.ndarray | None = None
+    rgb: np.ndarray | None = None
+    shadow: tuple | None = None
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+#: redraw at most this fraction of the image from a kept render; beyond it, render it whole
+_REUSE_MAX_FRACTION = 0.6
+#: whole-scene renders a renderer keeps for reuse
+_KEEP = 6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -754,17 +942,24 @@ class GLRenderer:
         shadow_map_size: side (texels) of the square shadow map; ``0`` disables shadows.
         shadow_filter: ``"bilinear"`` (one hardware 2×2-texel percentage-closer tap) or ``"tent"``
             (four such taps: a 3×3-texel tent, softer edges, ~2 ms more per 512² frame here).
-        cache_size: how many distinct meshes (and material textures) stay on the GPU (LRU).
+        cache_size: how many distinct meshes (and as many material textures) stay on the GPU
+            (least recently used ones are released); the meshes and textures are shared by all
+            renderers of a thread that use the same asset library.
+        cache_bytes: the memory those may hold in all (bytes; the same LRU).
         exposure: linear colour multiplier before tone mapping.
         supersampling: :meth:`photo` anti-aliases colour with this many coverage samples per
             pixel side (multisampling, averaged in linear light); 1 = no anti-aliasing.
+        reuse: keep the last few whole-scene :meth:`labels` / :meth:`photo` /
+            :meth:`photo_with_labels` outputs and patch a render of the same view that differs in a
+            few objects (an edit, a hypothesis) from one of them, drawing only the pixels that can
+            differ — bit for bit what a whole render gives (see :meth:`_reusable`).
     """
 
     name = "gl"
 
     def __init__(self, library: MeshLibrary | None = None, *, shadow_map_size: int = 1024,
-                 shadow_filter: str = "bilinear", cache_size: int = 256, exposure: float = 1.6,
-                 supersampling: int = 2):
+                 shadow_filter: str = "bilinear", cache_size: int = 1024, cache_bytes: int = 384 << 20,
+                 exposure: float = 1.6, supersampling: int = 2, reuse: bool = True):
         if shadow_map_size != 0 and not 16 <= shadow_map_size <= 8192:
             raise ValueError(f"shadow_map_size must be 0 (no shadows) or 16…8192, not {shadow_map_size}")
         if shadow_filter not in _SHADOW_FILTERS:
@@ -777,9 +972,10 @@ class GLRenderer:
         self.shadow_map_size = int(shadow_map_size)
         self.shadow_filter = shadow_filter
         self.cache_size = int(cache_size)
-        self._meshes: OrderedDict[tuple, _GPUMesh] = OrderedDict()
-        self._placed: OrderedDict[tuple, _Placed] = OrderedDict()  # LRU, 8 × cache_size entries
-        self._textures: OrderedDict[str, Any] = OrderedDict()
+        self.cache_bytes = int(cache_bytes)
+        self._placed: OrderedDict[tuple, _Placed] = OrderedDict()  # LRU, at most 2048 entries
+        self.reuse = bool(reuse)
+        self._kept: OrderedDict[tuple, list[_Kept]] = OrderedDict()  # frame key -> renders, oldest first
         self._owner: _GLState | None = None  # the GL state (thread, process) its GPU objects live in
 
     # -- resources ------------------------------------------------------------------------------
@@ -801,23 +997,34 @@ class GLRenderer:
     def _state(self) -> _GLState:
         state = _gl_state()
         if self._owner is not state:  # new process or thread: the other context's GPU objects are unusable
-            self._meshes.clear()
-            self._textures.clear()
             self._placed.clear()
             self._owner = state
         return state
 
+    @property
+    def _meshes(self) -> dict[tuple, _GPUMesh]:
+        """The GPU meshes of this renderer's asset library now on the GPU, by ``(asset_id, sorted
+        params)`` (shared with the thread's other renderers of the library)."""
+        state = self._owner
+        if state is None:
+            return {}
+        token = id(self.library)
+        return {k[1:]: v for k, v in state.resources.meshes.items() if k[0] == token}
+
     def _mesh(self, state: _GLState, obj: SceneObject, key: tuple) -> _GPUMesh:
         """``obj``'s GPU mesh (``key``: its ``(asset_id, sorted params)``), uploaded on first use."""
-        entry = self._meshes.get(key)
+        res = state.resources
+        full_key = (res.token(self.library), *key)
+        entry = res.meshes.get(full_key)
         if entry is None:
             mesh = self.library.mesh(obj.asset_id, dict(obj.params))
             if len(mesh.faces) == 0:
                 raise ValueError(f"asset {obj.asset_id!r} {obj.params} has no triangles")
             entry = _upload_mesh(state, mesh)
-            self._meshes[key] = entry
+            res.meshes[full_key] = entry
+            res.nbytes += entry.nbytes
         else:
-            self._meshes.move_to_end(key)
+            res.meshes.move_to_end(full_key)
         return entry
 
     def _draw(self, state: _GLState, obj: SceneObject) -> _Draw:
@@ -828,39 +1035,36 @@ class GLRenderer:
         placed = self._placed.get(key)
         if placed is None:
             placed = self._placed[key] = _Placed.of(obj, mesh)
-            while len(self._placed) > 8 * self.cache_size:
+            while len(self._placed) > 2048:
                 self._placed.popitem(last=False)
         else:
             self._placed.move_to_end(key)
         return _Draw(obj, mesh, placed)
 
     def _material_texture(self, state: _GLState, texture_id: str) -> Any:
-        tex = self._textures.get(texture_id)
-        if tex is None:
-            tex = _upload_texture(state.ctx, self.library.texture(texture_id))
-            self._textures[texture_id] = tex
+        res = state.resources
+        key = (res.token(self.library), "texture", texture_id)
+        entry = res.textures.get(key)
+        if entry is None:
+            image = self.library.texture(texture_id)
+            entry = res.textures[key] = (_upload_texture(state.ctx, image), _texture_bytes(image))
+            res.nbytes += entry[1]
         else:
-            self._textures.move_to_end(texture_id)
-        return tex
+            res.textures.move_to_end(key)
+        return entry[0]
 
     def _trim_caches(self, in_use: int) -> None:
-        """Release least-recently used meshes / textures beyond ``cache_size``, never one of the
-        ``in_use`` most recent (those the render in progress uses)."""
-        for cache in (self._meshes, self._textures):
-            while len(cache) > max(self.cache_size, in_use):
-                entry = cache.popitem(last=False)[1]
-                entry.release()
+        """Release least-recently used meshes / textures beyond ``cache_size`` (of each kind) or
+        ``cache_bytes`` (in all), never one of the ``in_use`` most recent of a kind (those the
+        render in progress uses)."""
+        self._state().resources.trim(self.cache_size, self.cache_bytes, in_use)
 
     def close(self) -> None:
-        """Release this renderer's GPU meshes and textures (the shared context stays)."""
+        """Release the GPU meshes and textures of this renderer's asset library (the shared
+        context stays; other renderers of the library upload them again when they need them)."""
         mine = getattr(_LOCAL, "state", None)
-        if self._owner is not None and self._owner is mine and mine.pid == os.getpid():
-            for entry in self._meshes.values():
-                entry.release()
-            for tex in self._textures.values():
-                tex.release()
-        self._meshes.clear()
-        self._textures.clear()
+        if self._owner is not None and self._owner is mine and mine.pid == os.getpid() and self._library is not None:
+            mine.resources.drop(id(self._library))
 
     # -- rendering ------------------------------------------------------------------------------
     def render(self, scene: Scene, *, only: Collection[int] | None = None) -> RenderOutput:
@@ -885,7 +1089,12 @@ class GLRenderer:
         ``rgb`` is black (uint8 zeros ``(H, W, 3)``): for callers that publish :meth:`photo`
         images (the generator's checks) or need no colour."""
         frame = self._frame(scene, only)
-        instances, depth = self._labels_pass(frame)
+        kept, changed = self._reusable(frame, labels=True)
+        if kept is not None and not changed:
+            instances, depth = kept.instances.copy(), kept.depth.copy()
+        else:
+            instances, depth = self._labels_pass(frame, kept, changed)
+        self._keep(frame, instances=instances, depth=depth)
         self._trim_caches(in_use=len(scene.objects))
         return RenderOutput(rgb=np.zeros((frame.height, frame.width, 3), np.uint8), instances=instances, depth=depth)
 
@@ -899,9 +1108,15 @@ class GLRenderer:
         lie off the pixel centre (the standard pattern has none at the centre), and the labels are
         defined at the centre; so the geometry is rasterised twice, once with 1 sample."""
         frame = self._frame(scene, only)
-        light_clip, texel = self._shadows(frame)
-        instances, depth = self._labels_pass(frame)
-        rgb = self._photo_pass(frame, light_clip, texel)
+        plan = self._plan_shadows(frame)
+        kept, changed = self._reusable(frame, labels=True, plan=plan)
+        if kept is not None and not changed:
+            instances, depth, rgb = kept.instances.copy(), kept.depth.copy(), kept.rgb.copy()
+        else:
+            self._draw_shadows(frame.state, plan)
+            instances, depth = self._labels_pass(frame, kept, changed)
+            rgb = self._photo_pass(frame, plan, kept, changed)
+        self._keep(frame, instances=instances, depth=depth, rgb=rgb, plan=plan)
         self._trim_caches(in_use=len(scene.objects))
         return RenderOutput(rgb=rgb, instances=instances, depth=depth)
 
@@ -919,29 +1134,185 @@ class GLRenderer:
         frame = _Frame(state, scene, draws, int(cam.width), int(cam.height))
         if only is not None and draws:
             frame.region = drawn_region(cam, np.concatenate([d.corners for d in draws]))
+        frame.whole = only is None
         return frame
+
+    # -- reuse of kept renders ----------------------------------------------------------------------
+    def _frame_key(self, scene: Scene) -> tuple:
+        """What a whole-scene render depends on besides the objects: camera, light, background and
+        this renderer's settings."""
+        return (repr(scene.camera), repr(scene.light), repr(tuple(scene.background)), self.shadow_map_size,
+                self.shadow_filter, self.supersampling, self.exposure)
+
+    def _object_table(self, frame: "_Frame") -> tuple[dict, dict, dict]:
+        """The frame's objects (all of the scene): keys, pixel rectangles and box corners by id."""
+        if frame.table is None:
+            draws = frame.draws
+            regions = _drawn_regions(frame.scene.camera, np.stack([d.corners for d in draws])) if draws else []
+            frame.table = ({d.obj.instance_id: _object_key(d.obj) for d in draws},
+                           {d.obj.instance_id: r for d, r in zip(draws, regions, strict=True)},
+                           {d.obj.instance_id: d.corners for d in draws})
+        return frame.table
+
+    def _reusable(self, frame: "_Frame", labels: bool = False, plan: "_ShadowPlan | None | bool" = False
+                  ) -> tuple[_Kept | None, tuple[int, int, int, int] | None]:
+        """A kept render of the same camera, light and settings that this whole-scene frame can be
+        patched from, and the pixel rectangle to draw again — or ``(None, None)``: render it whole.
+
+        Ids and depth at a pixel depend only on the objects whose pixel rectangle holds it
+        (:func:`drawn_region`); a photo pixel also on the shadow-map texels its lookup reads, which
+        are the same wherever the changed objects' shadows do not reach, when the shadow map has the
+        same placement and the other casters (:func:`_shadow_footprint`). So the changed objects'
+        old and new rectangles (and for a photo, those of their shadows) are drawn again — every
+        object that overlaps them, with the draw order, shadow map and everything else of a whole
+        render — and the rest is the kept render's, bit for bit. ``labels``: the ids and depth are
+        wanted; ``plan``: the photo is wanted, with this shadow plan (:meth:`_plan_shadows`).
+        An empty rectangle ``()`` means nothing changed: the kept outputs are the render."""
+        if not frame.whole or not self.reuse or not frame.draws:
+            return None, None
+        photo = plan is not False
+        kept_list = self._kept.get(self._frame_key(frame.scene))
+        if not kept_list:
+            return None, None
+        keys, regions, boxes = self._object_table(frame)
+        shadow = self._shadow_signature(plan) if photo else None
+        best, best_rect, best_area = None, None, None
+        for kept in kept_list:
+            if (labels and kept.instances is None) or (photo and kept.rgb is None):
+                continue
+            changed = [i for i in keys.keys() | kept.keys.keys() if keys.get(i) != kept.keys.get(i)]
+            if not changed:
+                return kept, ()
+            rect: tuple[int, int, int, int] | None = (0, 0, 0, 0)
+            for i in changed:
+                for r in (regions.get(i, (0, 0, 0, 0)), kept.regions.get(i, (0, 0, 0, 0))):
+                    if r is None:
+                        rect = None
+                        break
+                    rect = _union(rect, r)
+                if rect is None:
+                    break
+            if rect is None:
+                continue
+            if photo:
+                if (shadow is None) != (kept.shadow is None):
+                    continue
+                if shadow is not None:
+                    same = set(keys) - set(changed)
+                    if shadow[:2] != kept.shadow[:2] or (shadow[2] & same) != (kept.shadow[2] & same):
+                        continue  # the shadow map lies elsewhere, or another object casts (or not)
+                    moved = [boxes[i] for i in changed if i in boxes] + [kept.boxes[i] for i in changed if i in kept.boxes]
+                    shade = _shadow_footprint(frame.scene.camera, plan, moved, self._receiver_z(boxes, moved, plan))
+                    if shade is None:
+                        continue
+                    rect = _union(rect, shade)
+            area = rect[2] * rect[3]
+            if area > _REUSE_MAX_FRACTION * frame.width * frame.height:
+                continue
+            if best_area is None or area < best_area:
+                best, best_rect, best_area = kept, rect, area
+        if best is None:
+            return None, None
+        return best, best_rect
+
+    @staticmethod
+    def _receiver_z(boxes: dict, moved: list[np.ndarray], plan: "_ShadowPlan") -> tuple[float, float]:
+        """The heights (m) between which a receiver can lie in the shadow of the ``moved`` boxes:
+        from the scene's bottom up to their top when the light travels down (from their bottom up
+        to the scene's top otherwise), a few texels wider."""
+        z = np.stack(list(boxes.values()))[..., 2]
+        mz = np.stack(moved)[..., 2]
+        pad = 8.0 * plan.texel
+        if plan.rotation[2, 2] < 0:
+            return float(z.min()) - pad, float(mz.max()) + pad
+        return float(mz.min()) - pad, float(z.max()) + pad
+
+    @staticmethod
+    def _shadow_signature(plan: "_ShadowPlan | None") -> tuple | None:
+        if plan is None:
+            return None
+        return (plan.light_clip.tobytes(), plan.texel, frozenset(d.obj.instance_id for d in plan.casters))
+
+    def _keep(self, frame: "_Frame", instances: np.ndarray | None = None, depth: np.ndarray | None = None,
+              rgb: np.ndarray | None = None, plan: "_ShadowPlan | None | bool" = False) -> None:
+        """Keep the outputs of a whole-scene render for reuse (merged with a kept render of the very
+        same scene, if any); at most :data:`_KEEP` renders, the least recently used go."""
+        if not frame.whole or not self.reuse or not frame.draws:
+            return
+        fkey = self._frame_key(frame.scene)
+        keys, regions, boxes = self._object_table(frame)
+        kept_list = self._kept.setdefault(fkey, [])
+        entry = next((k for k in kept_list if k.keys == keys), None)
+        if entry is None:
+            entry = _Kept(keys, regions, boxes)
+        else:
+            kept_list.remove(entry)
+        kept_list.append(entry)
+        self._kept.move_to_end(fkey)
+        if instances is not None:
+            entry.instances, entry.depth = _readonly(instances.copy()), _readonly(depth.copy())
+        if rgb is not None:
+            entry.rgb, entry.shadow = _readonly(rgb.copy()), self._shadow_signature(plan)
+        while sum(len(v) for v in self._kept.values()) > _KEEP:
+            oldest = next(iter(self._kept))
+            self._kept[oldest].pop(0)
+            if not self._kept[oldest]:
+                del self._kept[oldest]
+
+    def _redraw(self, frame: "_Frame", rect: tuple[int, int, int, int]) -> list[_Draw]:
+        """The frame's draws (in order) whose pixel rectangle overlaps ``rect``."""
+        regions = self._object_table(frame)[1]
+        return [d for d in frame.draws if _overlaps(regions[d.obj.instance_id], rect)]
+
+    # -- shadows ------------------------------------------------------------------------------------
+    def _plan_shadows(self, frame: "_Frame") -> "_ShadowPlan | None":
+        """Where the frame's shadow map lies and what casts into it (numpy only, nothing drawn);
+        ``None`` without shadows (switched off, nothing drawn, or nothing visible can be shadowed)."""
+        if self.shadow_map_size <= 0 or not frame.draws:
+            return None
+        scene = frame.scene
+        if frame.everything is None:
+            frame.everything = frame.draws if frame.whole else [self._draw(frame.state, obj) for obj in scene.objects]
+        grid = plan_shadow_grid(scene.camera, np.asarray(scene.light.direction, np.float64),
+                                np.stack([d.corners for d in frame.everything]),
+                                [d.obj.role for d in frame.everything], self.shadow_map_size)
+        draws = frame.draws
+        corners = np.concatenate([d.corners for d in draws])
+        region = visible_region_vertices(scene.camera, corners.min(axis=0), corners.max(axis=0))
+        if len(region) == 0:
+            return None
+        direction = np.asarray(scene.light.direction, np.float64)
+        casting = shadow_casters(np.array([d.corners[:, 2].min() for d in draws]),
+                                 np.array([d.corners[:, 2].max() for d in draws]), direction)
+        casters = [d for d, c in zip(draws, casting, strict=True) if c]
+        if not casters:
+            return None
+        fit = light_clip_from_world(grid, np.concatenate([d.corners for d in casters]), region, self.shadow_map_size)
+        if fit is None:
+            return None
+        return _ShadowPlan(fit[0], fit[1], grid.rotation, casters)
 
     def _shadows(self, frame: "_Frame") -> tuple[np.ndarray | None, float]:
         """Draw the frame's shadow map (when shadows are on and something is drawn); returns the
         light's ``clip_from_world`` and texel size (m), or ``(None, 0)``."""
-        if self.shadow_map_size <= 0 or not frame.draws:
-            return None, 0.0
-        scene = frame.scene
-        if frame.everything is None:
-            frame.everything = [self._draw(frame.state, obj) for obj in scene.objects]
-        grid = plan_shadow_grid(scene.camera, np.asarray(scene.light.direction, np.float64),
-                                np.stack([d.corners for d in frame.everything]),
-                                [d.obj.role for d in frame.everything], self.shadow_map_size)
-        return self._shadow_pass(frame.state, scene, grid, frame.draws)
+        plan = self._plan_shadows(frame)
+        self._draw_shadows(frame.state, plan)
+        return (None, 0.0) if plan is None else (plan.light_clip, plan.texel)
 
-    def _photo_pass(self, frame: "_Frame", light_clip: np.ndarray | None, texel: float) -> np.ndarray:
-        """The published colour (uint8 ``(H, W, 3)``) over the shadow map just drawn."""
+    def _photo_pass(self, frame: "_Frame", plan: "_ShadowPlan | None", kept: _Kept | None = None,
+                    rect: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The published colour (uint8 ``(H, W, 3)``) over the shadow map just drawn; with a kept
+        render (:meth:`_reusable`), only the rectangle ``rect`` is drawn, over the kept colour."""
         targets = frame.state.photo_target(frame.width, frame.height, self.supersampling)
-        outside = None if frame.region is None else targets.background(frame.scene.background)
-        targets.fbo.scissor = frame.region
-        self._main_pass(frame.state, frame.scene, frame.draws, targets, light_clip, texel, pbr=True,
-                        shadow_filter="tent", region=frame.region)
-        rgb = frame.paste(targets.read(frame.region), outside)
+        draws, region = frame.draws, frame.region
+        if kept is not None:
+            draws, region = self._redraw(frame, rect), rect
+        outside = kept.rgb if kept is not None else None if region is None else targets.background(frame.scene.background)
+        light_clip, texel = (None, 0.0) if plan is None else (plan.light_clip, plan.texel)
+        targets.fbo.scissor = region
+        self._main_pass(frame.state, frame.scene, draws, targets, light_clip, texel, pbr=True,
+                        shadow_filter="tent", region=region)
+        rgb = _paste(frame, region, targets.read(region), outside)
         targets.fbo.scissor = None
         return rgb
 
@@ -963,21 +1334,34 @@ class GLRenderer:
         from :meth:`render` only (:meth:`photo_with_labels` gives both at once). ``only``: draw
         just these instance ids (as :meth:`render`)."""
         frame = self._frame(scene, only)
-        light_clip, texel = self._shadows(frame)
-        rgb = self._photo_pass(frame, light_clip, texel)
+        plan = self._plan_shadows(frame)
+        kept, changed = self._reusable(frame, plan=plan)
+        if kept is not None and not changed:
+            rgb = kept.rgb.copy()
+        else:
+            self._draw_shadows(frame.state, plan)
+            rgb = self._photo_pass(frame, plan, kept, changed)
+        self._keep(frame, rgb=rgb, plan=plan)
         self._trim_caches(in_use=len(scene.objects))
         return rgb
 
-    def _labels_pass(self, frame: "_Frame") -> tuple[np.ndarray, np.ndarray]:
+    def _labels_pass(self, frame: "_Frame", kept: _Kept | None = None,
+                     rect: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Ids (uint16 ``(H, W)``) and camera ``z`` (float32 ``(H, W)``, m) of the frame's draws:
-        :meth:`_main_pass`'s geometry, draw order, culling and depth test, without colour."""
+        :meth:`_main_pass`'s geometry, draw order, culling and depth test, without colour. With a
+        kept render (:meth:`_reusable`), only the changed objects' rectangle is drawn
+        (:meth:`_labels_rect`; ``rect``, the photo's, may be larger), over the kept labels."""
         state, scene = frame.state, frame.scene
         ctx, cam = state.ctx, scene.camera
+        draws, region = frame.draws, frame.region
+        if kept is not None:
+            region = self._labels_rect(frame, kept)
+            draws = self._redraw(frame, region)
         targets = state.target(frame.width, frame.height)
-        targets.labels.scissor = frame.region
+        targets.labels.scissor = region
         targets.labels.use()
         ctx.disable_direct(_GL_FRAMEBUFFER_SRGB)
-        targets.labels.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=frame.region)
+        targets.labels.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=region)
         ctx.enable_only(ctx.DEPTH_TEST)
         ctx.front_face = "cw"  # as in the main pass: the y-down projection mirrors the winding
         ctx.cull_face = "back"
@@ -985,7 +1369,7 @@ class GLRenderer:
         cam_from_world = cam.cam_from_world_array
         clip_from_world = opencv_projection(cam.K_array, cam.width, cam.height, cam.near, cam.far) \
             @ cam_from_world
-        for d in frame.draws:
+        for d in draws:
             m = d.world_from_object
             _set_culling(ctx, d.mesh.closed)
             program.u["u_clip_from_obj"] = _mat4(clip_from_world @ m)
@@ -993,35 +1377,31 @@ class GLRenderer:
             program.u["u_id"] = int(d.obj.instance_id)
             d.mesh.vao(program).render(vertices=3 * d.mesh.n_faces)
         ctx.disable(ctx.CULL_FACE)
-        x, y, width, height = frame.region or (0, 0, frame.width, frame.height)
+        x, y, width, height = region or (0, 0, frame.width, frame.height)
         ids = bytearray(width * height * 2)
         depth = bytearray(width * height * 4)
         targets.labels.read_into(ids, (x, y, width, height), components=1, attachment=0, dtype="u2")
         targets.labels.read_into(depth, (x, y, width, height), components=1, attachment=1, dtype="f4")
         targets.labels.scissor = None
-        return (frame.paste(np.frombuffer(ids, np.uint16).reshape(height, width), 0),
-                frame.paste(np.frombuffer(depth, np.float32).reshape(height, width), 0.0))
+        ids_out, depth_out = (0, 0.0) if kept is None else (kept.instances, kept.depth)
+        return (_paste(frame, region, np.frombuffer(ids, np.uint16).reshape(height, width), ids_out),
+                _paste(frame, region, np.frombuffer(depth, np.float32).reshape(height, width), depth_out))
 
-    def _shadow_pass(self, state: _GLState, scene: Scene, grid: ShadowGrid, draws: list[_Draw]
-                     ) -> tuple[np.ndarray | None, float]:
-        """Fill the shadow map with the drawn casters; returns the light's ``clip_from_world`` and
-        the texel size (m), or ``(None, 0)`` when nothing visible can be shadowed."""
-        corners = np.concatenate([d.corners for d in draws])
-        region = visible_region_vertices(scene.camera, corners.min(axis=0), corners.max(axis=0))
-        if len(region) == 0:
-            return None, 0.0
-        direction = np.asarray(scene.light.direction, np.float64)
-        casting = shadow_casters(np.array([d.corners[:, 2].min() for d in draws]),
-                                 np.array([d.corners[:, 2].max() for d in draws]), direction)
-        casters = [d for d, c in zip(draws, casting, strict=True) if c]
-        if not casters:
-            return None, 0.0
-        size = self.shadow_map_size
-        fit = light_clip_from_world(grid, np.concatenate([d.corners for d in casters]), region, size)
-        if fit is None:
-            return None, 0.0
-        light_clip, texel = fit
+    def _labels_rect(self, frame: "_Frame", kept: _Kept) -> tuple[int, int, int, int]:
+        """The pixels whose ids or depth can differ from ``kept``'s: the changed objects' old and
+        new rectangles (no shadows in labels)."""
+        keys, regions, _ = self._object_table(frame)
+        rect: tuple[int, int, int, int] | None = (0, 0, 0, 0)
+        for i in keys.keys() | kept.keys.keys():
+            if keys.get(i) != kept.keys.get(i):
+                rect = _union(_union(rect, regions.get(i, (0, 0, 0, 0))), kept.regions.get(i, (0, 0, 0, 0)))
+        return rect
 
+    def _draw_shadows(self, state: _GLState, plan: "_ShadowPlan | None") -> None:
+        """Fill the shadow map with the plan's casters (nothing without a plan)."""
+        if plan is None:
+            return
+        light_clip, casters, size = plan.light_clip, plan.casters, self.shadow_map_size
         ctx = state.ctx
         shadow = state.shadow(size)
         shadow.fbo.use()
@@ -1038,7 +1418,6 @@ class GLRenderer:
             d.mesh.shadow_vao.render()
         ctx.polygon_offset = (0.0, 0.0)
         ctx.disable_direct(_GL_DEPTH_CLAMP)
-        return light_clip, texel
 
     def _main_pass(self, state: _GLState, scene: Scene, draws: list[_Draw], targets: Any,
                    light_clip: np.ndarray | None, texel: float, pbr: bool, shadow_filter: str,
@@ -1072,8 +1451,7 @@ class GLRenderer:
             "u_light_rgb": _vec(_srgb_to_linear(light.color) * float(light.intensity)),
             "u_ambient": float(light.ambient),
             "u_cam_pos": _vec(cam.position),
-            "u_sh": _vec(irradiance_sh(hdri)),
-            "u_env_rot": _mat4(env_rotation(rotation)),
+            **_irradiance_uniforms(hdri, rotation),
             "u_exposure": float(self.exposure),
         }
         if shadows:

@@ -479,15 +479,34 @@ def test_renders_are_deterministic(gl, ray, library):
 
 def test_mesh_cache_eviction_keeps_rendering_right(library):
     GLRenderer = _gl_or_skip()
-    small, ref = GLRenderer(library, cache_size=1), GLRenderer(library)
+    ref = GLRenderer(FakeLibrary())  # a library of its own: its meshes are not shared with `small`
+    small, tiny = GLRenderer(library, cache_size=1), GLRenderer(library, cache_bytes=1)
     scenes = [cluttered_scene(64, 48), shadow_scene(64, 64), cluttered_scene(64, 48)]
     for scene in scenes:
         assert _digest(small.render(scene)) == _digest(ref.render(scene))
         # meshes the last render used stay; older ones beyond cache_size are released
         assert len(small._meshes) <= len(scene.objects)
-    assert len(ref._meshes) == 8
+    ref_only = GLRenderer(FakeLibrary())  # alone on its library (the limits count every library's meshes)
+    for scene in scenes:
+        ref_only.render(scene)
+    assert len(ref_only._meshes) == 8
+    for scene in scenes:
+        # over the byte budget (which counts every library's meshes): the same
+        assert _digest(tiny.render(scene)) == _digest(ref.render(scene))
+        assert len(tiny._meshes) <= len(scene.objects)
     small.close()
-    assert not small._meshes
+    assert not small._meshes and not tiny._meshes  # one library: the renderers share its meshes
+    assert ref._meshes
+
+
+def test_renderers_of_a_thread_share_meshes(library):
+    GLRenderer = _gl_or_skip()
+    a, b = GLRenderer(library), GLRenderer(library, shadow_map_size=0)
+    scene = cluttered_scene(64, 48)
+    a.render(scene)
+    uploaded = dict(a._meshes)
+    b.render(scene)
+    assert b._meshes == uploaded and all(b._meshes[k] is v for k, v in uploaded.items())
 
 
 def test_closed_mesh_detection():

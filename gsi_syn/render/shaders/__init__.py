@@ -65,6 +65,26 @@ uniform vec3 u_to_light;        // world unit vector towards the light
 uniform mat4 u_light_clip_from_world;
 uniform float u_normal_offset;  // m, receiver offset along its normal before the shadow lookup
 uniform float u_tex_scale;      // tri-planar: repeats per metre
+// the fragment stage's constants, forwarded to it as flat varyings (see the module docstring)
+uniform vec3 u_albedo;          // linear base colour (material x mesh)
+uniform float u_specular;       // PBR 0: Blinn-Phong highlight strength
+uniform float u_roughness;      // perceptual roughness in [0, 1]
+uniform uint u_id;
+uniform vec3 u_light_rgb;       // linear light colour x intensity
+uniform float u_ambient;
+uniform float u_exposure;       // linear multiplier before tone mapping
+// normalised HDRI irradiance as a quadratic polynomial of the world direction (SH up to band 2,
+// environment rotation folded in): the RGB weights of 1, x, y, z, xx, yy, zz, xy, xz, yz
+uniform vec3 u_irr_1;
+uniform vec3 u_irr_x;
+uniform vec3 u_irr_y;
+uniform vec3 u_irr_z;
+uniform vec3 u_irr_xx;
+uniform vec3 u_irr_yy;
+uniform vec3 u_irr_zz;
+uniform vec3 u_irr_xy;
+uniform vec3 u_irr_xz;
+uniform vec3 u_irr_yz;
 
 in vec3 in_pos;
 in vec3 in_normal;
@@ -77,7 +97,25 @@ out vec3 v_obj;         // object coordinates x texture repeats per metre
 out vec3 v_obj_normal;  // object-space normal
 out vec2 v_uv;
 out float v_zcam;
-
+// the fragment stage's constants (flat: the provoking vertex's value, copied)
+flat out vec3 k_albedo;
+flat out float k_specular;
+flat out float k_roughness;
+flat out uint k_id;
+flat out vec3 k_to_light;
+flat out vec3 k_light_rgb;
+flat out float k_ambient;
+flat out float k_exposure;
+flat out vec3 k_irr_1;
+flat out vec3 k_irr_x;
+flat out vec3 k_irr_y;
+flat out vec3 k_irr_z;
+flat out vec3 k_irr_xx;
+flat out vec3 k_irr_yy;
+flat out vec3 k_irr_zz;
+flat out vec3 k_irr_xy;
+flat out vec3 k_irr_xz;
+flat out vec3 k_irr_yz;
 void main() {
     gl_Position = u_clip_from_obj * vec4(in_pos, 1.0);
     vec3 world = (u_world_from_obj * vec4(in_pos, 1.0)).xyz;
@@ -90,24 +128,50 @@ void main() {
     v_obj_normal = in_normal;
     v_uv = in_uv;
     v_zcam = dot(u_cam_z_row.xyz, in_pos) + u_cam_z_row.w;
+    k_albedo = u_albedo;
+    k_specular = u_specular;
+    k_roughness = u_roughness;
+    k_id = u_id;
+    k_to_light = u_to_light;
+    k_light_rgb = u_light_rgb;
+    k_ambient = u_ambient;
+    k_exposure = u_exposure;
+    k_irr_1 = u_irr_1;
+    k_irr_x = u_irr_x;
+    k_irr_y = u_irr_y;
+    k_irr_z = u_irr_z;
+    k_irr_xx = u_irr_xx;
+    k_irr_yy = u_irr_yy;
+    k_irr_zz = u_irr_zz;
+    k_irr_xy = u_irr_xy;
+    k_irr_xz = u_irr_xz;
+    k_irr_yz = u_irr_yz;
 }
 """
 
 _MAIN_FS_BODY = """
-uniform vec3 u_albedo;         // linear base colour (material x mesh)
 uniform sampler2D u_tex;       // sRGB texture: samples come back linear
-uniform float u_specular;      // PBR 0: Blinn-Phong highlight strength
-uniform float u_roughness;     // perceptual roughness in [0, 1]
-uniform float u_metallic;      // 0 dielectric … 1 metal
-uniform vec3 u_sh[9];          // normalised irradiance SH (constants folded in), HDRI frame
-uniform mat3 u_env_rot;        // world direction -> HDRI lookup direction
-uniform float u_exposure;      // linear multiplier before tone mapping
-uniform uint u_id;
-uniform vec3 u_to_light;       // world unit vector towards the light
-uniform vec3 u_light_rgb;      // linear light colour x intensity
-uniform float u_ambient;
 uniform sampler2DShadow u_shadow;
 
+// constants from the vertex stage (flat varyings; see MAIN_VS)
+flat in vec3 k_albedo;
+flat in float k_specular;
+flat in float k_roughness;
+flat in uint k_id;
+flat in vec3 k_to_light;
+flat in vec3 k_light_rgb;
+flat in float k_ambient;
+flat in float k_exposure;
+flat in vec3 k_irr_1;
+flat in vec3 k_irr_x;
+flat in vec3 k_irr_y;
+flat in vec3 k_irr_z;
+flat in vec3 k_irr_xx;
+flat in vec3 k_irr_yy;
+flat in vec3 k_irr_zz;
+flat in vec3 k_irr_xy;
+flat in vec3 k_irr_xz;
+flat in vec3 k_irr_yz;
 in vec3 v_normal;
 in vec3 v_view;
 in vec3 v_shadow;
@@ -122,20 +186,20 @@ layout(location = 2) out float f_depth;
 
 vec3 albedo() {
 #if TEX_MODE == 1
-    return u_albedo * texture(u_tex, v_uv).rgb;
+    return k_albedo * texture(u_tex, v_uv).rgb;
 #elif TEX_MODE == 2
     vec3 w = v_obj_normal * v_obj_normal;
     w = w * w;
     w = max(w / (w.x + w.y + w.z) - 0.05, 0.0);
     vec3 t = w.x * texture(u_tex, v_obj.yz).rgb + w.y * texture(u_tex, v_obj.xz).rgb
            + w.z * texture(u_tex, v_obj.xy).rgb;
-    return u_albedo * t / (w.x + w.y + w.z);
+    return k_albedo * t / (w.x + w.y + w.z);
 #elif TEX_MODE == 3
     vec3 a = abs(v_obj_normal);
     vec2 q = a.x >= max(a.y, a.z) ? v_obj.yz : (a.y >= a.z ? v_obj.xz : v_obj.xy);
-    return u_albedo * texture(u_tex, q).rgb;
+    return k_albedo * texture(u_tex, q).rgb;
 #else
-    return u_albedo;
+    return k_albedo;
 #endif
 }
 
@@ -160,11 +224,16 @@ float lit_fraction() {
 #endif
 }
 
-vec3 sh_irradiance(vec3 n) {
-    vec3 d = u_env_rot * n;
-    vec3 e = u_sh[0] + u_sh[1] * d.y + u_sh[2] * d.z + u_sh[3] * d.x + u_sh[4] * (d.x * d.y)
-           + u_sh[5] * (d.y * d.z) + u_sh[6] * (3.0 * d.z * d.z - 1.0) + u_sh[7] * (d.x * d.z)
-           + u_sh[8] * (d.x * d.x - d.y * d.y);
+// x^5 by multiplications (pow() is exp2(5 log2 x), dearer on llvmpipe)
+float pow5(float x) {
+    float x2 = x * x;
+    return x2 * x2 * x;
+}
+
+vec3 sh_irradiance(vec3 d) {
+    vec3 e = k_irr_1 + k_irr_x * d.x + k_irr_y * d.y + k_irr_z * d.z
+           + k_irr_xx * (d.x * d.x) + k_irr_yy * (d.y * d.y) + k_irr_zz * (d.z * d.z)
+           + k_irr_xy * (d.x * d.y) + k_irr_xz * (d.x * d.z) + k_irr_yz * (d.y * d.z);
     return max(e, vec3(0.0));
 }
 
@@ -173,43 +242,43 @@ void main() {
     if (!gl_FrontFacing) n = -n;
     vec3 a = albedo();
 #if PBR == 0
-    float ndl = max(dot(n, u_to_light), 0.0);
-    float c = max(dot(n, normalize(normalize(v_view) + u_to_light)), 0.0);
+    float ndl = max(dot(n, k_to_light), 0.0);
+    float c = max(dot(n, normalize(normalize(v_view) + k_to_light)), 0.0);
     c *= c; c *= c; c *= c; c *= c; c *= c; c *= c;       // (n.h)^64
-    float spec = ndl > 0.0 ? u_specular * c : 0.0;
-    vec3 rgb = u_ambient * a + lit_fraction() * u_light_rgb * (ndl * a + spec);
+    float spec = ndl > 0.0 ? k_specular * c : 0.0;
+    vec3 rgb = k_ambient * a + lit_fraction() * k_light_rgb * (ndl * a + spec);
 #else
     const float PI = 3.14159265;
     vec3 v = normalize(v_view);
-    vec3 l = u_to_light;
+    vec3 l = k_to_light;
     vec3 h = normalize(v + l);
     float ndl = max(dot(n, l), 0.0);
     float ndv = max(dot(n, v), 1e-4);
     float ndh = max(dot(n, h), 0.0);
     float vdh = max(dot(v, h), 0.0);
-    float alpha = max(u_roughness * u_roughness, 2e-3);
+    float alpha = max(k_roughness * k_roughness, 2e-3);
     float a2 = alpha * alpha;
     float q = ndh * ndh * (a2 - 1.0) + 1.0;
     float D = a2 / (PI * q * q);
     float vis = 0.5 / max(ndl * (ndv * (1.0 - alpha) + alpha) + ndv * (ndl * (1.0 - alpha) + alpha), 1e-5);
-    vec3 f0 = mix(vec3(0.04), a, u_metallic);
-    vec3 F = f0 + (1.0 - f0) * pow(1.0 - vdh, 5.0);
-    vec3 diffuse = a * (1.0 - u_metallic);
+    float f0 = 0.04;  // dielectric
+    float F = f0 + (1.0 - f0) * pow5(1.0 - vdh);
+    vec3 diffuse = a;
     // sun: irradiance ndl x light; Lambert (diffuse / pi) and GGX, both scaled by pi so that a
     // white Lambert surface facing the sun reflects the light's colour x intensity
     vec3 direct = ndl * (diffuse * (1.0 - F) + PI * D * vis * F);
     // environment: diffuse irradiance, and the irradiance around the mirror direction for the
     // specular part (Schlick with roughness; fades for rough surfaces)
-    vec3 fr = f0 + (max(vec3(1.0 - u_roughness), f0) - f0) * pow(1.0 - ndv, 5.0);
+    float fr = f0 + (max(1.0 - k_roughness, f0) - f0) * pow5(1.0 - ndv);
     vec3 env = diffuse * (1.0 - fr) * sh_irradiance(n)
-             + fr * sh_irradiance(reflect(-v, n)) * (1.0 - u_roughness);
-    vec3 rgb = u_ambient * env + lit_fraction() * u_light_rgb * direct;
-    rgb *= u_exposure;
+             + fr * sh_irradiance(reflect(-v, n)) * (1.0 - k_roughness);
+    vec3 rgb = k_ambient * env + lit_fraction() * k_light_rgb * direct;
+    rgb *= k_exposure;
     float lum = dot(rgb, vec3(0.2126, 0.7152, 0.0722));
     rgb *= (1.0 + lum / 16.0) / (1.0 + lum);   // extended Reinhard, white point 4
 #endif
     f_color = vec4(rgb, 1.0);
-    f_id = u_id;
+    f_id = k_id;
     f_depth = v_zcam;
 }
 """
@@ -231,12 +300,12 @@ def main_fragment_shader(tex_mode: int, shadows: int, pbr: bool = False) -> str:
 
 LABELS_FS = """
 #version 330
-uniform uint u_id;
+flat in uint k_id;
 in float v_zcam;
 layout(location = 0) out uint f_id;
 layout(location = 1) out float f_depth;
 void main() {
-    f_id = u_id;
+    f_id = k_id;
     f_depth = v_zcam;
 }
 """
