@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gsi_bench.cache import cache_dir
 from gsi_bench.fileio import atomic_write
 from gsi_bench.hashing import canonical_json, file_sha256
 from gsi_bench.schema import EditRecord, features
@@ -35,7 +36,7 @@ def shard_path(root: str | Path, config: str, split: str, index: int, total: int
 def _schema_cache_file() -> Path:
     """Where the Arrow form of :func:`gsi_bench.schema.features` is cached: named by a hash of
     everything it is built from (``schema.py``'s source, the operation names, the ``datasets``
-    and ``pyarrow`` versions), under ``$GSI_BENCH_CACHE`` or ``~/.cache/gsi-bench``."""
+    and ``pyarrow`` versions), in :func:`gsi_bench.cache.cache_dir` ``("schema")``."""
     from importlib.metadata import version
 
     from gsi_bench import schema as schema_module
@@ -43,9 +44,7 @@ def _schema_cache_file() -> Path:
 
     h = hashlib.sha256(Path(schema_module.__file__).read_bytes())
     h.update(json.dumps([list(OPERATIONS), version("datasets"), pa.__version__]).encode())
-    env = os.environ.get("GSI_BENCH_CACHE")
-    root = Path(env).expanduser() if env else Path.home() / ".cache" / "gsi-bench"
-    return root / "schema" / f"arrow-{h.hexdigest()[:24]}.schema"
+    return cache_dir("schema") / f"arrow-{h.hexdigest()[:24]}.schema"
 
 
 def features_arrow_schema() -> pa.Schema:

@@ -15,8 +15,8 @@ wheel paths. A ``SHA256SUMS`` marker written last lists the verified files; a di
 a marker matching the manifest is treated as incomplete and rebuilt. Downloaded wheels are
 deleted afterwards.
 
-Cache directory: ``cache_dir`` argument, else ``$GSI_BENCH_CACHE``, else
-``~/.cache/gsi-bench/assets``.
+Cache directory: ``cache_dir`` argument, else the ``assets/`` folder of the project's cache
+(:mod:`gsi_bench.cache`: ``$GSI_BENCH_CACHE/assets``, else ``~/.cache/gsi-bench/assets``).
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
+from gsi_bench.cache import cache_dir
+
 ROBOSUITE_VERSION = "1.5.2"
 ROBOSUITE_REQUIREMENT = f"robosuite=={ROBOSUITE_VERSION}"
-ENV_CACHE = "GSI_BENCH_CACHE"
 ENV_WHEEL = "GSI_BENCH_ROBOSUITE_WHEEL"
 MARKER_NAME = "SHA256SUMS"
 
@@ -55,9 +56,8 @@ class AssetFetchError(RuntimeError):
 
 
 def default_cache_dir() -> Path:
-    """``$GSI_BENCH_CACHE`` if set, else ``~/.cache/gsi-bench/assets``."""
-    env = os.environ.get(ENV_CACHE)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "gsi-bench" / "assets"
+    """The ``assets/`` folder of the project's cache (:func:`gsi_bench.cache.cache_dir`)."""
+    return cache_dir("assets")
 
 
 def robosuite_dir(cache_dir: str | Path | None = None) -> Path:
@@ -175,7 +175,7 @@ def download_wheel(dest_dir: str | Path) -> Path:
     help_text = (f"If this machine is offline, run `pip download --no-deps {ROBOSUITE_REQUIREMENT}` on "
                  f"one that is online, copy the .whl here and set {ENV_WHEEL}=/path/to/the.whl "
                  f"(or copy a complete {robosuite_dir().name}/ cache directory into "
-                 f"${ENV_CACHE} / ~/.cache/gsi-bench/assets).")
+                 f"{default_cache_dir()}).")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as exc:

@@ -57,8 +57,8 @@ class AssetLibrary:
     """The versioned asset library described by a manifest.
 
     ``manifest_path``: the manifest JSON (default: the one shipped in ``gsi_syn/assets/data``).
-    ``cache_dir``: where robosuite files are extracted (default ``$GSI_BENCH_CACHE`` or
-    ``~/.cache/gsi-bench/assets``). ``verify``: check each packaged file's SHA-256 against the
+    ``cache_dir``: where robosuite files are extracted (default :func:`.fetch.default_cache_dir`:
+    ``$GSI_BENCH_CACHE/assets`` or ``~/.cache/gsi-bench/assets``). ``verify``: check each packaged file's SHA-256 against the
     manifest the first time it is read (:class:`AssetIntegrityError` on mismatch).
 
     Attributes: ``manifest`` (the parsed JSON dict), ``manifest_sha256`` (hex SHA-256 of the

@@ -450,10 +450,16 @@ def test_robosuite_download_failure_explains_the_offline_route(tmp_path, monkeyp
 
 
 def test_cache_dir_follows_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv(fetch.ENV_CACHE, str(tmp_path / "c"))
-    assert fetch.default_cache_dir() == tmp_path / "c"
-    assert fetch.robosuite_dir() == tmp_path / "c" / "robosuite-1.5.2"
-    monkeypatch.delenv(fetch.ENV_CACHE)
+    from gsi_bench import cache, hub_io
+
+    monkeypatch.setenv(cache.ENV_CACHE, str(tmp_path / "c"))
+    assert fetch.default_cache_dir() == tmp_path / "c" / "assets"
+    assert fetch.robosuite_dir() == tmp_path / "c" / "assets" / "robosuite-1.5.2"
+    assert hub_io._schema_cache_file().parent == tmp_path / "c" / "schema"  # one root for both
+    monkeypatch.delenv(cache.ENV_CACHE)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert fetch.default_cache_dir() == tmp_path / "xdg" / "gsi-bench" / "assets"
+    monkeypatch.delenv("XDG_CACHE_HOME")
     assert fetch.default_cache_dir() == Path.home() / ".cache" / "gsi-bench" / "assets"
 
 
