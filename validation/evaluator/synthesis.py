@@ -202,6 +202,47 @@ def foreign_look(pred: np.ndarray, bg: np.ndarray) -> float:
     return float(np.clip((m - lo) / (hi - lo), 0.0, 1.0))
 
 
+#: :meth:`Synthesizer.localise_camera`: half-width of the local fit of a prediction in another
+#: look (:func:`fit_residual`), as a fraction 1/n of the image's shorter side (8 px at 128 px).
+CAMERA_FIT_FRACTION = 16
+
+
+def fit_residual(pred: np.ndarray, hyp: np.ndarray, radius: int) -> float:
+    """Mean over pixels of the per-channel residual ``|P − q|`` (mean over RGB, [0, 1] units) of
+    the local affine fit ``q = a·H + b`` of the prediction ``P`` on the hypothesis ``H`` (both
+    float32 ``(h, w, 3)``, blurred; :func:`explain`'s guided filter over ``(2·radius + 1)²``
+    windows, gain within [−2, 2]): how much of the prediction's structure the hypothesis' structure
+    does not account for, whatever the colours of either (another renderer's materials, a reversed
+    contrast). Used only for predictions in another look: within our look the colours themselves
+    are evidence (:func:`distance`)."""
+    import cv2
+
+    k = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.blur(np.ascontiguousarray(x, dtype=np.float32), k, borderType=cv2.BORDER_REPLICATE)
+
+    H, P = hyp.astype(np.float32), pred.astype(np.float32)
+    mh, mp = box(H), box(P)
+    a = np.clip((box(H * P) - mh * mp) / (box(H * H) - mh * mh + EXPLAIN_EPS), -2.0, 2.0)
+    q = box(a) * H + box(mp - a * mh)
+    return float(np.abs(P - q).mean())
+
+
+def foreign_look_global(pred: np.ndarray, ref: np.ndarray) -> float:
+    """:func:`foreign_look` of ``pred`` against ``ref`` (float ``(h, w, 3)``, blurred) after a
+    global per-channel least-squares gain/offset of ``pred`` on ``ref``: 0 for a prediction that
+    is ``ref`` up to brightness, contrast or a colour cast (a tone nuisance, which camera edits
+    are not normalised for), up to 1 for one whose materials and shading differ (another
+    renderer)."""
+    R = ref.reshape(-1, 3).astype(np.float64)
+    P = pred.reshape(-1, 3).astype(np.float64)
+    mr, mp = R.mean(0), P.mean(0)
+    a = ((R - mr) * (P - mp)).mean(0) / np.maximum(((R - mr) ** 2).mean(0), 1e-9)
+    fit = (R - mr) * a + mp
+    return foreign_look(P.reshape(pred.shape), fit.reshape(pred.shape))
+
+
 def explained(pred: np.ndarray, bg: np.ndarray, radius: int) -> np.ndarray:
     """``pred`` blended towards :func:`explain` by :func:`foreign_look`: unchanged for a prediction
     in our renderer's look (the local fit would only blur its object's details), fully explained
@@ -549,13 +590,55 @@ class Synthesizer:
         from gsi_syn.edits import moved_camera
 
         C = scene.camera.cam_from_world_array
+        renders: dict[tuple, np.ndarray] = {}
+
+        def key(motion: tuple[str, str, float]) -> tuple:
+            return (motion[0], motion[1], round(float(motion[2]), 6))
+
+        def render(motion: tuple[str, str, float]) -> np.ndarray:
+            k = key(motion)
+            if k not in renders:
+                C2 = C if motion[0] == "none" or motion[2] == 0 else moved_camera(C, *motion)
+                renders[k] = rgb_of(self.shaded, self._small(scene, C2)).astype(np.float32) / 255.0
+            return renders[k]
+
+        def ours(motion: tuple[str, str, float]) -> float:
+            return distance(pred, render(motion))
+
+        cache, cur, best_d, unchanged = self._camera_search(ours, gt_motion, levels)
+        # a prediction in another look (another renderer, an editor's regeneration): the colour
+        # distance is drawn to whichever view happens to share its colours; searched again on
+        # the residual of a local gain/offset fit of the prediction on each view (structure)
+        alpha = foreign_look_global(pred, _blur(render(cur)))
+        if alpha > 0.0:
+            radius = max(EXPLAIN_MIN_RADIUS, min(pred.shape[:2]) // CAMERA_FIT_FRACTION)
+
+            def blended(motion: tuple[str, str, float]) -> float:
+                return (1.0 - alpha) * ours(motion) + alpha * fit_residual(pred, _blur(render(motion)), radius)
+
+            cache, cur, best_d, unchanged = self._camera_search(blended, gt_motion, levels)
+        C2 = C if cur[0] == "none" else moved_camera(C, *cur)
+        limit = MOVE_AMOUNTS_M[-1] if cur[0] == "move" else TURN_AMOUNTS_DEG[-1]
+        others = sorted(v for k, v in cache.items() if k != (cur[0], cur[1], round(float(cur[2]), 6)))
+        return Realised("camera", cam_from_world=C2, camera_motion=cur, distance=best_d,
+                        unchanged_distance=unchanged, hypotheses=len(renders),
+                        runner_up_distance=others[0] if others else float("nan"),
+                        out_of_range=bool(cur[0] != "none" and cur[2] >= limit * 0.99))
+
+    @staticmethod
+    def _camera_search(dist: Callable[[tuple[str, str, float]], float], gt_motion: tuple[str, str, float],
+                       levels: int) -> tuple[dict[tuple, float], tuple[str, str, float], float, float]:
+        """The camera search of :meth:`localise_camera` under the distance ``dist`` (motion →
+        float): the unchanged and instructed motions and the coarse grid, the grid neighbours of
+        the :data:`CAMERA_EXPANDED` best directions, then ``levels`` halving refinements of the
+        winner's amount. Returns (distance of every motion searched, by rounded key; the best
+        motion; its distance; the unchanged scene's distance)."""
         cache: dict[tuple, float] = {}
 
         def dist_of(motion: tuple[str, str, float]) -> float:
             key = (motion[0], motion[1], round(float(motion[2]), 6))
             if key not in cache:
-                C2 = C if motion[0] == "none" or motion[2] == 0 else moved_camera(C, *motion)
-                cache[key] = distance(pred, rgb_of(self.shaded, self._small(scene, C2)).astype(np.float32) / 255.0)
+                cache[key] = dist(motion)
             return cache[key]
 
         cands = [("none", "", 0.0), gt_motion] + _coarse_camera_motions()
@@ -574,13 +657,7 @@ class Synthesizer:
                 if dl and min(dl) < best_d:
                     b = int(np.argmin(dl))
                     cur, best_d = local[b], dl[b]
-        C2 = C if cur[0] == "none" else moved_camera(C, *cur)
-        limit = MOVE_AMOUNTS_M[-1] if cur[0] == "move" else TURN_AMOUNTS_DEG[-1]
-        others = sorted(v for k, v in cache.items() if k != (cur[0], cur[1], round(float(cur[2]), 6)))
-        return Realised("camera", cam_from_world=C2, camera_motion=cur, distance=best_d,
-                        unchanged_distance=unchanged, hypotheses=len(cache),
-                        runner_up_distance=others[0] if others else float("nan"),
-                        out_of_range=bool(cur[0] != "none" and cur[2] >= limit * 0.99))
+        return cache, cur, best_d, unchanged
 
 
 #: First steps of the full-render polish (:meth:`_ObjectSearch.polish`) of in-place edits, halved
