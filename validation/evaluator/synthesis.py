@@ -202,6 +202,10 @@ def foreign_look(pred: np.ndarray, bg: np.ndarray) -> float:
     return float(np.clip((m - lo) / (hi - lo), 0.0, 1.0))
 
 
+#: :meth:`_ObjectSearch.decision_distance`: half-width (px at search size) of the local fit of a
+#: prediction in another look on a full render (7×7 windows: an object's outline against what is
+#: right next to it).
+OBJECT_FIT_RADIUS = 3
 #: :meth:`Synthesizer.localise_camera`: half-width of the local fit of a prediction in another
 #: look (:func:`fit_residual`), as a fraction 1/n of the image's shorter side (8 px at 128 px).
 CAMERA_FIT_FRACTION = 16
@@ -477,7 +481,11 @@ class Synthesizer:
                     d = S.dist_of(pred, c)
                     if d < best_d:
                         cur, best_d = c, d
-        return S.decide(pred, obj, gt_obj)
+        # in another look the fast composites' colours may miss the object altogether: the unchanged,
+        # instructed and opposite poses are then re-ranked too (all three: the image, not the
+        # instruction, settles between the senses)
+        opposite = at(np.append((2 * p0 - pg)[:2], p0[2])) if S._look(pred) > 0.0 else None
+        return S.decide(pred, obj, gt_obj, opposite=opposite)
 
     def localise_rotation(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                           levels: int = 4) -> Realised:
@@ -982,8 +990,36 @@ class _ObjectSearch:
         k = _key(obj)
         if k not in cache:
             img = self.exact(obj)
-            cache[k] = (self.distance(pred, img), img)
+            cache[k] = (self.decision_distance(pred, img), img)
         return cache[k]
+
+    def decision_distance(self, pred: np.ndarray, img: np.ndarray) -> float:
+        """The distance full renders are ranked by (:meth:`decide`, :meth:`polish`): :meth:`distance`
+        for a prediction in our look; for one in another look (:func:`foreign_look` of the
+        prediction against the scene without the target, ``α``), blended by ``α`` with the
+        :func:`fit_residual` of the prediction on the render over windows of
+        :data:`OBJECT_FIT_RADIUS` px — whether the object's outline and inner edges are where the
+        render has them, whatever its colour (another renderer's black phone on a black desk is
+        a pale ghost on our orange one once tone-normalised: colour and change maps then prefer a
+        pose that hides the object). Its changes reach only ``2·radius`` px beyond the render's,
+        so the whole image's mean ranks poses as the mean over the pixels they change would."""
+        alpha = self._look(pred)
+        d = self.distance(pred, img)
+        if alpha <= 0.0:
+            return d
+        return (1.0 - alpha) * d + alpha * self._fit_scale * fit_residual(pred, _blur(img), OBJECT_FIT_RADIUS)
+
+    def _look(self, pred: np.ndarray) -> float:
+        """:func:`foreign_look` of the prediction against the scene without the target (cached for
+        the last ``pred``); for another look also :attr:`_fit_scale`, the ratio of the scene
+        without the target's :meth:`distance` to its :func:`fit_residual` (the residual in the
+        distance's units, so that the blend of :meth:`decision_distance` weighs the two alike)."""
+        if getattr(self, "_look_of", None) is not pred:
+            self._look_of, self._look_alpha = pred, foreign_look(pred, self.bg_blur)
+            if self._look_alpha > 0.0:
+                fit = fit_residual(pred, self.bg_blur, OBJECT_FIT_RADIUS)
+                self._fit_scale = self.distance(pred, self.bg_rgb) / max(fit, 1e-6)
+        return self._look_alpha
 
     def polish(self, pred: np.ndarray, best: SceneObject, best_d: float,
                neighbours: Callable[[SceneObject, int], list[SceneObject]], levels: int) -> tuple[SceneObject, float]:
@@ -1018,7 +1054,7 @@ class _ObjectSearch:
         Ties between equal distances go to the smaller pose key (deterministic)."""
         picked = self.modes(4)
         d_unch = self.dist_of(pred, unchanged)
-        absent_d = self.distance(pred, self.bg_rgb)
+        absent_d = self.decision_distance(pred, self.bg_rgb)
         if not picked:
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=d_unch,
                             hypotheses=self.count, absent_distance=absent_d)
