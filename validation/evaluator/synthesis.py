@@ -211,14 +211,14 @@ OBJECT_FIT_RADIUS = 3
 CAMERA_FIT_FRACTION = 16
 
 
-def fit_residual(pred: np.ndarray, hyp: np.ndarray, radius: int) -> float:
+def fit_residual(pred: np.ndarray, hyp: np.ndarray, radius: int, region: np.ndarray | None = None) -> float:
     """Mean over pixels of the per-channel residual ``|P − q|`` (mean over RGB, [0, 1] units) of
     the local affine fit ``q = a·H + b`` of the prediction ``P`` on the hypothesis ``H`` (both
     float32 ``(h, w, 3)``, blurred; :func:`explain`'s guided filter over ``(2·radius + 1)²``
     windows, gain within [−2, 2]): how much of the prediction's structure the hypothesis' structure
     does not account for, whatever the colours of either (another renderer's materials, a reversed
     contrast). Used only for predictions in another look: within our look the colours themselves
-    are evidence (:func:`distance`)."""
+    are evidence (:func:`distance`). ``region`` (bool ``(h, w)``): the mean over those pixels only."""
     import cv2
 
     k = (2 * radius + 1, 2 * radius + 1)
@@ -230,7 +230,10 @@ def fit_residual(pred: np.ndarray, hyp: np.ndarray, radius: int) -> float:
     mh, mp = box(H), box(P)
     a = np.clip((box(H * P) - mh * mp) / (box(H * H) - mh * mh + EXPLAIN_EPS), -2.0, 2.0)
     q = box(a) * H + box(mp - a * mh)
-    return float(np.abs(P - q).mean())
+    res = np.abs(P - q).mean(axis=2)
+    if region is not None:
+        return float(res[region].mean()) if region.any() else 0.0
+    return float(res.mean())
 
 
 def foreign_look_global(pred: np.ndarray, ref: np.ndarray) -> float:
@@ -586,6 +589,12 @@ class Synthesizer:
             r = int(np.clip(round(EXPLAIN_WINDOW * np.sqrt(region.sum())), EXPLAIN_MIN_RADIUS, max(region.shape) // 4))
             seen = explained(pred, _blur(without), r)
             dp, da = distance(seen, full, region), distance(seen, without, region)
+            alpha = foreign_look(pred, _blur(without))
+            if alpha > 0.0:  # another look: blended with where the structure is (as decision_distance)
+                reach = ndimage.binary_dilation(region, iterations=2 * OBJECT_FIT_RADIUS + 1)  # what the fit can change
+                fp, fa = (fit_residual(pred, _blur(x), OBJECT_FIT_RADIUS, reach) for x in (full, without))
+                k = da / max(fa, 1e-6)  # the residual in the distance's units
+                dp, da = (1.0 - alpha) * dp + alpha * k * fp, (1.0 - alpha) * da + alpha * k * fa
             out[i] = dp <= da
             total_present += dp
             total_absent += da
