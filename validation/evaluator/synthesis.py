@@ -1023,6 +1023,8 @@ class _ObjectSearch:
         the last ``pred``); for another look also :attr:`_fit_scale`, the ratio of the scene
         without the target's :meth:`distance` to its :func:`fit_residual` (the residual in the
         distance's units, so that the blend of :meth:`decision_distance` weighs the two alike)."""
+        if getattr(self, "bg_blur", None) is None:
+            return 0.0  # no scene without the target to compare with: taken as our look
         if getattr(self, "_look_of", None) is not pred:
             self._look_of, self._look_alpha = pred, foreign_look(pred, self.bg_blur)
             if self._look_alpha > 0.0:
