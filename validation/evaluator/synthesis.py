@@ -463,7 +463,10 @@ class Synthesizer:
             base = gt_obj if abs(p[2] - pg[2]) < 1e-6 else obj
             return dataclasses.replace(base, position=tuple(float(v) for v in p))
 
-        cands: list[SceneObject] = [obj, gt_obj]
+        # the unchanged pose, the instructed one and the instructed displacement in the opposite sense
+        # (on the source's support: a left/right or near/far confusion), whatever the grid's step
+        opposite = at(np.append((2 * p0 - pg)[:2], p0[2]))
+        cands: list[SceneObject] = [obj, gt_obj, opposite]
         for i in range(-2, 3):
             for j in range(-2, 3):
                 cands.append(at(p0 + (i * right + j * fwd) * step))
@@ -487,8 +490,7 @@ class Synthesizer:
         # in another look the fast composites' colours may miss the object altogether: the unchanged,
         # instructed and opposite poses are then re-ranked too (all three: the image, not the
         # instruction, settles between the senses)
-        opposite = at(np.append((2 * p0 - pg)[:2], p0[2])) if S._look(pred) > 0.0 else None
-        return S.decide(pred, obj, gt_obj, opposite=opposite)
+        return S.decide(pred, obj, gt_obj, opposite=opposite if S._look(pred) > 0.0 else None)
 
     def localise_rotation(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                           levels: int = 4) -> Realised:
