@@ -44,6 +44,16 @@ renderer, an editor's regeneration) is first "explained" by the scene without th
 editor's look of the background (untextured walls, other materials, a panel darker or paler) is
 not taken for the object; the object, small against the windows, stays. Removal decisions compare
 the prediction explained the same way by the render without the instance.
+
+In another look the objects themselves differ too (a black phone on a black desk becomes a pale
+ghost on our orange one once tone-normalised; a bottle renders white), so colours, and the change
+maps derived from them, can prefer a pose that hides the object. The decisions on full renders —
+object re-ranking and polish (:meth:`_ObjectSearch.decision_distance`), removal, and the camera
+search — then blend in, by the foreign-look weight, the residual of a local gain/offset fit of the
+prediction on each render (:func:`fit_residual`, 7×7 windows for objects): whether the outlines
+and inner edges are where the render has them, whatever their colours. Translations in another
+look also re-rank the unchanged, instructed and opposite poses. Predictions in our look are
+decided exactly as before.
 """
 
 from __future__ import annotations
