@@ -165,6 +165,43 @@ def test_only_a_prediction_in_another_look_is_explained():
     assert foreign_look(other, bg) == 1.0
 
 
+def test_a_tone_nuisance_is_not_another_look_for_camera_edits():
+    """:func:`foreign_look_global`: camera edits are not tone-normalised, so a prediction that is
+    our render up to brightness, contrast and a colour cast is still our look (0); a re-render in
+    other materials, which no global gain/offset maps onto ours, is another look (1)."""
+    from validation.evaluator.synthesis import foreign_look, foreign_look_global
+
+    ref = _with_box(_blur(_table()), 19, 10, 0.8)
+    toned = np.clip((ref - 0.5) * 1.1 + 0.5, 0, 1) * np.array([0.9, 0.92, 0.95], np.float32) + 0.02
+    assert foreign_look(toned, ref) > 0.0  # compared as it is, the tone alone would count
+    assert foreign_look_global(toned, ref) == 0.0
+    table = _table()
+    table[:, 36:] += 0.15  # a paler panel …
+    ref = _with_box(_blur(table), 19, 10, 0.8)
+    other = np.full_like(ref, 0.45)  # … that another renderer made darker (untextured), the object as pale
+    other[:, 36:] = 0.15
+    other = _blur(_with_box(other, 19, 10, 0.8))
+    assert foreign_look_global(other, ref) == 1.0
+
+
+def test_the_local_fit_residual_prefers_the_view_whose_structure_matches_whatever_the_colours():
+    """:func:`fit_residual`: a prediction in other colours (the object dark instead of pale, the
+    table darker, untextured) is better accounted for by the hypothesis with the object where the
+    prediction shows it than by one with the object elsewhere or absent; the clipped colour
+    residual of a hypothesis that leaves the object out is several times larger."""
+    from validation.evaluator.synthesis import fit_residual
+
+    table = _blur(_table())
+    at = _blur(_with_box(_table(), 19, 10, 0.8))
+    elsewhere = _blur(_with_box(_table(), 30, 30, 0.8))
+    pred = _blur(_with_box(np.full_like(table, 0.35), 19, 10, 0.05))
+    r = {name: fit_residual(pred, h, 6) for name, h in (("at", at), ("elsewhere", elsewhere), ("absent", table))}
+    assert r["at"] < 0.5 * min(r["elsewhere"], r["absent"])
+    # our own image is better accounted for by itself than by the scene without its object (not
+    # exactly: the regulariser leaves the faint texture unfitted)
+    assert fit_residual(at, at, 6) < 0.5 * fit_residual(at, table, 6)
+
+
 def test_fast_distance_equals_distance_bit_for_bit():
     """:meth:`_ObjectSearch.fast_distance` (filters only around the changed pixels) gives exactly
     :meth:`_ObjectSearch.distance`, for blobs inside the image and against its borders, for a
@@ -212,3 +249,57 @@ def test_camera_coarse_grid_finds_the_full_grids_best_for_unimodal_distances():
         d += [dist(c) for c in extra]
         assert cands[min(range(len(cands)), key=lambda i: (d[i], i))] == truth
         assert len(cands) <= 1 + 32 + 2 * CAMERA_EXPANDED
+
+
+def test_a_prediction_in_another_look_is_ranked_by_where_its_structure_is():
+    """:meth:`_ObjectSearch.decision_distance`: a prediction by another renderer (an untextured,
+    darker table; the object dark where ours is pale) is closest to the render with the object
+    where the prediction shows it — not to one that leaves the object out or puts it elsewhere;
+    a prediction in our look is ranked by :meth:`_ObjectSearch.distance` alone."""
+    table = _table()
+    S = _ObjectSearch.__new__(_ObjectSearch)
+    S.bg_rgb, S.bg_blur, S._radius = table, _blur(table), 6
+    at, elsewhere = _with_box(table, 19, 10, 0.8), _with_box(table, 30, 30, 0.8)
+    pred = _blur(_with_box(np.full_like(table, 0.3), 19, 10, 0.05))
+    d = {name: S.decision_distance(pred, img) for name, img in (("at", at), ("elsewhere", elsewhere), ("absent", table))}
+    assert S._look(pred) == 1.0 and d["at"] < min(d["elsewhere"], d["absent"])
+    ours = _blur(at)
+    assert S._look(ours) == 0.0 and S.decision_distance(ours, elsewhere) == S.distance(ours, elsewhere)
+
+
+def test_translation_search_always_tries_the_opposite_displacement():
+    """:meth:`Synthesizer.localise_translation`: the instructed displacement in the opposite sense
+    (a left/right confusion) is a candidate even when the coarse grid's step misses it."""
+    from types import SimpleNamespace
+
+    from gsi_bench.geometry import look_at
+    from validation.evaluator.synthesis import Realised, Synthesizer
+
+    seen: list = []
+
+    class Search:
+        def image_candidates(self, pred, z):
+            return []
+
+        def evaluate(self, pred, cands):
+            seen.extend(cands)
+
+        def top(self, n):
+            return []
+
+        def _look(self, pred):
+            return 0.0
+
+        def decide(self, *args, **kwargs):
+            return Realised("object")
+
+    class Synth(Synthesizer):
+        def _object_renderer(self, scene, tid):
+            return Search()
+
+    src = SceneObject(instance_id=5, asset_id="a", category="mug", position=(0.0, 0.0, 0.75))
+    gt = SceneObject(instance_id=5, asset_id="a", category="mug", position=(0.17, 0.0, 0.75))
+    scene = SimpleNamespace(camera=SimpleNamespace(cam_from_world_array=look_at([0, -2, 1.5], [0, 0, 0.75])),
+                            get=lambda tid: src)
+    Synth(None, None).localise_translation(np.zeros((8, 8, 3), np.float32), scene, 5, gt)
+    assert any(np.allclose(o.position, (-0.17, 0.0, 0.75)) for o in seen)

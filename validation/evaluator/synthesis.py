@@ -44,6 +44,16 @@ renderer, an editor's regeneration) is first "explained" by the scene without th
 editor's look of the background (untextured walls, other materials, a panel darker or paler) is
 not taken for the object; the object, small against the windows, stays. Removal decisions compare
 the prediction explained the same way by the render without the instance.
+
+In another look the objects themselves differ too (a black phone on a black desk becomes a pale
+ghost on our orange one once tone-normalised; a bottle renders white), so colours, and the change
+maps derived from them, can prefer a pose that hides the object. The decisions on full renders —
+object re-ranking and polish (:meth:`_ObjectSearch.decision_distance`), removal, and the camera
+search — then blend in, by the foreign-look weight, the residual of a local gain/offset fit of the
+prediction on each render (:func:`fit_residual`, 7×7 windows for objects): whether the outlines
+and inner edges are where the render has them, whatever their colours. Translations in another
+look also re-rank the unchanged, instructed and opposite poses. Predictions in our look are
+decided exactly as before.
 """
 
 from __future__ import annotations
@@ -200,6 +210,54 @@ def foreign_look(pred: np.ndarray, bg: np.ndarray) -> float:
     m = float(np.median(np.abs(pred - bg).mean(axis=2)))
     lo, hi = FOREIGN_RESIDUAL
     return float(np.clip((m - lo) / (hi - lo), 0.0, 1.0))
+
+
+#: :meth:`_ObjectSearch.decision_distance`: half-width (px at search size) of the local fit of a
+#: prediction in another look on a full render (7×7 windows: an object's outline against what is
+#: right next to it).
+OBJECT_FIT_RADIUS = 3
+#: :meth:`Synthesizer.localise_camera`: half-width of the local fit of a prediction in another
+#: look (:func:`fit_residual`), as a fraction 1/n of the image's shorter side (8 px at 128 px).
+CAMERA_FIT_FRACTION = 16
+
+
+def fit_residual(pred: np.ndarray, hyp: np.ndarray, radius: int, region: np.ndarray | None = None) -> float:
+    """Mean over pixels of the per-channel residual ``|P − q|`` (mean over RGB, [0, 1] units) of
+    the local affine fit ``q = a·H + b`` of the prediction ``P`` on the hypothesis ``H`` (both
+    float32 ``(h, w, 3)``, blurred; :func:`explain`'s guided filter over ``(2·radius + 1)²``
+    windows, gain within [−2, 2]): how much of the prediction's structure the hypothesis' structure
+    does not account for, whatever the colours of either (another renderer's materials, a reversed
+    contrast). Used only for predictions in another look: within our look the colours themselves
+    are evidence (:func:`distance`). ``region`` (bool ``(h, w)``): the mean over those pixels only."""
+    import cv2
+
+    k = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.blur(np.ascontiguousarray(x, dtype=np.float32), k, borderType=cv2.BORDER_REPLICATE)
+
+    H, P = hyp.astype(np.float32), pred.astype(np.float32)
+    mh, mp = box(H), box(P)
+    a = np.clip((box(H * P) - mh * mp) / (box(H * H) - mh * mh + EXPLAIN_EPS), -2.0, 2.0)
+    q = box(a) * H + box(mp - a * mh)
+    res = np.abs(P - q).mean(axis=2)
+    if region is not None:
+        return float(res[region].mean()) if region.any() else 0.0
+    return float(res.mean())
+
+
+def foreign_look_global(pred: np.ndarray, ref: np.ndarray) -> float:
+    """:func:`foreign_look` of ``pred`` against ``ref`` (float ``(h, w, 3)``, blurred) after a
+    global per-channel least-squares gain/offset of ``pred`` on ``ref``: 0 for a prediction that
+    is ``ref`` up to brightness, contrast or a colour cast (a tone nuisance, which camera edits
+    are not normalised for), up to 1 for one whose materials and shading differ (another
+    renderer)."""
+    R = ref.reshape(-1, 3).astype(np.float64)
+    P = pred.reshape(-1, 3).astype(np.float64)
+    mr, mp = R.mean(0), P.mean(0)
+    a = ((R - mr) * (P - mp)).mean(0) / np.maximum(((R - mr) ** 2).mean(0), 1e-9)
+    fit = (R - mr) * a + mp
+    return foreign_look(P.reshape(pred.shape), fit.reshape(pred.shape))
 
 
 def explained(pred: np.ndarray, bg: np.ndarray, radius: int) -> np.ndarray:
@@ -415,7 +473,10 @@ class Synthesizer:
             base = gt_obj if abs(p[2] - pg[2]) < 1e-6 else obj
             return dataclasses.replace(base, position=tuple(float(v) for v in p))
 
-        cands: list[SceneObject] = [obj, gt_obj]
+        # the unchanged pose, the instructed one and the instructed displacement in the opposite sense
+        # (on the source's support: a left/right or near/far confusion), whatever the grid's step
+        opposite = at(np.append((2 * p0 - pg)[:2], p0[2]))
+        cands: list[SceneObject] = [obj, gt_obj, opposite]
         for i in range(-2, 3):
             for j in range(-2, 3):
                 cands.append(at(p0 + (i * right + j * fwd) * step))
@@ -436,7 +497,10 @@ class Synthesizer:
                     d = S.dist_of(pred, c)
                     if d < best_d:
                         cur, best_d = c, d
-        return S.decide(pred, obj, gt_obj)
+        # in another look the fast composites' colours may miss the object altogether: the unchanged,
+        # instructed and opposite poses are then re-ranked too (all three: the image, not the
+        # instruction, settles between the senses)
+        return S.decide(pred, obj, gt_obj, opposite=opposite if S._look(pred) > 0.0 else None)
 
     def localise_rotation(self, pred: np.ndarray, scene: Scene, tid: int, gt_obj: SceneObject,
                           levels: int = 4) -> Realised:
@@ -537,6 +601,12 @@ class Synthesizer:
             r = int(np.clip(round(EXPLAIN_WINDOW * np.sqrt(region.sum())), EXPLAIN_MIN_RADIUS, max(region.shape) // 4))
             seen = explained(pred, _blur(without), r)
             dp, da = distance(seen, full, region), distance(seen, without, region)
+            alpha = foreign_look(pred, _blur(without))
+            if alpha > 0.0:  # another look: blended with where the structure is (as decision_distance)
+                reach = ndimage.binary_dilation(region, iterations=2 * OBJECT_FIT_RADIUS + 1)  # what the fit can change
+                fp, fa = (fit_residual(pred, _blur(x), OBJECT_FIT_RADIUS, reach) for x in (full, without))
+                k = da / max(fa, 1e-6)  # the residual in the distance's units
+                dp, da = (1.0 - alpha) * dp + alpha * k * fp, (1.0 - alpha) * da + alpha * k * fa
             out[i] = dp <= da
             total_present += dp
             total_absent += da
@@ -549,13 +619,55 @@ class Synthesizer:
         from gsi_syn.edits import moved_camera
 
         C = scene.camera.cam_from_world_array
+        renders: dict[tuple, np.ndarray] = {}
+
+        def key(motion: tuple[str, str, float]) -> tuple:
+            return (motion[0], motion[1], round(float(motion[2]), 6))
+
+        def render(motion: tuple[str, str, float]) -> np.ndarray:
+            k = key(motion)
+            if k not in renders:
+                C2 = C if motion[0] == "none" or motion[2] == 0 else moved_camera(C, *motion)
+                renders[k] = rgb_of(self.shaded, self._small(scene, C2)).astype(np.float32) / 255.0
+            return renders[k]
+
+        def ours(motion: tuple[str, str, float]) -> float:
+            return distance(pred, render(motion))
+
+        cache, cur, best_d, unchanged = self._camera_search(ours, gt_motion, levels)
+        # a prediction in another look (another renderer, an editor's regeneration): the colour
+        # distance is drawn to whichever view happens to share its colours; searched again on
+        # the residual of a local gain/offset fit of the prediction on each view (structure)
+        alpha = foreign_look_global(pred, _blur(render(cur)))
+        if alpha > 0.0:
+            radius = max(EXPLAIN_MIN_RADIUS, min(pred.shape[:2]) // CAMERA_FIT_FRACTION)
+
+            def blended(motion: tuple[str, str, float]) -> float:
+                return (1.0 - alpha) * ours(motion) + alpha * fit_residual(pred, _blur(render(motion)), radius)
+
+            cache, cur, best_d, unchanged = self._camera_search(blended, gt_motion, levels)
+        C2 = C if cur[0] == "none" else moved_camera(C, *cur)
+        limit = MOVE_AMOUNTS_M[-1] if cur[0] == "move" else TURN_AMOUNTS_DEG[-1]
+        others = sorted(v for k, v in cache.items() if k != (cur[0], cur[1], round(float(cur[2]), 6)))
+        return Realised("camera", cam_from_world=C2, camera_motion=cur, distance=best_d,
+                        unchanged_distance=unchanged, hypotheses=len(renders),
+                        runner_up_distance=others[0] if others else float("nan"),
+                        out_of_range=bool(cur[0] != "none" and cur[2] >= limit * 0.99))
+
+    @staticmethod
+    def _camera_search(dist: Callable[[tuple[str, str, float]], float], gt_motion: tuple[str, str, float],
+                       levels: int) -> tuple[dict[tuple, float], tuple[str, str, float], float, float]:
+        """The camera search of :meth:`localise_camera` under the distance ``dist`` (motion →
+        float): the unchanged and instructed motions and the coarse grid, the grid neighbours of
+        the :data:`CAMERA_EXPANDED` best directions, then ``levels`` halving refinements of the
+        winner's amount. Returns (distance of every motion searched, by rounded key; the best
+        motion; its distance; the unchanged scene's distance)."""
         cache: dict[tuple, float] = {}
 
         def dist_of(motion: tuple[str, str, float]) -> float:
             key = (motion[0], motion[1], round(float(motion[2]), 6))
             if key not in cache:
-                C2 = C if motion[0] == "none" or motion[2] == 0 else moved_camera(C, *motion)
-                cache[key] = distance(pred, rgb_of(self.shaded, self._small(scene, C2)).astype(np.float32) / 255.0)
+                cache[key] = dist(motion)
             return cache[key]
 
         cands = [("none", "", 0.0), gt_motion] + _coarse_camera_motions()
@@ -574,13 +686,7 @@ class Synthesizer:
                 if dl and min(dl) < best_d:
                     b = int(np.argmin(dl))
                     cur, best_d = local[b], dl[b]
-        C2 = C if cur[0] == "none" else moved_camera(C, *cur)
-        limit = MOVE_AMOUNTS_M[-1] if cur[0] == "move" else TURN_AMOUNTS_DEG[-1]
-        others = sorted(v for k, v in cache.items() if k != (cur[0], cur[1], round(float(cur[2]), 6)))
-        return Realised("camera", cam_from_world=C2, camera_motion=cur, distance=best_d,
-                        unchanged_distance=unchanged, hypotheses=len(cache),
-                        runner_up_distance=others[0] if others else float("nan"),
-                        out_of_range=bool(cur[0] != "none" and cur[2] >= limit * 0.99))
+        return cache, cur, best_d, unchanged
 
 
 #: First steps of the full-render polish (:meth:`_ObjectSearch.polish`) of in-place edits, halved
@@ -905,8 +1011,38 @@ class _ObjectSearch:
         k = _key(obj)
         if k not in cache:
             img = self.exact(obj)
-            cache[k] = (self.distance(pred, img), img)
+            cache[k] = (self.decision_distance(pred, img), img)
         return cache[k]
+
+    def decision_distance(self, pred: np.ndarray, img: np.ndarray) -> float:
+        """The distance full renders are ranked by (:meth:`decide`, :meth:`polish`): :meth:`distance`
+        for a prediction in our look; for one in another look (:func:`foreign_look` of the
+        prediction against the scene without the target, ``α``), blended by ``α`` with the
+        :func:`fit_residual` of the prediction on the render over windows of
+        :data:`OBJECT_FIT_RADIUS` px — whether the object's outline and inner edges are where the
+        render has them, whatever its colour (another renderer's black phone on a black desk is
+        a pale ghost on our orange one once tone-normalised: colour and change maps then prefer a
+        pose that hides the object). Its changes reach only ``2·radius`` px beyond the render's,
+        so the whole image's mean ranks poses as the mean over the pixels they change would."""
+        alpha = self._look(pred)
+        d = self.distance(pred, img)
+        if alpha <= 0.0:
+            return d
+        return (1.0 - alpha) * d + alpha * self._fit_scale * fit_residual(pred, _blur(img), OBJECT_FIT_RADIUS)
+
+    def _look(self, pred: np.ndarray) -> float:
+        """:func:`foreign_look` of the prediction against the scene without the target (cached for
+        the last ``pred``); for another look also :attr:`_fit_scale`, the ratio of the scene
+        without the target's :meth:`distance` to its :func:`fit_residual` (the residual in the
+        distance's units, so that the blend of :meth:`decision_distance` weighs the two alike)."""
+        if getattr(self, "bg_blur", None) is None:
+            return 0.0  # no scene without the target to compare with: taken as our look
+        if getattr(self, "_look_of", None) is not pred:
+            self._look_of, self._look_alpha = pred, foreign_look(pred, self.bg_blur)
+            if self._look_alpha > 0.0:
+                fit = fit_residual(pred, self.bg_blur, OBJECT_FIT_RADIUS)
+                self._fit_scale = self.distance(pred, self.bg_rgb) / max(fit, 1e-6)
+        return self._look_alpha
 
     def polish(self, pred: np.ndarray, best: SceneObject, best_d: float,
                neighbours: Callable[[SceneObject, int], list[SceneObject]], levels: int) -> tuple[SceneObject, float]:
@@ -941,7 +1077,7 @@ class _ObjectSearch:
         Ties between equal distances go to the smaller pose key (deterministic)."""
         picked = self.modes(4)
         d_unch = self.dist_of(pred, unchanged)
-        absent_d = self.distance(pred, self.bg_rgb)
+        absent_d = self.decision_distance(pred, self.bg_rgb)
         if not picked:
             return Realised("object", obj=None, distance=absent_d, unchanged_distance=d_unch,
                             hypotheses=self.count, absent_distance=absent_d)
