@@ -308,11 +308,14 @@ class PhotoRenderer:
         self.gl = gl
         self.name = getattr(gl, "name", "gl")
 
-    def render(self, scene: Scene, *, only=None):
+    def render(self, scene: Scene, *, only=None, around: int | None = None, margin: int = 0):
         """:meth:`GLRenderer.photo_with_labels` (the photo and the labels of one call, the shadow
-        map drawn once); for a GL-like renderer without it, :meth:`photo` + :meth:`render`."""
+        map drawn once); for a GL-like renderer without it, :meth:`photo` + :meth:`render`.
+        ``around`` / ``margin``: only the pixels within ``margin`` px of instance ``around``'s
+        rectangle are wanted (the GL renderer draws just those; others may draw everything)."""
         if hasattr(self.gl, "photo_with_labels"):
-            return self.gl.photo_with_labels(scene, only=only)
+            window = {} if around is None else {"around": around, "margin": margin}
+            return self.gl.photo_with_labels(scene, only=only, **window)
         from gsi_syn.render.base import RenderOutput
 
         labels = self.gl.render(scene, only=only)

@@ -129,13 +129,31 @@ def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth
     if realised.obj is None:
         return [0.0] * len(preds), "object missing"
     tid = record.target.instance_id
-    full = _exact_renderer(synth).render(src.replace_object(realised.obj))
+    full = _reference_render(_exact_renderer(synth), src.replace_object(realised.obj), tid, max(sigmas))
     visible = full.instances == tid
     if visible.sum() < 4:
         return [0.0] * len(preds), "object not visible at its realised pose"
     ref = imageops.to_float(full.rgb)
     return [metrics.appearance(p, smooth(ref, sg), visible).ac for p, sg in zip(preds, sigmas)], \
         "object vs its render at the realised pose"
+
+
+def _reference_render(renderer, scene, tid: int, sigma: float):
+    """``renderer.render(scene)`` for :func:`appearance`, which reads the reference only around
+    instance ``tid``: the pixels of ``tid`` and, blurred by ``sigma`` px, its padded bounding box
+    (:func:`imageops.region_similarity`). A GL photo renderer draws just the instance's rectangle
+    widened by :data:`REFERENCE_MARGIN_PX` + 4·``sigma`` px (the Gaussian's reach), which equals
+    the whole render there bit for bit; other renderers render the whole image."""
+    from validation.evaluator.synthesis import PhotoRenderer
+
+    if isinstance(renderer, PhotoRenderer):
+        return renderer.render(scene, around=tid, margin=REFERENCE_MARGIN_PX + int(np.ceil(4.0 * sigma)))
+    return renderer.render(scene)
+
+
+#: Pixels kept around the target's rectangle in :func:`_reference_render` beyond the blur's reach:
+#: more than the bounding-box padding of :func:`imageops.region_similarity` (4 px).
+REFERENCE_MARGIN_PX = 16
 
 
 def _exact_renderer(synth: Synthesizer):
