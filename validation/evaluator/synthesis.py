@@ -353,6 +353,7 @@ class Synthesizer:
         other = Synthesizer(self.shaded, self.flat, search_size, self.style)
         other.exact = getattr(self, "exact", None)
         other._twin = getattr(self, "_twin", None)
+        other._sized_from = getattr(self, "_sized_from", self)  # where a later exact renderer is kept
         return other
 
     def for_record(self, record) -> "Synthesizer":

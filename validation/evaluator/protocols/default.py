@@ -158,7 +158,10 @@ REFERENCE_MARGIN_PX = 16
 
 def _exact_renderer(synth: Synthesizer):
     """Full-resolution renders with the generator's settings (default shadow map), made once per
-    synthesiser."""
+    synthesiser and shared with its copies at other search sizes (:meth:`Synthesizer.at_size`)."""
+    base = getattr(synth, "_sized_from", None)
+    if getattr(synth, "exact", None) is None and base is not None:
+        synth.exact = _exact_renderer(base)
     if getattr(synth, "exact", None) is None:
         if getattr(synth.shaded, "name", "") == "gl":
             from gsi_syn.render.gl import GLRenderer
