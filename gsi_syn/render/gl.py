@@ -572,6 +572,15 @@ def _gl_state() -> _GLState:
     return state
 
 
+def holds_context() -> bool:
+    """Whether this thread has made its GL context in this process. A process forked from one
+    that has inherits the driver's state but not its threads (llvmpipe's rasteriser and shader
+    cache queues): GL calls in the child can then wait for them forever, so such a process
+    should start rendering workers with ``spawn``, not ``fork``."""
+    state = getattr(_LOCAL, "state", None)
+    return state is not None and state.pid == os.getpid()
+
+
 def gl_available() -> tuple[bool, str]:
     """``(True, "")`` if a headless EGL context can be created here, else ``(False, reason)``."""
     try:
@@ -1098,7 +1107,8 @@ class GLRenderer:
         self._trim_caches(in_use=len(scene.objects))
         return RenderOutput(rgb=np.zeros((frame.height, frame.width, 3), np.uint8), instances=instances, depth=depth)
 
-    def photo_with_labels(self, scene: Scene, *, only: Collection[int] | None = None) -> RenderOutput:
+    def photo_with_labels(self, scene: Scene, *, only: Collection[int] | None = None,
+                          around: int | None = None, margin: int = 0) -> RenderOutput:
         """:meth:`photo`'s colour with :meth:`render`'s instance ids and depth, bit for bit equal
         to calling both (``rgb`` uint8 ``(H, W, 3)`` sRGB, ``instances`` uint16 ``(H, W)``,
         ``depth`` float32 ``(H, W)``, m), at less cost: the objects are prepared and the shadow map
@@ -1106,8 +1116,16 @@ class GLRenderer:
 
         The labels cannot come out of the photo's multisampled pass itself: its coverage samples
         lie off the pixel centre (the standard pattern has none at the centre), and the labels are
-        defined at the centre; so the geometry is rasterised twice, once with 1 sample."""
+        defined at the centre; so the geometry is rasterised twice, once with 1 sample.
+
+        ``around`` (an instance id; whole-scene renders only): draw only inside that instance's
+        pixel rectangle (:func:`drawn_region`: it holds every pixel of the instance) widened by
+        ``margin`` px — there, the outputs equal the whole render's bit for bit (the scissor box of
+        ``only=`` renders; the same shadow map); elsewhere they are what ``only=`` renders leave.
+        For a reader of the image around one object (the evaluator's appearance reference)."""
         frame = self._frame(scene, only)
+        if around is not None and only is None:
+            self._window(frame, int(around), int(margin))
         plan = self._plan_shadows(frame)
         kept, changed = self._reusable(frame, labels=True, plan=plan)
         if kept is not None and not changed:
@@ -1136,6 +1154,22 @@ class GLRenderer:
             frame.region = drawn_region(cam, np.concatenate([d.corners for d in draws]))
         frame.whole = only is None
         return frame
+
+    def _window(self, frame: "_Frame", instance: int, margin: int) -> None:
+        """Limit a whole-scene frame to ``instance``'s pixel rectangle widened by ``margin`` px
+        (unchanged when the rectangle is unbounded, absent or over half the image): every object is
+        still drawn (draw order, shadow casters), through the scissor box; the frame is neither
+        patched from nor kept for reuse."""
+        rect = self._object_table(frame)[1].get(instance)
+        if rect is None:
+            return
+        x, y, w, h = rect
+        x0, y0 = max(0, x - margin), max(0, y - margin)
+        x1, y1 = min(frame.width, x + w + margin), min(frame.height, y + h + margin)
+        if (x1 - x0) * (y1 - y0) > 0.5 * frame.width * frame.height:
+            return
+        frame.everything = frame.draws  # the shadow plan of the whole scene
+        frame.region, frame.whole = (x0, y0, x1 - x0, y1 - y0), False
 
     # -- reuse of kept renders ----------------------------------------------------------------------
     def _frame_key(self, scene: Scene) -> tuple:

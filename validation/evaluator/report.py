@@ -193,7 +193,7 @@ def _thumb(arr, size: int = 192) -> str:
     img = Image.fromarray(arr)
     img.thumbnail((size, size))
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", compress_level=1)  # a thumbnail: fast over small
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -212,7 +212,7 @@ def html_report(cfg, summary: dict, results: list[dict]) -> str:
     from validation.evaluator import report_stats
     from validation.evaluator.loading import load_prediction
     from validation.evaluator.predictions import PredictionIndex, open_predictions
-    from validation.evaluator.runner import resolve_data
+    from validation.evaluator.runner import _lighten, resolve_data
 
     ok = [s for s in results if s["status"] == "ok"]
     key = lambda s: (s["ic"] + s["sa"] + s["el"] / 100 + s["ac"] / 100, s["id"])
@@ -231,7 +231,7 @@ def html_report(cfg, summary: dict, results: list[dict]) -> str:
         by_id = {s["id"]: s for s in worst}
         for row in iter_rows(shards):
             if row["id"] in wanted:
-                rec = EditRecord.from_example(row)
+                rec = EditRecord.from_example(_lighten(row))  # without the label images it never shows
                 pred, _ = load_prediction(index, rec, cfg)
                 shown = report_stats.overlay(rec, by_id[rec.id], pred) if rec.id in by_id and pred is not None else None
                 images[rec.id] = (rec.instruction, rec.source_image, rec.target_image, pred, shown)

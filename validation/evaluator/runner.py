@@ -155,30 +155,65 @@ def _tasks(shards: list[Path]) -> list[tuple[str, int]]:
     return [(str(p), g) for p in shards for g in range(pq.ParquetFile(p).num_row_groups)]
 
 
+#: Tasks handed to each worker on average (at least): the pool gives the next task to whichever
+#: worker is free, so samples of very different cost (a camera search, a removal) even out.
+TASKS_PER_WORKER = 8
+
+
+def _split_tasks(shards: list[Path], limit: int, workers: int) -> list[tuple[str, int, int, int]]:
+    """The first ``limit`` rows of ``shards`` as tasks ``(shard path, row group, start, stop)``:
+    row groups cut into runs of about ``limit / (workers · TASKS_PER_WORKER)`` rows (at least
+    one), in data order — whole row groups would leave one worker idle while another scores a
+    larger or costlier group. A task reads its row group and keeps its run (milliseconds)."""
+    import pyarrow.parquet as pq
+
+    size = max(1, -(-limit // (max(1, workers) * TASKS_PER_WORKER)))
+    tasks, left = [], limit
+    for path, group in _tasks(shards):
+        if left <= 0:
+            break
+        n = min(pq.ParquetFile(path).metadata.row_group(group).num_rows, left)
+        tasks += [(path, group, a, min(a + size, n)) for a in range(0, n, size)]
+        left -= n
+    return tasks
+
+
 class Worker:
-    """Scores the rows of one Parquet row group (a task); picklable, so a pool can run it. Its
+    """Scores a run of rows of one Parquet row group (a task); picklable, so a pool can run it. Its
     :class:`ScoringContext` is made lazily in the process that runs it."""
 
     def __init__(self, cfg: EvalConfig, index: PredictionIndex):
+        import uuid
+
         self.cfg, self.index = cfg, index
+        self.token = uuid.uuid4().hex  # names this evaluation's context in each worker process
         self._ctx: ScoringContext | None = None
 
     def __getstate__(self) -> dict:
-        return {"cfg": self.cfg, "index": self.index, "_ctx": None}
+        return {"cfg": self.cfg, "index": self.index, "token": self.token, "_ctx": None, "_copy": True}
 
     @property
     def ctx(self) -> ScoringContext:
+        """The scoring context of this evaluation in this process. A pool sends each task with its
+        own copy of the worker: the copies share one context per process (renderers and their
+        mesh caches are made once per process, not once per task). The worker that the driver
+        made (inline runs) keeps its own, released with it: a process-wide one would keep the
+        driver's GL objects alive into the processes it forks later."""
         if self._ctx is None:
-            self._ctx = ScoringContext(self.cfg)
+            if getattr(self, "_copy", False):
+                self._ctx = _process_contexts(self.token).setdefault("ctx", ScoringContext(self.cfg))
+            else:
+                self._ctx = ScoringContext(self.cfg)
         return self._ctx
 
-    def __call__(self, task: tuple[str, int, int]) -> list[dict]:
+    def __call__(self, task: tuple[str, int, int, int]) -> list[dict]:
+        """Score rows ``start`` to ``stop`` (exclusive) of row group ``group`` of shard ``path``."""
         import pyarrow.parquet as pq
 
-        path, group, budget = task
-        rows = pq.ParquetFile(path).read_row_group(group).to_pylist()
+        path, group, start, stop = task
+        rows = pq.ParquetFile(path).read_row_group(group).slice(start, stop - start).to_pylist()
         out = []
-        for row in rows[:budget]:
+        for row in rows:
             try:
                 record = EditRecord.from_example(_lighten(row))
             except Exception as err:  # noqa: BLE001
@@ -189,6 +224,12 @@ class Worker:
                 continue
             out.append(score_record(record, self.index, self.ctx))
         return out
+
+
+@functools.lru_cache(maxsize=2)
+def _process_contexts(token: str) -> dict:
+    """Per process, per evaluation (:attr:`Worker.token`): a holder for its :class:`ScoringContext`."""
+    return {}
 
 
 #: Image columns the scorer never reads: decoded as 1×1 placeholders to save time.
@@ -257,15 +298,7 @@ def evaluate(cfg: EvalConfig, progress: bool = False, engine: Engine | None = No
     # an already-built index (e.g. in-memory predictions from validation.evaluator.api) is used as is
     index = cfg.predictions if isinstance(cfg.predictions, PredictionIndex) else \
         open_predictions(cfg.predictions, set(ids), cfg.layout, cfg.split)
-    tasks, left = [], len(ids)
-    for path, group in _tasks(shards):
-        if left <= 0:
-            break
-        import pyarrow.parquet as pq
-
-        n = pq.ParquetFile(path).metadata.row_group(group).num_rows
-        tasks.append((path, group, min(n, left)))
-        left -= n
+    tasks = _split_tasks(shards, len(ids), cfg.workers)
     worker = Worker(cfg, index)
     results: list[dict] = []
     bar = None
@@ -273,7 +306,7 @@ def evaluate(cfg: EvalConfig, progress: bool = False, engine: Engine | None = No
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(ids), unit="sample", desc=f"evaluate ({cfg.protocol})")
-    engine = engine or LocalEngine(cfg.workers, start_method="fork" if os.name == "posix" else "spawn")
+    engine = engine or LocalEngine(cfg.workers, start_method=_start_method())
     for chunk in engine.map(worker, tasks, initializer=_init_child):
         results.extend(chunk)
         if bar:
@@ -288,6 +321,18 @@ def evaluate(cfg: EvalConfig, progress: bool = False, engine: Engine | None = No
             "search": {"size_px": cfg.search_size, "renderer": cfg.renderer},
             "backends": _backend_info(cfg)}
     return report.write_reports(cfg, results, meta)
+
+
+def _start_method() -> str:
+    """How the local pool starts its workers: ``fork`` (cheap: the modules are already loaded),
+    unless this thread has rendered (:func:`gsi_syn.render.gl.holds_context`: a forked child
+    could hang in the driver's state) or the platform has no fork — then ``spawn``."""
+    import sys
+
+    if os.name != "posix":
+        return "spawn"
+    gl = sys.modules.get("gsi_syn.render.gl")  # not imported: nothing rendered here
+    return "spawn" if gl is not None and gl.holds_context() else "fork"
 
 
 def _init_child() -> None:

@@ -366,11 +366,14 @@ class PhotoRenderer:
         self.gl = gl
         self.name = getattr(gl, "name", "gl")
 
-    def render(self, scene: Scene, *, only=None):
+    def render(self, scene: Scene, *, only=None, around: int | None = None, margin: int = 0):
         """:meth:`GLRenderer.photo_with_labels` (the photo and the labels of one call, the shadow
-        map drawn once); for a GL-like renderer without it, :meth:`photo` + :meth:`render`."""
+        map drawn once); for a GL-like renderer without it, :meth:`photo` + :meth:`render`.
+        ``around`` / ``margin``: only the pixels within ``margin`` px of instance ``around``'s
+        rectangle are wanted (the GL renderer draws just those; others may draw everything)."""
         if hasattr(self.gl, "photo_with_labels"):
-            return self.gl.photo_with_labels(scene, only=only)
+            window = {} if around is None else {"around": around, "margin": margin}
+            return self.gl.photo_with_labels(scene, only=only, **window)
         from gsi_syn.render.base import RenderOutput
 
         labels = self.gl.render(scene, only=only)
@@ -408,6 +411,7 @@ class Synthesizer:
         other = Synthesizer(self.shaded, self.flat, search_size, self.style)
         other.exact = getattr(self, "exact", None)
         other._twin = getattr(self, "_twin", None)
+        other._sized_from = getattr(self, "_sized_from", self)  # where a later exact renderer is kept
         return other
 
     def for_record(self, record) -> "Synthesizer":

@@ -129,7 +129,7 @@ def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth
     if realised.obj is None:
         return [0.0] * len(preds), "object missing"
     tid = record.target.instance_id
-    full = _exact_renderer(synth).render(src.replace_object(realised.obj))
+    full = _reference_render(_exact_renderer(synth), src.replace_object(realised.obj), tid, max(sigmas))
     visible = full.instances == tid
     if visible.sum() < 4:
         return [0.0] * len(preds), "object not visible at its realised pose"
@@ -138,9 +138,30 @@ def appearance(preds: list[np.ndarray], record: EditRecord, src, realised, synth
         "object vs its render at the realised pose"
 
 
+def _reference_render(renderer, scene, tid: int, sigma: float):
+    """``renderer.render(scene)`` for :func:`appearance`, which reads the reference only around
+    instance ``tid``: the pixels of ``tid`` and, blurred by ``sigma`` px, its padded bounding box
+    (:func:`imageops.region_similarity`). A GL photo renderer draws just the instance's rectangle
+    widened by :data:`REFERENCE_MARGIN_PX` + 4·``sigma`` px (the Gaussian's reach), which equals
+    the whole render there bit for bit; other renderers render the whole image."""
+    from validation.evaluator.synthesis import PhotoRenderer
+
+    if isinstance(renderer, PhotoRenderer):
+        return renderer.render(scene, around=tid, margin=REFERENCE_MARGIN_PX + int(np.ceil(4.0 * sigma)))
+    return renderer.render(scene)
+
+
+#: Pixels kept around the target's rectangle in :func:`_reference_render` beyond the blur's reach:
+#: more than the bounding-box padding of :func:`imageops.region_similarity` (4 px).
+REFERENCE_MARGIN_PX = 16
+
+
 def _exact_renderer(synth: Synthesizer):
     """Full-resolution renders with the generator's settings (default shadow map), made once per
-    synthesiser."""
+    synthesiser and shared with its copies at other search sizes (:meth:`Synthesizer.at_size`)."""
+    base = getattr(synth, "_sized_from", None)
+    if getattr(synth, "exact", None) is None and base is not None:
+        synth.exact = _exact_renderer(base)
     if getattr(synth, "exact", None) is None:
         if getattr(synth.shaded, "name", "") == "gl":
             from gsi_syn.render.gl import GLRenderer
