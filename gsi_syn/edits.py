@@ -229,7 +229,7 @@ def placement_point(region, fp_local: np.ndarray, direction: np.ndarray | None, 
     if inner.is_empty:
         return None
     c = np.asarray(inner.centroid.coords[0])
-    fits = _convex_fits(inner, fp_local) or (lambda p: inner.contains(_Polygon(fp_local + p)))  # noqa: E731
+    fits = lambda p: inner.contains(_Polygon(fp_local + p))  # noqa: E731
     if not fits(c):
         return None
     if direction is None:
@@ -239,40 +239,6 @@ def placement_point(region, fp_local: np.ndarray, direction: np.ndarray | None, 
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if fits(c + mid * direction[:2]) else (lo, mid)
     return c + lo * direction[:2]
-
-
-def _convex_fits(inner, fp_local: np.ndarray) -> Callable[[np.ndarray], bool] | None:
-    """A fast stand-in for ``inner.contains(Polygon(fp_local + p))`` when ``inner`` is a convex
-    polygon without holes (``None`` otherwise, or for a degenerate footprint): a polygon of
-    non-zero area lies in a convex one exactly when all its vertices lie in it (boundary
-    included), i.e. on the inner side of every edge line. ``fp_local``: footprint vertices
-    ``(N, 2)`` (m); the returned test takes the footprint's position ``p`` ``(2,)`` (world xy, m)."""
-    if inner.geom_type != "Polygon" or len(inner.interiors):
-        return None
-    ring = np.asarray(inner.exterior.coords, dtype=np.float64)[:-1]
-    if len(ring) < 3 or len(fp_local) < 3:
-        return None
-    a, e = ring, np.roll(ring, -1, axis=0) - ring                    # edge starts and vectors (M, 2)
-    turn = e[:, 0] * np.roll(e, -1, axis=0)[:, 1] - e[:, 1] * np.roll(e, -1, axis=0)[:, 0]
-    if not ((turn > 0).all() or (turn < 0).all()):
-        return None  # not strictly convex (or collinear vertices): let GEOS decide
-    sign = 1.0 if turn[0] > 0 else -1.0                              # counter-clockwise: left of each edge
-    fp = np.asarray(fp_local, dtype=np.float64)
-    if abs(_shoelace(fp)) <= 0.0:
-        return None
-
-    def fits(p: np.ndarray) -> bool:
-        pts = fp + p                                                 # the vertices GEOS would get (N, 2)
-        rel = pts[:, None, :] - a[None, :, :]                        # (N, M, 2)
-        cross = e[None, :, 0] * rel[..., 1] - e[None, :, 1] * rel[..., 0]
-        return bool((sign * cross >= 0.0).all())
-    return fits
-
-
-def _shoelace(xy: np.ndarray) -> float:
-    """Signed area (m², counter-clockwise positive) of the polygon with vertices ``xy`` ``(N, 2)``."""
-    x, y = xy[:, 0], xy[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
 
 
 def placement_points(scene: Scene, receptacle: SceneObject, target: SceneObject, margin: float
