@@ -11,6 +11,7 @@ workers, for several N, so you can see whether memory stays flat as N grows.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import tempfile
@@ -22,9 +23,25 @@ from gsi_syn.sampler import GenerationConfig
 
 
 def _cpu_s() -> float:
-    """CPU seconds (user + system) of this process and its finished children so far."""
+    """CPU seconds (user + system) of this process and its finished children so far, plus the
+    multiprocessing forkserver's (it is a child that lives on, and the pool workers forked from it
+    are its children, not ours: their CPU time reaches us only through it)."""
     return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-               for f in ("ru_utime", "ru_stime"))
+               for f in ("ru_utime", "ru_stime")) + _forkserver_cpu_s()
+
+
+def _forkserver_cpu_s() -> float:
+    """CPU seconds of the running forkserver and of its finished children (Linux ``/proc``), 0
+    without one."""
+    from multiprocessing import forkserver
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    # after the ")" ending the command name: utime, stime, cutime, cstime are fields 12-15
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
