@@ -77,10 +77,10 @@ def test_killing_the_driver_stops_its_workers(tmp_path):
 
     deadline = time.monotonic() + 120
     children: list[int] = []
-    while time.monotonic() < deadline and len(children) < 2:
+    while time.monotonic() < deadline and len(_workers(children)) < 2:
         time.sleep(0.5)
-        children = _children(driver.pid)
-    assert len(children) >= 2, "the pool never started"
+        children = _descendants(driver.pid)  # a forkserver's workers are its children, not the driver's
+    assert len(_workers(children)) >= 2, "the pool never started"
     driver.kill()
     driver.wait()
     deadline = time.monotonic() + 30
@@ -99,6 +99,27 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             out.append(int(status.parent.name))
     return out
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children…)."""
+    out, todo = [], [pid]
+    while todo:
+        kids = _children(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+def _workers(pids: list[int]) -> list[int]:
+    """The pool workers among ``pids``: processes without children (a forkserver has the
+    workers as children) other than multiprocessing's resource tracker."""
+    def cmdline(p: int) -> str:
+        try:
+            return Path(f"/proc/{p}/cmdline").read_text()
+        except OSError:
+            return ""
+    return [p for p in pids if not _children(p) and "resource_tracker" not in cmdline(p)]
 
 
 def _alive(pid: int) -> bool:
