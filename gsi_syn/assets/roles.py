@@ -306,3 +306,84 @@ def describe(asset: dict[str, Any]) -> Role | None:
     """:func:`assign_role` of a Sweet Home 3D manifest asset (its ``category``,
     ``catalog_category`` and ``size_m``)."""
     return assign_role(asset["category"], asset["catalog_category"], tuple(asset["size_m"]))
+
+
+
+#: :func:`yaw_symmetry`: surface points probed, and the denser sample of the surface they are matched to
+SYMMETRY_SAMPLES = (4000, 40000)
+#: :func:`yaw_symmetry`: how far (fraction of the footprint's larger side) a rotated probe may lie
+#: from the model's surface, at the median and at the :data:`SYMMETRY_QUANTILE` (a handle, a knob or
+#: a spout covers a few per cent of the surface: it must not hide among the allowed outliers)
+SYMMETRY_TOL = (0.01, 0.03)
+SYMMETRY_QUANTILE = 0.995
+#: :func:`yaw_symmetry`: a textured model's probe whose colour differs from its match's by more than
+#: this (mean |ΔRGB|, 0–255) is a mismatch; rotated probes may mismatch in at most this many more
+#: (fraction) than unrotated ones do (the sampling's own spread) — printed buttons or a label count
+SYMMETRY_COLOUR_TOL = (40.0, 0.005)
+
+
+def _rotation_z(angle_deg: float) -> np.ndarray:
+    a = np.deg2rad(angle_deg)
+    return np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+
+
+def yaw_symmetry(mesh: Any, samples: tuple[int, int] = SYMMETRY_SAMPLES) -> str:
+    """The manifest symmetry label (``none`` | ``2fold`` | ``4fold`` | ``rotational``) of a
+    canonical :class:`~gsi_syn.assets.mesh.AssetMesh` under yaw: the largest group of rotations
+    about the vertical axis through the footprint centre that map its surface onto itself
+    (:data:`SYMMETRY_TOL`) — and, for a textured model, its colours onto the same colours
+    (:data:`SYMMETRY_COLOUR_TOL`: a printed pattern breaks it). ``rotational``: 2-fold, 4-fold and
+    also 30°, 45° and 72°. Surface points are drawn with fixed seeds (deterministic); a mesh
+    without faces is ``none``.
+
+    A rectangular tray is ``2fold``: turned by 180° it looks the same, so the generator states no
+    sense for its 90° turns and the scorer judges its yaw modulo 180°."""
+    import trimesh
+    from scipy.spatial import cKDTree
+
+    verts, faces = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces)
+    if len(faces) == 0:
+        return "none"
+    tm = trimesh.Trimesh(verts, faces, process=False)
+    probe, probe_faces = trimesh.sample.sample_surface(tm, samples[0], seed=0)
+    dense, dense_faces = trimesh.sample.sample_surface(tm, samples[1], seed=1)
+    tree = cKDTree(dense)
+    side = float(np.ptp(verts[:, :2], axis=0).max())
+    probe_rgb = _surface_colours(mesh, tm, probe, probe_faces)
+    dense_rgb = _surface_colours(mesh, tm, dense, dense_faces)
+
+    def colour_error(idx: np.ndarray) -> float:
+        """Fraction of probes whose colour differs from their match's (0 without a texture)."""
+        if probe_rgb is None:
+            return 0.0
+        return float((np.abs(probe_rgb - dense_rgb[idx]).mean(axis=1) > SYMMETRY_COLOUR_TOL[0]).mean())
+
+    floor = colour_error(tree.query(probe)[1])
+
+    def symmetric(angle: float) -> bool:
+        dist, idx = tree.query(probe @ _rotation_z(angle).T)
+        return bool(np.median(dist) <= SYMMETRY_TOL[0] * side and np.quantile(dist, SYMMETRY_QUANTILE) <= SYMMETRY_TOL[1] * side
+                    and colour_error(idx) <= floor + SYMMETRY_COLOUR_TOL[1])
+
+    if not symmetric(180.0):
+        return "none"
+    if not symmetric(90.0):
+        return "2fold"
+    return "rotational" if all(symmetric(a) for a in (30.0, 45.0, 72.0)) else "4fold"
+
+
+def _surface_colours(mesh: Any, tm: Any, points: np.ndarray, face_idx: np.ndarray) -> np.ndarray | None:
+    """float ``(N, 3)`` texture colours (0–255) at surface ``points`` of faces ``face_idx``, or
+    ``None`` for a model without texture or UVs (one colour: geometry alone decides)."""
+    import trimesh
+
+    texture, uv = getattr(mesh, "texture", None), getattr(mesh, "uv", None)
+    if texture is None or uv is None:
+        return None
+    tri = tm.vertices[tm.faces[face_idx]]
+    bary = trimesh.triangles.points_to_barycentric(tri, points)
+    st = np.einsum("nk,nkj->nj", bary, np.asarray(uv, np.float64)[tm.faces[face_idx]])
+    h, w = texture.shape[:2]
+    col = np.clip((np.mod(st[:, 0], 1.0) * (w - 1)).round().astype(int), 0, w - 1)
+    row = np.clip(((1.0 - np.mod(st[:, 1], 1.0)) * (h - 1)).round().astype(int), 0, h - 1)
+    return texture[row, col].astype(np.float64)

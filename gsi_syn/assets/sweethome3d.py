@@ -517,7 +517,7 @@ def _read_converted(path: Path) -> dict[str, np.ndarray | None] | None:
 #: The committed role table (:func:`build_roles`): per model its role, noun, groups, placement
 #: and, for supports, the top surface verified on the mesh.
 ROLES_PATH = Path(__file__).resolve().parent / "data" / "sweethome3d_roles.json"
-ROLES_VERSION = "1.0.0"
+ROLES_VERSION = "1.1.0"  # 1.1: objects' and receptacles' yaw symmetry
 #: Receptacles must offer at least this much inner floor (m²) to take an object.
 MIN_RECEPTACLE_FLOOR_M2 = 0.006
 
@@ -525,9 +525,10 @@ MIN_RECEPTACLE_FLOOR_M2 = 0.006
 def build_roles(manifest: Mapping[str, Any] | None = None, cache_dir: str | Path | None = None
                 ) -> dict[str, Any]:
     """The role table of every model :func:`.roles.describe` gives a role: ``{"version",
-    "manifest_version", "assets": {id: {"role", "noun", "groups", "where", "faces"[, "top"]}},
-    "rejected": {id: reason}}``. Supports keep their ray-cast top ``[z, x_min, x_max, y_min,
-    y_max]`` (m, canonical frame; :func:`.roles.top_surface`) and are rejected without one;
+    "manifest_version", "assets": {id: {"role", "noun", "groups", "where", "faces"[, "top"]
+    [, "symmetry"]}}, "rejected": {id: reason}}``. Supports keep their ray-cast top ``[z, x_min,
+    x_max, y_min, y_max]`` (m, canonical frame; :func:`.roles.top_surface`) and are rejected without one;
+    objects and receptacles their symmetry under yaw (:func:`.roles.yaw_symmetry`);
     receptacles without an inner floor become objects; models over :data:`.roles.MAX_FACES`
     triangles (objects: :data:`.roles.MAX_OBJECT_FACES`) are rejected. Deterministic (manifest order)."""
     from gsi_syn.assets import roles
@@ -554,6 +555,8 @@ def build_roles(manifest: Mapping[str, Any] | None = None, cache_dir: str | Path
             row["top"] = top.as_list()
         elif role.role == "receptacle" and roles.receptacle_floor_area(mesh.vertices, mesh.faces) < MIN_RECEPTACLE_FLOOR_M2:
             row["role"] = "object"
+        if row["role"] in ("object", "receptacle"):
+            row["symmetry"] = roles.yaw_symmetry(mesh)
         out[asset["id"]] = row
     return {"version": ROLES_VERSION, "manifest_version": manifest["version"], "assets": out,
             "rejected": rejected}
@@ -589,7 +592,7 @@ def asset_entry(asset: Mapping[str, Any], role: Mapping[str, Any] | None = None)
         source_version=f"{asset['archive']} ({MANIFEST_VERSION})", license=asset["licence"],
         canonical_up="+y", canonical_front="+z", size_m=tuple(asset["size_m"]),  # type: ignore[arg-type]
         size_range=(0.9, 1.1) if kind in ("object", "receptacle") else (1.0, 1.0),
-        symmetry="none", recolorable=False, textures=(),
+        symmetry=(role or {}).get("symmetry", "none"), recolorable=False, textures=(),
         description=f"{asset['name']} by {asset['author'] or 'unknown'} ({asset['licence']})",
         sha256=asset["files"][asset["model"]], base_color=(1.0, 1.0, 1.0), uv_texture=None, scenes=scenes)
 

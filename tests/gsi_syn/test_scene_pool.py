@@ -264,3 +264,52 @@ def test_assets_command_lists_both_pools(capsys):
     assert rows[some.id].rstrip().endswith(some.license)
     pool = [e for e in lib.entries() + sh3d if e.scenes]
     assert f"scene pool: {len(pool)} models" in out
+
+
+def _shape(*parts, texture=None, uv=None):
+    """An AssetMesh-like object (vertices, faces, texture, uv) of trimesh parts, footprint centred."""
+    import types
+
+    import trimesh
+
+    mesh = trimesh.util.concatenate(list(parts))
+    v = np.asarray(mesh.vertices, np.float64)
+    v[:, :2] -= (v[:, :2].min(axis=0) + v[:, :2].max(axis=0)) / 2
+    return types.SimpleNamespace(vertices=v, faces=np.asarray(mesh.faces), texture=texture, uv=uv)
+
+
+def test_yaw_symmetry_of_known_shapes():
+    import trimesh
+
+    from gsi_syn.assets.roles import yaw_symmetry
+
+    assert yaw_symmetry(_shape(trimesh.creation.box((0.30, 0.15, 0.03)))) == "2fold"   # a tray
+    assert yaw_symmetry(_shape(trimesh.creation.box((0.10, 0.10, 0.10)))) == "4fold"   # a cube
+    assert yaw_symmetry(_shape(trimesh.creation.cylinder(0.04, 0.1, sections=96))) == "rotational"
+    mug = _shape(trimesh.creation.cylinder(0.04, 0.1, sections=96),
+                 trimesh.creation.box((0.02, 0.012, 0.05)).apply_translation((0.05, 0, 0)))
+    assert yaw_symmetry(mug) == "none"  # the handle breaks it, small as it is
+    box = trimesh.creation.box((0.30, 0.15, 0.03))
+    # a printed half: the texture's left half red, right half white, mapped by x
+    uv = np.stack([(box.vertices[:, 0] > 0).astype(np.float64) * 0.5 + 0.25, np.full(len(box.vertices), 0.5)], 1)
+    tex = np.zeros((4, 4, 3), np.uint8)
+    tex[:, :2] = (200, 20, 20)
+    tex[:, 2:] = (240, 240, 240)
+    assert yaw_symmetry(_shape(box, texture=tex, uv=uv)) == "none"
+    assert yaw_symmetry(_shape(box, texture=np.full((4, 4, 3), 128, np.uint8), uv=uv)) == "2fold"
+
+
+@needs_package
+def test_sweethome3d_symmetry_reaches_the_library():
+    """The role table's symmetry is what the generator and the scorer read (a serving tray is
+    2-fold: its 90° turns state no sense, its yaw is judged modulo 180°)."""
+    from gsi_syn.assets import get_library
+    from gsi_syn.assets import sweethome3d as sh3d
+    from validation.evaluator.scoring import symmetry_period
+
+    table = sh3d.read_roles()["assets"]
+    trays = [i for i, r in table.items() if r.get("symmetry") == "2fold" and "tray" in r["noun"]]
+    assert trays
+    assert get_library().entry(trays[0]).symmetry == "2fold"
+    assert symmetry_period(trays[0]) == 180.0
+    assert all(("symmetry" in r) == (r["role"] in ("object", "receptacle")) for r in table.values())
