@@ -251,6 +251,25 @@ def test_camera_coarse_grid_finds_the_full_grids_best_for_unimodal_distances():
         assert len(cands) <= 1 + 32 + 2 * CAMERA_EXPANDED
 
 
+def test_camera_search_refines_the_runner_up_direction_too():
+    """A turn between two grid amounts (13°: 3° from the 10° grid point) sits farther than a move
+    at a grid amount until its amount is refined; refining only the grid's winner returned the move."""
+    from validation.evaluator.synthesis import Synthesizer
+
+    def dist(m):
+        if m[0] == "none":
+            return 1.0
+        if m[:2] == ("yaw", "left"):
+            return 0.005 * abs(m[2] - 13.0)  # 0.015 at the grid's 10°, 0 at the truth
+        if m[:2] == ("move", "left"):
+            return 0.012 + abs(m[2] - 0.3)  # a near miss: 0.012 at the grid's 0.3 m
+        return 0.5
+
+    _, cur, best_d, unchanged = Synthesizer._camera_search(dist, ("yaw", "left", 20.0), levels=3)
+    assert cur[:2] == ("yaw", "left") and abs(cur[2] - 13.0) <= 1.25
+    assert best_d < 0.012 and unchanged == 1.0
+
+
 def test_a_prediction_in_another_look_is_ranked_by_where_its_structure_is():
     """:meth:`_ObjectSearch.decision_distance`: a prediction by another renderer (an untextured,
     darker table; the object dark where ours is pale) is closest to the render with the object
