@@ -18,16 +18,6 @@ from gsi_bench.scene import Scene  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def gl_module():
-    from gsi_syn.render import gl
-
-    ok, why = gl.gl_available()
-    if not ok:
-        pytest.skip(f"no headless EGL/OpenGL context here: {why}")
-    return gl
-
-
-@pytest.fixture(scope="module")
 def gl(gl_module):
     return gl_module.GLRenderer(FakeLibrary(), shadow_map_size=512)
 

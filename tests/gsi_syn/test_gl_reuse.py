@@ -18,16 +18,6 @@ from test_render import FakeLibrary, _box, _camera, cluttered_scene, shadow_scen
 from gsi_bench.scene import Light, Material, Scene, SceneObject  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def gl_module():
-    from gsi_syn.render import gl
-
-    ok, why = gl.gl_available()
-    if not ok:
-        pytest.skip(f"no headless EGL/OpenGL context here: {why}")
-    return gl
-
-
 def _moved(scene: Scene, iid: int, dx: float = 0.0, dy: float = 0.0, yaw: float = 0.0) -> Scene:
     obj = scene.get(iid)
     x, y, z = obj.position
