@@ -322,11 +322,6 @@ SYMMETRY_QUANTILE = 0.995
 SYMMETRY_COLOUR_TOL = (40.0, 0.005)
 
 
-def _rotation_z(angle_deg: float) -> np.ndarray:
-    a = np.deg2rad(angle_deg)
-    return np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
-
-
 def yaw_symmetry(mesh: Any, samples: tuple[int, int] = SYMMETRY_SAMPLES) -> str:
     """The manifest symmetry label (``none`` | ``2fold`` | ``4fold`` | ``rotational``) of a
     canonical :class:`~gsi_syn.assets.mesh.AssetMesh` under yaw: the largest group of rotations
@@ -340,6 +335,8 @@ def yaw_symmetry(mesh: Any, samples: tuple[int, int] = SYMMETRY_SAMPLES) -> str:
     sense for its 90° turns and the scorer judges its yaw modulo 180°."""
     import trimesh
     from scipy.spatial import cKDTree
+
+    from gsi_bench.geometry import rot_z
 
     verts, faces = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces)
     if len(faces) == 0:
@@ -361,7 +358,7 @@ def yaw_symmetry(mesh: Any, samples: tuple[int, int] = SYMMETRY_SAMPLES) -> str:
     floor = colour_error(tree.query(probe)[1])
 
     def symmetric(angle: float) -> bool:
-        dist, idx = tree.query(probe @ _rotation_z(angle).T)
+        dist, idx = tree.query(probe @ rot_z(angle).T)
         return bool(np.median(dist) <= SYMMETRY_TOL[0] * side and np.quantile(dist, SYMMETRY_QUANTILE) <= SYMMETRY_TOL[1] * side
                     and colour_error(idx) <= floor + SYMMETRY_COLOUR_TOL[1])
 
